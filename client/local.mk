@@ -1,0 +1,1 @@
+# (client: built by later issues)

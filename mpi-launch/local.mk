@@ -1,0 +1,1 @@
+# (mpi-launch: built by later issues)

@@ -1,0 +1,1 @@
+# (preload: built by later issues)

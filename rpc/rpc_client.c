@@ -1,0 +1,632 @@
+/* RPC client: lazy pooled endpoints, zero-copy calls, deadlines. */
+#include "rpc_client.h"
+#include "../common/clock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <ucp/api/ucp.h>
+#include <unistd.h>
+
+enum {
+    ST_STARTED = 1u << 0,
+    ST_SENDING = 1u << 1,  /* UCX still reads the request payload */
+    ST_RECVING = 1u << 2,  /* UCX still writes the reply data */
+    ST_REPLIED = 1u << 3,  /* the outcome is known (reply or failure) */
+    ST_DONE = 1u << 4,
+};
+
+struct conn {
+    void *addr;
+    size_t len;
+    ucp_ep_h ep;
+    int failed;               /* UCX reported the peer dead */
+    struct bfs_rpc_client *c; /* for the error callback */
+};
+
+struct bfs_rpc_client {
+    pthread_mutex_t mu;
+    ucp_context_h ctx;
+    ucp_worker_h worker;
+    int efd;
+    int wakefd;
+    int waiters;
+    uint64_t secret;
+    int timeout_ms;
+    int peer_errors;
+    int spin_us;
+    struct conn **conns;
+    int nconns;
+    /* In-flight calls by slot; req_id = generation << 32 | slot, so a reply
+     * that arrives after its call timed out finds a newer generation. */
+    bfs_rpc_call_t **slots;
+    uint32_t *gens;
+    uint32_t *free_slots;
+    uint32_t nslots, nfree;
+};
+
+static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
+                             void *data, size_t length, const ucp_am_recv_param_t *param);
+
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return (*end || x < 0 || x > 1 << 30) ? dflt : (int)x;
+}
+
+int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *o)
+{
+    bfs_rpc_client_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    c->efd = -1;
+    c->secret = o ? o->secret : 0;
+    c->timeout_ms = (o && o->timeout_ms > 0) ? o->timeout_ms : env_int("BENCHFS_RPC_TIMEOUT_MS", 30000);
+    if (c->timeout_ms <= 0)
+        c->timeout_ms = 30000;
+    c->peer_errors = (o && o->peer_errors >= 0) ? o->peer_errors : env_int("BENCHFS_RPC_PEER_ERRORS", 0);
+    c->spin_us = (o && o->spin_us > 0) ? o->spin_us : env_int("BENCHFS_RPC_SPIN_US", 20);
+    c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->wakefd < 0)
+        goto fail;
+
+    ucp_config_t *cfg;
+    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
+        goto fail;
+    ucp_params_t p = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES,
+        .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
+    };
+    ucs_status_t st = ucp_init(&p, cfg, &c->ctx);
+    ucp_config_release(cfg);
+    if (st != UCS_OK)
+        goto fail;
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
+    };
+    if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK)
+        goto fail;
+    if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK)
+        goto fail;
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+        .id = BFS_RPC_REPLY_ID,
+        .cb = reply_cb,
+        .arg = c,
+        .flags = UCP_AM_FLAG_WHOLE_MSG,
+    };
+    if (ucp_worker_set_am_recv_handler(c->worker, &hp) != UCS_OK)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    bfs_rpc_client_destroy(c);
+    return -EIO;
+}
+
+static void close_ep(bfs_rpc_client_t *c, struct conn *cn, int force)
+{
+    if (!cn->ep)
+        return;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+        .flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0,
+    };
+    ucs_status_ptr_t r = ucp_ep_close_nbx(cn->ep, &p);
+    cn->ep = NULL;
+    if (r == NULL || UCS_PTR_IS_ERR(r))
+        return;
+    /* Bounded: a peer that is gone never confirms a graceful close. */
+    uint64_t end = bfs_now_ns() + (force ? 1000000000ull : 200000000ull);
+    while (ucp_request_check_status(r) == UCS_INPROGRESS && bfs_now_ns() < end)
+        ucp_worker_progress(c->worker);
+    if (ucp_request_check_status(r) == UCS_INPROGRESS)
+        ucp_request_cancel(c->worker, r);
+    ucp_request_free(r);
+}
+
+void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nconns; i++) {
+        if (c->worker)
+            close_ep(c, c->conns[i], c->conns[i]->failed);
+        free(c->conns[i]->addr);
+        free(c->conns[i]);
+    }
+    free(c->conns);
+    if (c->worker)
+        ucp_worker_destroy(c->worker);
+    if (c->ctx)
+        ucp_cleanup(c->ctx);
+    if (c->wakefd >= 0)
+        close(c->wakefd);
+    free(c->slots);
+    free(c->gens);
+    free(c->free_slots);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+void bfs_rpc_client_abandon(bfs_rpc_client_t *c)
+{
+    /* The UCX objects belong to the parent process; touching them here could
+     * disturb its connections. Leak them on purpose. */
+    if (!c)
+        return;
+    for (int i = 0; i < c->nconns; i++) {
+        free(c->conns[i]->addr);
+        free(c->conns[i]);
+    }
+    free(c->conns);
+    if (c->wakefd >= 0)
+        close(c->wakefd);
+    free(c->slots);
+    free(c->gens);
+    free(c->free_slots);
+    free(c);
+}
+
+int bfs_rpc_client_add_server(bfs_rpc_client_t *c, const void *addr, size_t len)
+{
+    struct conn *cn = calloc(1, sizeof(*cn));
+    if (!cn || !(cn->addr = malloc(len))) {
+        free(cn);
+        return -ENOMEM;
+    }
+    memcpy(cn->addr, addr, len);
+    cn->len = len;
+    cn->c = c;
+    pthread_mutex_lock(&c->mu);
+    struct conn **n = realloc(c->conns, sizeof(*n) * (size_t)(c->nconns + 1));
+    if (!n) {
+        pthread_mutex_unlock(&c->mu);
+        free(cn->addr);
+        free(cn);
+        return -ENOMEM;
+    }
+    c->conns = n;
+    int idx = c->nconns++;
+    c->conns[idx] = cn;
+    pthread_mutex_unlock(&c->mu);
+    return idx;
+}
+
+int bfs_rpc_client_nservers(const bfs_rpc_client_t *c) { return c->nconns; }
+
+int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len)
+{
+    void *a = malloc(len);
+    if (!a)
+        return -ENOMEM;
+    memcpy(a, addr, len);
+    pthread_mutex_lock(&c->mu);
+    if (server < 0 || server >= c->nconns) {
+        pthread_mutex_unlock(&c->mu);
+        free(a);
+        return -EINVAL;
+    }
+    struct conn *cn = c->conns[server];
+    close_ep(c, cn, 1);
+    free(cn->addr);
+    cn->addr = a;
+    cn->len = len;
+    cn->failed = 0;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+/* ---- in-flight table ---- */
+
+static int slot_alloc(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    if (c->nfree == 0) {
+        uint32_t n = c->nslots ? c->nslots * 2 : 64;
+        bfs_rpc_call_t **s = realloc(c->slots, sizeof(*s) * n);
+        if (!s)
+            return -ENOMEM;
+        c->slots = s;
+        uint32_t *g = realloc(c->gens, sizeof(*g) * n);
+        if (!g)
+            return -ENOMEM;
+        c->gens = g;
+        uint32_t *f = realloc(c->free_slots, sizeof(*f) * n);
+        if (!f)
+            return -ENOMEM;
+        c->free_slots = f;
+        for (uint32_t i = n; i > c->nslots; i--) {
+            c->slots[i - 1] = NULL;
+            c->gens[i - 1] = 1;
+            c->free_slots[c->nfree++] = i - 1;
+        }
+        c->nslots = n;
+    }
+    uint32_t slot = c->free_slots[--c->nfree];
+    c->slots[slot] = call;
+    call->req_id_ = (uint64_t)c->gens[slot] << 32 | slot;
+    return 0;
+}
+
+static void slot_release(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    uint32_t slot = (uint32_t)call->req_id_;
+    if (!call->req_id_ || slot >= c->nslots || c->slots[slot] != call)
+        return;
+    c->slots[slot] = NULL;
+    c->gens[slot]++;
+    if (c->gens[slot] == 0)
+        c->gens[slot] = 1; /* req_id 0 means "none" on the wire */
+    c->free_slots[c->nfree++] = slot;
+    call->req_id_ = 0;
+}
+
+static bfs_rpc_call_t *slot_lookup(bfs_rpc_client_t *c, uint64_t req_id)
+{
+    uint32_t slot = (uint32_t)req_id;
+    if (slot >= c->nslots || c->gens[slot] != (uint32_t)(req_id >> 32))
+        return NULL;
+    return c->slots[slot];
+}
+
+/* Complete the call once its outcome is known and UCX no longer touches its
+ * buffers. */
+static void maybe_complete(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    if ((call->state_ & (ST_SENDING | ST_RECVING | ST_DONE)) || !(call->state_ & ST_REPLIED))
+        return;
+    slot_release(c, call);
+    free(call->recv_iov_);
+    call->recv_iov_ = NULL;
+    call->state_ |= ST_DONE;
+    if (c->waiters) {
+        uint64_t one = 1;
+        ssize_t w = write(c->wakefd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
+static void fail_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call, int err)
+{
+    if (!(call->state_ & ST_REPLIED)) {
+        call->status = err;
+        call->state_ |= ST_REPLIED;
+    }
+    slot_release(c, call); /* a late reply must not find it */
+    maybe_complete(c, call);
+}
+
+/* ---- UCX callbacks ---- */
+
+static void ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    struct conn *cn = arg;
+    (void)ep;
+    (void)status;
+    cn->failed = 1;
+}
+
+static void send_cb(void *request, ucs_status_t status, void *user_data)
+{
+    bfs_rpc_call_t *call = user_data;
+    bfs_rpc_client_t *c = call->owner_;
+    call->state_ &= ~ST_SENDING;
+    ucp_request_free(request);
+    if (status != UCS_OK)
+        fail_call(c, call, status == UCS_ERR_CANCELED ? -ECONNRESET : -EIO);
+    else
+        maybe_complete(c, call);
+}
+
+static void recv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+    bfs_rpc_call_t *call = user_data;
+    bfs_rpc_client_t *c = call->owner_;
+    call->state_ &= ~ST_RECVING;
+    ucp_request_free(request);
+    if (status != UCS_OK) {
+        fail_call(c, call, -EIO);
+        return;
+    }
+    call->resp_len = length;
+    maybe_complete(c, call);
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
+                             void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    bfs_rpc_client_t *c = arg;
+    struct bfs_rpc_hdr h;
+    int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REPLY, &h);
+    bfs_rpc_call_t *call = h.req_id ? slot_lookup(c, h.req_id) : NULL;
+    if (!call || (call->state_ & ST_REPLIED))
+        return UCS_OK; /* stale (timed out) or duplicate: drop */
+    call->reply = h;
+    if (rc < 0 || length > iov_total(call->resp_iov, call->resp_iovcnt)) {
+        fail_call(c, call, -EPROTO);
+        return UCS_OK;
+    }
+    call->status = h.status;
+    call->state_ |= ST_REPLIED;
+    if (length == 0) {
+        maybe_complete(c, call);
+        return UCS_OK;
+    }
+    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
+        const char *src = data;
+        size_t left = length;
+        for (int i = 0; left > 0 && i < call->resp_iovcnt; i++) {
+            size_t n = call->resp_iov[i].iov_len < left ? call->resp_iov[i].iov_len : left;
+            memcpy(call->resp_iov[i].iov_base, src, n);
+            src += n;
+            left -= n;
+        }
+        call->resp_len = length;
+        maybe_complete(c, call);
+        return UCS_OK;
+    }
+    /* Rendezvous: UCX fetches the data straight into the caller's buffers. */
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_DATATYPE,
+        .cb.recv_am = recv_cb,
+        .user_data = call,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    void *buf = call->resp_iov[0].iov_base;
+    size_t count = length;
+    if (call->resp_iov[0].iov_len < length) {
+        /* Several buffers: describe exactly `length` bytes of them. */
+        ucp_dt_iov_t *v = malloc(sizeof(*v) * (size_t)call->resp_iovcnt);
+        if (!v) {
+            call->state_ &= ~ST_REPLIED;
+            fail_call(c, call, -ENOMEM);
+            return UCS_OK;
+        }
+        size_t left = length;
+        count = 0;
+        for (int i = 0; left > 0 && i < call->resp_iovcnt; i++) {
+            size_t n = call->resp_iov[i].iov_len < left ? call->resp_iov[i].iov_len : left;
+            v[count].buffer = call->resp_iov[i].iov_base;
+            v[count].length = n;
+            count++;
+            left -= n;
+        }
+        call->recv_iov_ = v;
+        buf = v;
+        p.datatype = UCP_DATATYPE_IOV;
+    }
+    call->state_ |= ST_RECVING;
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(c->worker, data, buf, count, &p);
+    if (sp == NULL) {
+        call->state_ &= ~ST_RECVING;
+        call->resp_len = length;
+        maybe_complete(c, call);
+        return UCS_INPROGRESS;
+    }
+    if (UCS_PTR_IS_ERR(sp)) {
+        call->state_ &= ~(ST_RECVING | ST_REPLIED);
+        fail_call(c, call, -EIO);
+        return UCS_OK;
+    }
+    /* The request handle is not kept: cancelling goes through the ep. */
+    return UCS_INPROGRESS;
+}
+
+/* ---- calls ---- */
+
+static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
+{
+    if (cn->ep && !cn->failed)
+        return cn->ep;
+    if (cn->ep)
+        close_ep(c, cn, 1);
+    cn->failed = 0;
+    ucp_ep_params_t ep = {
+        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
+        .address = cn->addr,
+        .err_mode = c->peer_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
+    };
+    if (c->peer_errors) {
+        ep.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        ep.err_handler.cb = ep_err_cb;
+        ep.err_handler.arg = cn;
+    }
+    if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK)
+        cn->ep = NULL;
+    return cn->ep;
+}
+
+static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    call->state_ = ST_STARTED;
+    call->status = 0;
+    call->resp_len = 0;
+    call->owner_ = c;
+    call->recv_iov_ = NULL;
+    call->req_id_ = 0;
+    if (call->server < 0 || call->server >= c->nconns || call->rpc_id == BFS_RPC_REPLY_ID ||
+        call->rpc_id >= BFS_RPC_MAX_ID) {
+        fail_call(c, call, -EINVAL);
+        return call->status;
+    }
+    struct bfs_rpc_hdr *h = &call->hdr_;
+    bfs_rpc_hdr_init(h, BFS_RPC_KIND_REQ);
+    h->offset = call->offset;
+    h->len = iov_total(call->req_iov, call->req_iovcnt);
+    h->flags = call->flags;
+    h->arg0 = call->arg0;
+    h->arg1 = call->arg1;
+    h->arg2 = call->arg2;
+    h->rcap = iov_total(call->resp_iov, call->resp_iovcnt);
+    h->secret = c->secret;
+    int tmo = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms;
+    call->deadline_ns_ = bfs_now_ns() + (uint64_t)tmo * 1000000ull;
+
+    ucp_ep_h ep = get_ep(c, c->conns[call->server]);
+    if (!ep) {
+        fail_call(c, call, -ECONNREFUSED);
+        return call->status;
+    }
+    if (slot_alloc(c, call) < 0) {
+        fail_call(c, call, -ENOMEM);
+        return call->status;
+    }
+    h->req_id = call->req_id_;
+
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
+        .cb.send = send_cb,
+        .user_data = call,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    const void *buf = NULL;
+    size_t count = 0;
+    if (call->req_iovcnt == 1) {
+        buf = call->req_iov[0].iov_base;
+        count = call->req_iov[0].iov_len;
+    } else if (call->req_iovcnt > 1) {
+        p.datatype = UCP_DATATYPE_IOV; /* struct iovec == ucp_dt_iov_t */
+        buf = call->req_iov;
+        count = (size_t)call->req_iovcnt;
+    }
+    call->state_ |= ST_SENDING;
+    ucs_status_ptr_t sp = ucp_am_send_nbx(ep, call->rpc_id, h, sizeof(*h), buf, count, &p);
+    if (sp == NULL) {
+        call->state_ &= ~ST_SENDING;
+    } else if (UCS_PTR_IS_ERR(sp)) {
+        call->state_ &= ~ST_SENDING;
+        fail_call(c, call, -EIO);
+        return call->status;
+    }
+    return 0;
+}
+
+int bfs_rpc_start(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = start_locked(c, call);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int bfs_rpc_done(const bfs_rpc_call_t *call) { return (call->state_ & ST_DONE) != 0; }
+
+/* The call's deadline passed. If UCX still uses its buffers, the only way to
+ * take them back is to force-close the endpoint, which cancels everything on
+ * it; the next call to that server reconnects. */
+static void timeout_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    fail_call(c, call, -ETIMEDOUT);
+    if (!(call->state_ & (ST_SENDING | ST_RECVING)))
+        return;
+    struct conn *cn = c->conns[call->server];
+    close_ep(c, cn, 1);
+    uint64_t end = bfs_now_ns() + 1000000000ull;
+    while ((call->state_ & (ST_SENDING | ST_RECVING)) && bfs_now_ns() < end)
+        ucp_worker_progress(c->worker);
+    if (call->state_ & (ST_SENDING | ST_RECVING)) {
+        /* UCX did not give the buffers back: report the call complete rather
+         * than hang, and say so. */
+        call->state_ &= ~(ST_SENDING | ST_RECVING);
+        maybe_complete(c, call);
+    }
+}
+
+/* Peers that UCX reported dead: fail what waits on them. */
+static void reap_failed(bfs_rpc_client_t *c)
+{
+    for (int i = 0; i < c->nconns; i++) {
+        struct conn *cn = c->conns[i];
+        if (!cn->failed || !cn->ep)
+            continue;
+        for (uint32_t s = 0; s < c->nslots; s++) {
+            bfs_rpc_call_t *call = c->slots[s];
+            if (call && call->server == i)
+                fail_call(c, call, -ECONNRESET);
+        }
+        close_ep(c, cn, 1);
+    }
+}
+
+int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t spin_end = bfs_now_ns() + (uint64_t)c->spin_us * 1000ull;
+    for (;;) {
+        while (ucp_worker_progress(c->worker))
+            ;
+        if (c->peer_errors)
+            reap_failed(c);
+        uint64_t now = bfs_now_ns(), nearest = UINT64_MAX;
+        int pending = 0;
+        for (int i = 0; i < n; i++) {
+            bfs_rpc_call_t *call = calls[i];
+            if (call->state_ & ST_DONE)
+                continue;
+            if (now >= call->deadline_ns_)
+                timeout_call(c, call);
+            if (call->state_ & ST_DONE)
+                continue;
+            pending++;
+            if (call->deadline_ns_ < nearest)
+                nearest = call->deadline_ns_;
+        }
+        if (!pending)
+            break;
+        if (now < spin_end)
+            continue;
+        if (ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
+            continue;
+        c->waiters++;
+        pthread_mutex_unlock(&c->mu);
+        uint64_t left_ms = (nearest - now) / 1000000ull + 1;
+        /* Another thread may progress our replies: then it pokes wakefd. */
+        int cap = c->waiters > 1 ? 5 : 1000;
+        int tmo = left_ms < (uint64_t)cap ? (int)left_ms : cap;
+        struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->wakefd, .events = POLLIN}};
+        int pr = poll(pf, 2, tmo);
+        if (pr > 0 && (pf[1].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t r = read(c->wakefd, &v, sizeof(v));
+            (void)r;
+        }
+        pthread_mutex_lock(&c->mu);
+        c->waiters--;
+    }
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < n; i++)
+        if (calls[i]->status < 0)
+            return calls[i]->status;
+    return 0;
+}
+
+int bfs_rpc_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
+{
+    int rc = bfs_rpc_start(c, call);
+    if (rc < 0)
+        return rc;
+    bfs_rpc_call_t *one = call;
+    bfs_rpc_wait_all(c, &one, 1);
+    return call->status;
+}

@@ -1,0 +1,95 @@
+/* The client side of the RPC layer.
+ *
+ * A client owns one UCX worker and knows a set of servers by their worker
+ * addresses. It opens one endpoint per server, lazily on the first call, and
+ * reuses it for every later call (connection pooling).
+ *
+ * A call is described by a struct bfs_rpc_call owned by the caller (no
+ * allocation per call). Request payload is sent straight from the caller's
+ * iovec (zero copy), and reply data is received straight into the caller's
+ * response iovec (rendezvous receive into it; eager replies are copied).
+ * Both iovec arrays and the buffers they point to must stay valid until the
+ * call is complete.
+ *
+ * bfs_rpc_start() puts a call in flight; many calls to many servers can be in
+ * flight at once; bfs_rpc_wait_all() waits for a set of them. Every call has
+ * a deadline: a dead or unreachable server yields -ETIMEDOUT (or
+ * -ECONNRESET when UCX detects the failure first), never a hang. A waiting
+ * thread spins briefly, then sleeps on the worker's event fd.
+ *
+ * Thread safe: calls may be started and waited for from several threads. */
+#ifndef BFS_RPC_CLIENT_H
+#define BFS_RPC_CLIENT_H
+
+#include "rpc_wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct bfs_rpc_client bfs_rpc_client_t;
+typedef struct bfs_rpc_call bfs_rpc_call_t;
+
+struct bfs_rpc_client_opts {
+    uint64_t secret;  /* sent in every request */
+    int timeout_ms;   /* per-call deadline; 0: $BENCHFS_RPC_TIMEOUT_MS or 30000 */
+    int peer_errors;  /* 1: UCP_ERR_HANDLING_MODE_PEER (tcp only, fast failure
+                         detection); 0: none (shared memory usable); -1: from
+                         $BENCHFS_RPC_PEER_ERRORS (default 0) */
+    int spin_us;      /* busy-poll this long before sleeping; 0: default 20 */
+};
+
+struct bfs_rpc_call {
+    /* in */
+    int server;                 /* index from bfs_rpc_client_add_server */
+    unsigned rpc_id;
+    uint64_t offset;
+    uint32_t flags;
+    uint64_t arg0, arg1;
+    uint32_t arg2;
+    const struct iovec *req_iov; /* request payload */
+    int req_iovcnt;
+    const struct iovec *resp_iov; /* where reply data lands */
+    int resp_iovcnt;
+    int timeout_ms;             /* 0: the client's default */
+    /* out, valid once complete */
+    int status;                 /* reply status (>= 0) or a negative errno */
+    struct bfs_rpc_hdr reply;   /* the reply header */
+    size_t resp_len;            /* reply data bytes received */
+    /* private */
+    struct bfs_rpc_hdr hdr_;
+    uint64_t deadline_ns_;
+    uint64_t req_id_;
+    void *owner_;     /* the client, for UCX callbacks */
+    void *recv_iov_;
+    unsigned state_;
+};
+
+int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *opts);
+/* Outstanding calls are abandoned (their endpoints closed first). */
+void bfs_rpc_client_destroy(bfs_rpc_client_t *c);
+
+/* Register a server by its worker address; returns its index (>= 0) or a
+ * negative errno. No connection is made until the first call. */
+int bfs_rpc_client_add_server(bfs_rpc_client_t *c, const void *addr, size_t len);
+int bfs_rpc_client_nservers(const bfs_rpc_client_t *c);
+
+/* Start a call. Returns 0; on an immediate failure the call is complete with
+ * a negative status and that status is returned. */
+int bfs_rpc_start(bfs_rpc_client_t *c, bfs_rpc_call_t *call);
+/* Wait until every listed call is complete; returns 0, or the first
+ * negative status among them. */
+int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n);
+/* Start and wait; returns call->status. */
+int bfs_rpc_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call);
+int bfs_rpc_done(const bfs_rpc_call_t *call);
+
+/* Forget the endpoint to a server (after it restarted at a new address, say). */
+int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len);
+
+/* Close endpoints and drop UCX state without talking to anyone: for a forked
+ * child, whose copy of the parent's UCX state must not be used. The child
+ * then creates its own client. */
+void bfs_rpc_client_abandon(bfs_rpc_client_t *c);
+
+#endif

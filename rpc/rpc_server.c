@@ -1,0 +1,424 @@
+/* RPC server: UCX Active Message reception, validation, dispatch, replies. */
+#include "rpc_server.h"
+#include "rpc_bufpool.h"
+#include "../common/clock.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucp/api/ucp.h>
+
+struct srv_req {
+    bfs_rpc_req_t pub;      /* first: handlers see only this */
+    ucp_ep_h ep;            /* where the reply goes */
+    void *ucx_data;         /* eager payload kept by UCX until released */
+    void *pool_buf;         /* our receive buffer, if any */
+    unsigned rpc_id;
+    struct srv_req *next_free;
+};
+
+struct handler_slot {
+    bfs_rpc_server_t *srv;
+    unsigned id;
+    bfs_rpc_handler_fn fn;
+    void *arg;
+    bfs_rpc_recv_buf_fn recv_buf;
+};
+
+struct bfs_rpc_server {
+    ucp_context_h ctx;
+    ucp_worker_h worker;
+    ucp_address_t *addr;
+    size_t addr_len;
+    int efd;
+    uint64_t secret;
+    struct handler_slot slots[BFS_RPC_MAX_ID];
+    struct srv_req *free_reqs;
+    unsigned inflight;
+    struct bfs_rpc_server_stats stats;
+    uint64_t log_bad_ns, log_secret_ns, log_noreply_ns;
+    bfs_rpc_bufpool_t pool;
+    /* The request being dispatched from inside a UCX AM callback, and
+     * whether it finished before the callback returned: then UCX keeps (and
+     * frees) the eager data itself. */
+    struct srv_req *in_cb;
+    int in_cb_finished;
+};
+
+static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
+                               void *data, size_t length, const ucp_am_recv_param_t *param);
+
+static struct srv_req *req_get(bfs_rpc_server_t *s)
+{
+    struct srv_req *r = s->free_reqs;
+    if (r)
+        s->free_reqs = r->next_free;
+    else if (!(r = malloc(sizeof(*r))))
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->pub.server = s;
+    bfs_rpc_hdr_init(&r->pub.reply, BFS_RPC_KIND_REPLY);
+    s->inflight++;
+    return r;
+}
+
+static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
+{
+    if (r->pub.on_done)
+        r->pub.on_done(&r->pub);
+    if (r == s->in_cb)
+        s->in_cb_finished = 1;
+    else if (r->ucx_data)
+        ucp_am_data_release(s->worker, r->ucx_data);
+    if (r->pool_buf)
+        bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pub.hdr.len);
+    s->inflight--;
+    r->next_free = s->free_reqs;
+    s->free_reqs = r;
+}
+
+int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts)
+{
+    bfs_rpc_server_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->secret = opts ? opts->secret : 0;
+    bfs_rpc_bufpool_init(&s->pool);
+
+    ucp_config_t *cfg;
+    ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
+    if (st != UCS_OK)
+        goto fail;
+    ucp_params_t p = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES,
+        .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
+    };
+    st = ucp_init(&p, cfg, &s->ctx);
+    ucp_config_release(cfg);
+    if (st != UCS_OK)
+        goto fail;
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SINGLE,
+    };
+    st = ucp_worker_create(s->ctx, &wp, &s->worker);
+    if (st != UCS_OK)
+        goto fail;
+    st = ucp_worker_get_address(s->worker, &s->addr, &s->addr_len);
+    if (st != UCS_OK)
+        goto fail;
+    st = ucp_worker_get_efd(s->worker, &s->efd);
+    if (st != UCS_OK)
+        goto fail;
+    /* Every id gets our callback, so that an unregistered RPC is answered
+     * with -ENOSYS instead of being dropped by UCX. */
+    for (unsigned id = 1; id < BFS_RPC_MAX_ID; id++) {
+        s->slots[id].srv = s;
+        s->slots[id].id = id;
+        ucp_am_handler_param_t hp = {
+            .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                          UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+            .id = id,
+            .cb = am_recv_cb,
+            .arg = &s->slots[id],
+            .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
+        };
+        st = ucp_worker_set_am_recv_handler(s->worker, &hp);
+        if (st != UCS_OK)
+            goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    bfs_error("rpc server: UCX initialisation failed: %s", ucs_status_string(st));
+    bfs_rpc_server_destroy(s);
+    return -EIO;
+}
+
+void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
+{
+    if (!s)
+        return;
+    if (s->worker) {
+        uint64_t end = bfs_now_ns() + 1000000000ull;
+        while (s->inflight && bfs_now_ns() < end)
+            ucp_worker_progress(s->worker);
+        if (s->inflight)
+            bfs_warn("rpc server: %u requests still in flight at shutdown", s->inflight);
+        if (s->addr)
+            ucp_worker_release_address(s->worker, s->addr);
+        ucp_worker_destroy(s->worker);
+    }
+    if (s->ctx)
+        ucp_cleanup(s->ctx);
+    while (s->free_reqs) {
+        struct srv_req *r = s->free_reqs;
+        s->free_reqs = r->next_free;
+        free(r);
+    }
+    bfs_rpc_bufpool_destroy(&s->pool);
+    free(s);
+}
+
+void bfs_rpc_server_address(bfs_rpc_server_t *s, const void **addr, size_t *len)
+{
+    *addr = s->addr;
+    *len = s->addr_len;
+}
+
+int bfs_rpc_server_progress(bfs_rpc_server_t *s)
+{
+    int n = 0;
+    while (ucp_worker_progress(s->worker))
+        n++;
+    return n;
+}
+
+static void on_efd(int fd, void *arg)
+{
+    (void)fd;
+    bfs_rpc_server_progress(arg);
+}
+
+static int before_sleep(void *arg)
+{
+    bfs_rpc_server_t *s = arg;
+    bfs_rpc_server_progress(s);
+    /* BUSY: events arrived since the last progress; go round again. */
+    return ucp_worker_arm(s->worker) == UCS_ERR_BUSY;
+}
+
+int bfs_rpc_server_attach(bfs_rpc_server_t *s, bfs_evloop_t *loop)
+{
+    int rc = bfs_evloop_add_fd(loop, s->efd, on_efd, s);
+    if (rc == 0)
+        rc = bfs_evloop_add_prepare(loop, before_sleep, s);
+    return rc;
+}
+
+int bfs_rpc_server_register(bfs_rpc_server_t *s, unsigned id, bfs_rpc_handler_fn fn, void *arg)
+{
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_MAX_ID)
+        return -EINVAL;
+    s->slots[id].fn = fn;
+    s->slots[id].arg = arg;
+    return 0;
+}
+
+int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *s, unsigned id, bfs_rpc_recv_buf_fn fn)
+{
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_MAX_ID)
+        return -EINVAL;
+    s->slots[id].recv_buf = fn;
+    return 0;
+}
+
+unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *s) { return s->inflight; }
+
+void bfs_rpc_server_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_stats *st)
+{
+    *st = s->stats;
+}
+
+static void reply_sent_cb(void *request, ucs_status_t status, void *user_data)
+{
+    struct srv_req *r = user_data;
+    bfs_rpc_server_t *s = r->pub.server;
+    if (status != UCS_OK && bfs_log_ratelimit(&s->log_noreply_ns))
+        bfs_warn("rpc server: reply to rpc %u failed: %s (client gone?)", r->rpc_id,
+                 ucs_status_string(status));
+    ucp_request_free(request);
+    req_put(s, r);
+}
+
+int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, int iovcnt)
+{
+    struct srv_req *r = (struct srv_req *)pub;
+    bfs_rpc_server_t *s = pub->server;
+    struct bfs_rpc_hdr *h = &pub->reply;
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    if (len > pub->hdr.rcap) {
+        /* The client has no room for more: never send it. */
+        status = -EOVERFLOW;
+        iovcnt = 0;
+        len = 0;
+    }
+    h->magic = BFS_RPC_MAGIC;
+    h->version = BFS_RPC_VERSION;
+    h->kind = BFS_RPC_KIND_REPLY;
+    h->req_id = pub->hdr.req_id;
+    h->status = status;
+    h->len = len;
+    h->secret = 0;
+    h->reserved = 0;
+    h->pad = 0;
+    if (!r->ep) {
+        if (bfs_log_ratelimit(&s->log_noreply_ns))
+            bfs_warn("rpc server: rpc %u request without reply endpoint dropped", r->rpc_id);
+        req_put(s, r);
+        return -ENOTCONN;
+    }
+    s->stats.replies++;
+    s->stats.bytes_out += len;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_DATATYPE,
+        .cb.send = reply_sent_cb,
+        .user_data = r,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    const void *buf = NULL;
+    size_t count = 0;
+    if (iovcnt == 1) {
+        buf = iov[0].iov_base;
+        count = iov[0].iov_len;
+    } else if (iovcnt > 1) {
+        /* struct iovec and ucp_dt_iov_t share one layout. */
+        p.datatype = UCP_DATATYPE_IOV;
+        buf = iov;
+        count = (size_t)iovcnt;
+    }
+    ucs_status_ptr_t sp = ucp_am_send_nbx(r->ep, BFS_RPC_REPLY_ID, h, sizeof(*h), buf, count, &p);
+    if (sp == NULL) {
+        req_put(s, r);
+        return 0;
+    }
+    if (UCS_PTR_IS_ERR(sp)) {
+        if (bfs_log_ratelimit(&s->log_noreply_ns))
+            bfs_warn("rpc server: sending reply failed: %s",
+                     ucs_status_string(UCS_PTR_STATUS(sp)));
+        req_put(s, r);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void dispatch(struct srv_req *r)
+{
+    bfs_rpc_server_t *s = r->pub.server;
+    struct handler_slot *slot = &s->slots[r->rpc_id];
+    s->stats.requests++;
+    s->stats.bytes_in += r->pub.hdr.len;
+    slot->fn(&r->pub, slot->arg);
+}
+
+static void rndv_recv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+    struct srv_req *r = user_data;
+    ucp_request_free(request);
+    if (status != UCS_OK || length != r->pub.hdr.len) {
+        bfs_rpc_reply(&r->pub, -EIO, NULL, 0);
+        return;
+    }
+    dispatch(r);
+}
+
+/* Answer a request we refuse; returns the value the AM callback returns. */
+static ucs_status_t refuse(bfs_rpc_server_t *s, ucp_ep_h ep, unsigned id,
+                           const struct bfs_rpc_hdr *h, int err)
+{
+    s->stats.rejected++;
+    if (!ep || h->req_id == 0)
+        return UCS_OK;
+    struct srv_req *r = req_get(s);
+    if (!r)
+        return UCS_OK;
+    r->ep = ep;
+    r->rpc_id = id;
+    r->pub.hdr = *h;
+    r->pub.hdr.rcap = 0;
+    bfs_rpc_reply(&r->pub, err, NULL, 0);
+    return UCS_OK;
+}
+
+static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
+                               void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    struct handler_slot *slot = arg;
+    bfs_rpc_server_t *s = slot->srv;
+    ucp_ep_h ep = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
+    int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+    struct bfs_rpc_hdr h;
+
+    int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
+    if (rc < 0) {
+        if (bfs_log_ratelimit(&s->log_bad_ns))
+            bfs_warn("rpc server: malformed request for rpc %u refused (header %zu bytes, "
+                     "payload %zu bytes): %s", slot->id, header_length, length, strerror(-rc));
+        return refuse(s, ep, slot->id, &h, rc);
+    }
+    if (s->secret && h.secret != s->secret) {
+        if (bfs_log_ratelimit(&s->log_secret_ns))
+            bfs_warn("rpc server: request for rpc %u with a wrong job secret refused",
+                     slot->id);
+        return refuse(s, ep, slot->id, &h, -EACCES);
+    }
+    if (!slot->fn) {
+        if (bfs_log_ratelimit(&s->log_bad_ns))
+            bfs_warn("rpc server: request for unknown rpc %u refused", slot->id);
+        return refuse(s, ep, slot->id, &h, -ENOSYS);
+    }
+
+    struct srv_req *r = req_get(s);
+    if (!r)
+        return refuse(s, ep, slot->id, &h, -ENOMEM);
+    r->ep = ep;
+    r->rpc_id = slot->id;
+    r->pub.hdr = h;
+
+    if (length == 0) {
+        dispatch(r);
+        return UCS_OK;
+    }
+    if (!rndv) {
+        /* Eager data: keep UCX's buffer alive until the request finishes
+         * when UCX lets us, otherwise copy it (the handler may defer). */
+        if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) {
+            r->pub.data = data;
+            r->ucx_data = data;
+            s->in_cb = r;
+            s->in_cb_finished = 0;
+            dispatch(r);
+            s->in_cb = NULL;
+            return s->in_cb_finished ? UCS_OK : UCS_INPROGRESS;
+        }
+        r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length);
+        if (!r->pool_buf) {
+            bfs_rpc_reply(&r->pub, -ENOMEM, NULL, 0);
+            return UCS_OK;
+        }
+        memcpy(r->pool_buf, data, length);
+        r->pub.data = r->pool_buf;
+        dispatch(r);
+        return UCS_OK;
+    }
+
+    void *buf = slot->recv_buf ? slot->recv_buf(&r->pub.hdr, slot->arg) : NULL;
+    if (!buf) {
+        buf = r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length);
+        if (!buf) {
+            bfs_rpc_reply(&r->pub, -ENOMEM, NULL, 0);
+            return UCS_OK;
+        }
+    }
+    r->pub.data = buf;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_DATATYPE,
+        .cb.recv_am = rndv_recv_cb,
+        .user_data = r,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->worker, data, buf, length, &p);
+    if (sp == NULL) {
+        /* Completed at once: the callback will not run. */
+        dispatch(r);
+    } else if (UCS_PTR_IS_ERR(sp)) {
+        bfs_rpc_reply(&r->pub, -EIO, NULL, 0);
+        return UCS_OK;
+    }
+    return UCS_INPROGRESS;
+}

@@ -1,0 +1,84 @@
+/* The server side of the RPC layer: a UCX worker that receives requests as
+ * Active Messages and dispatches them through a handler table.
+ *
+ * A new RPC needs only bfs_rpc_server_register(). A handler receives the
+ * validated header and the whole payload, and either replies at once
+ * (bfs_rpc_reply) and returns BFS_RPC_DONE, or keeps the request and returns
+ * BFS_RPC_DEFERRED to reply later (after an io_uring completion, say). The
+ * payload stays valid until the reply has been sent.
+ *
+ * Everything runs on the thread that drives the event loop the server is
+ * attached to; nothing here is thread safe. */
+#ifndef BFS_RPC_SERVER_H
+#define BFS_RPC_SERVER_H
+
+#include "evloop.h"
+#include "rpc_wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct bfs_rpc_server bfs_rpc_server_t;
+typedef struct bfs_rpc_req bfs_rpc_req_t;
+
+enum { BFS_RPC_DONE = 0, BFS_RPC_DEFERRED = 1 };
+
+struct bfs_rpc_req {
+    struct bfs_rpc_hdr hdr;   /* the request header, validated */
+    void *data;               /* payload (hdr.len bytes), or NULL when empty */
+    struct bfs_rpc_hdr reply; /* reply header: set offset/arg0/arg1/arg2/flags
+                                 before bfs_rpc_reply; framing is filled in */
+    void *user;               /* free for the handler */
+    /* Called once the reply has left (or failed), before the request is
+     * recycled: release reply buffers here. */
+    void (*on_done)(bfs_rpc_req_t *req);
+    bfs_rpc_server_t *server;
+};
+
+/* Returns BFS_RPC_DONE (replied) or BFS_RPC_DEFERRED (will reply later). */
+typedef int (*bfs_rpc_handler_fn)(bfs_rpc_req_t *req, void *arg);
+
+/* Chooses where a rendezvous payload of len bytes is received. Return NULL to
+ * fall back to the server's own buffer. The handler owns the buffer it gave
+ * (release it in on_done). */
+typedef void *(*bfs_rpc_recv_buf_fn)(const struct bfs_rpc_hdr *hdr, void *arg);
+
+struct bfs_rpc_server_opts {
+    uint64_t secret;   /* requests must carry it; 0 accepts any */
+    int peer_errors;   /* 1: UCP_ERR_HANDLING_MODE_PEER on reply endpoints */
+};
+
+int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts);
+/* Replies still in flight are given a bounded time to leave. */
+void bfs_rpc_server_destroy(bfs_rpc_server_t *srv);
+
+/* The worker address clients connect to (valid until destroy). */
+void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *len);
+
+/* Watch the worker's event fd from loop; the loop then blocks when idle. */
+int bfs_rpc_server_attach(bfs_rpc_server_t *srv, bfs_evloop_t *loop);
+
+int bfs_rpc_server_register(bfs_rpc_server_t *srv, unsigned rpc_id,
+                            bfs_rpc_handler_fn fn, void *arg);
+int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *srv, unsigned rpc_id,
+                                bfs_rpc_recv_buf_fn fn);
+
+/* Reply with status and data (iov may be NULL). The data must stay valid
+ * until req->on_done runs. The request is recycled after on_done: do not
+ * touch it after this call except from on_done. Returns 0 or -errno (the
+ * request is recycled either way). */
+int bfs_rpc_reply(bfs_rpc_req_t *req, int32_t status, const struct iovec *iov, int iovcnt);
+
+/* Progress the worker until it has nothing more to do right now. */
+int bfs_rpc_server_progress(bfs_rpc_server_t *srv);
+
+/* Requests accepted but not yet finished (tests, shutdown). */
+unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
+
+struct bfs_rpc_server_stats {
+    uint64_t requests, replies, rejected, bytes_in, bytes_out;
+};
+void bfs_rpc_server_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_stats *st);
+
+#endif

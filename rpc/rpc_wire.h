@@ -1,0 +1,98 @@
+/* The BenchFS RPC wire format: the fixed-size header carried in every UCX
+ * Active Message's header, requests and replies alike.
+ *
+ * A request is one Active Message: AM id = RPC id (1 .. BFS_RPC_MAX_ID-1),
+ * AM header = struct bfs_rpc_hdr, AM data = the payload (an iovec on the
+ * sender, received eagerly or by rendezvous). A reply is one Active Message
+ * with AM id BFS_RPC_REPLY_ID sent back on the request's reply endpoint, the
+ * same header layout (kind = BFS_RPC_KIND_REPLY, req_id echoed, status set),
+ * and the reply data as AM data.
+ *
+ * Byte order: little endian (x86_64, aarch64). Both ends of a job run the same
+ * build on the same architecture, so the header is sent as the struct's bytes.
+ *
+ *  offset size field     meaning
+ *   0      8   offset    operation offset (file offset, chunk offset, cookie)
+ *   8      8   len       number of payload bytes in the AM data (exact)
+ *  16      4   flags     operation-specific flags
+ *  20      4   reserved  must be 0 (refused otherwise; room to grow)
+ *  24      8   req_id    chosen by the client, echoed in the reply
+ *  32      8   arg0      operation-specific argument (file id, mode, ...)
+ *  40      8   arg1      operation-specific argument (chunk index, ...)
+ *  48      8   rcap      request: most reply-data bytes the client accepts
+ *  56      8   secret    the job's secret (requests); 0 in replies
+ *  64      4   status    reply: >= 0 success value, < 0 a negative errno
+ *  68      4   arg2      operation-specific argument (e.g. a path length)
+ *  72      2   magic     BFS_RPC_MAGIC
+ *  74      1   version   BFS_RPC_VERSION
+ *  75      1   kind      BFS_RPC_KIND_REQ or BFS_RPC_KIND_REPLY
+ *  76      4   pad       must be 0
+ *  80          (size)
+ */
+#ifndef BFS_RPC_WIRE_H
+#define BFS_RPC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BFS_RPC_MAGIC 0xBF5Au
+#define BFS_RPC_VERSION 1u
+#define BFS_RPC_KIND_REQ 1u
+#define BFS_RPC_KIND_REPLY 2u
+
+/* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_MAX_ID-1. */
+#define BFS_RPC_REPLY_ID 0u
+#define BFS_RPC_MAX_ID 64u
+
+/* Largest payload one request or reply may carry (a chunk plus a path). */
+#define BFS_RPC_MAX_PAYLOAD ((uint64_t)1 << 30)
+
+struct bfs_rpc_hdr {
+    uint64_t offset;
+    uint64_t len;
+    uint32_t flags;
+    uint32_t reserved;
+    uint64_t req_id;
+    uint64_t arg0;
+    uint64_t arg1;
+    uint64_t rcap;
+    uint64_t secret;
+    int32_t status;
+    uint32_t arg2;
+    uint16_t magic;
+    uint8_t version;
+    uint8_t kind;
+    uint32_t pad;
+};
+
+_Static_assert(sizeof(struct bfs_rpc_hdr) == 80, "wire header size");
+_Static_assert(offsetof(struct bfs_rpc_hdr, offset) == 0, "offset");
+_Static_assert(offsetof(struct bfs_rpc_hdr, len) == 8, "len");
+_Static_assert(offsetof(struct bfs_rpc_hdr, flags) == 16, "flags");
+_Static_assert(offsetof(struct bfs_rpc_hdr, reserved) == 20, "reserved");
+_Static_assert(offsetof(struct bfs_rpc_hdr, req_id) == 24, "req_id");
+_Static_assert(offsetof(struct bfs_rpc_hdr, arg0) == 32, "arg0");
+_Static_assert(offsetof(struct bfs_rpc_hdr, arg1) == 40, "arg1");
+_Static_assert(offsetof(struct bfs_rpc_hdr, rcap) == 48, "rcap");
+_Static_assert(offsetof(struct bfs_rpc_hdr, secret) == 56, "secret");
+_Static_assert(offsetof(struct bfs_rpc_hdr, status) == 64, "status");
+_Static_assert(offsetof(struct bfs_rpc_hdr, arg2) == 68, "arg2");
+_Static_assert(offsetof(struct bfs_rpc_hdr, magic) == 72, "magic");
+_Static_assert(offsetof(struct bfs_rpc_hdr, version) == 74, "version");
+_Static_assert(offsetof(struct bfs_rpc_hdr, kind) == 75, "kind");
+_Static_assert(offsetof(struct bfs_rpc_hdr, pad) == 76, "pad");
+
+/* Fill the framing fields of a header (magic, version, kind); zero the rest. */
+void bfs_rpc_hdr_init(struct bfs_rpc_hdr *h, unsigned kind);
+
+/* Decode and validate a header received as AM header bytes.
+ * hdr_len is the AM header length; data_len the AM data length actually
+ * received. Returns 0 and fills *out, or a negative errno:
+ *   -EBADMSG  wrong header size, magic, version, kind or non-zero padding
+ *   -EMSGSIZE header len does not match data_len, or exceeds the maximum
+ * *out is filled whenever hdr_len is large enough to read req_id, so that an
+ * error reply can still be matched by the client. */
+int bfs_rpc_hdr_decode(const void *buf, size_t hdr_len, size_t data_len,
+                       unsigned expect_kind, struct bfs_rpc_hdr *out);
+
+#endif

@@ -1,0 +1,1 @@
+# (server: built by later issues)
