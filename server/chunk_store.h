@@ -1,0 +1,72 @@
+/* Chunk data of one server: one file per chunk under DIR/data, all I/O
+ * through io_uring with many requests in flight.
+ *
+ * A chunk is identified by (fid, index); its file holds the chunk's bytes
+ * from chunk offset 0. A missing chunk file or a short one is a hole: reads
+ * return fewer bytes (the caller fills zeros up to the file size).
+ *
+ * Asynchronous operations take a completion callback, called exactly once
+ * from bfs_chunk_store_reap() (never from inside the submitting call) with
+ * the result: bytes transferred (>= 0) or a negative errno.
+ *
+ * The store submits queued SQEs before the event loop sleeps and reaps
+ * completions when the ring's eventfd fires, so it needs no thread of its
+ * own. Single-threaded. */
+#ifndef BFS_CHUNK_STORE_H
+#define BFS_CHUNK_STORE_H
+
+#include "../rpc/evloop.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bfs_chunk_store bfs_chunk_store_t;
+typedef void (*bfs_chunk_cb)(int64_t result, void *arg);
+
+struct bfs_chunk_store_opts {
+    unsigned queue_depth;   /* io_uring entries; 0: 256 */
+    unsigned max_open;      /* cached open chunk fds; 0: 1024 */
+    int direct;             /* 1: O_DIRECT when buffer, offset and length are
+                               4 KiB aligned */
+    /* Whether chunk idx of fid is placed on this server (NULL: all are), so
+     * that fsync and remove over a range skip other servers' chunks without
+     * a system call. */
+    int (*owned)(uint64_t fid, uint64_t idx, void *arg);
+    void *owned_arg;
+};
+
+/* dir: the server's directory; chunk files go to dir/data/XX/. */
+int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
+                         const struct bfs_chunk_store_opts *opts);
+/* Waits (bounded) for in-flight operations, closes files. */
+void bfs_chunk_store_close(bfs_chunk_store_t *cs);
+
+/* Register the ring's eventfd and a prepare hook (submit before sleeping)
+ * with the loop. Attach after the RPC server so that SQEs prepared by RPC
+ * handlers during the loop's prepare phase are submitted before it sleeps. */
+int bfs_chunk_store_attach(bfs_chunk_store_t *cs, bfs_evloop_t *loop);
+
+/* Write len bytes at offset off of chunk (fid, idx), creating the chunk file.
+ * buf must stay valid until cb runs. */
+int bfs_chunk_write(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t off,
+                    const void *buf, size_t len, bfs_chunk_cb cb, void *arg);
+/* Read up to len bytes; result is the count (short or 0 in holes). */
+int bfs_chunk_read(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t off,
+                   void *buf, size_t len, bfs_chunk_cb cb, void *arg);
+/* fsync every chunk file of fid with index < nchunks that is owned and
+ * exists here; result 0 or the first error. */
+int bfs_chunk_fsync(bfs_chunk_store_t *cs, uint64_t fid, uint64_t nchunks,
+                    bfs_chunk_cb cb, void *arg);
+
+/* Synchronous (metadata-like, rare): cut chunk idx to len bytes (0 removes
+ * nothing, the file stays as an empty hole), remove chunk files with index in
+ * [from, to). Missing files are not errors. Both close cached fds. */
+int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t len);
+int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to);
+
+/* Process completions now (also called from the loop). Returns the count. */
+int bfs_chunk_store_reap(bfs_chunk_store_t *cs);
+/* Operations submitted or queued and not yet completed. */
+unsigned bfs_chunk_store_inflight(const bfs_chunk_store_t *cs);
+
+#endif

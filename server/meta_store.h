@@ -1,0 +1,91 @@
+/* Persistent metadata of one server, in LMDB under DIR/meta.
+ *
+ * Two tables:
+ *   inodes:  normalized absolute path -> struct bfs_inode
+ *   dirents: parent path + '\0' + name -> entry type (DT_REG / DT_DIR)
+ * Paths are placed on servers by a hash of the path (see common/placement.h),
+ * and a directory's entries are stored on the server that holds the directory
+ * itself, so listing a directory asks one server.
+ *
+ * Every mutating call is one LMDB write transaction, committed before it
+ * returns (MDB_NOSYNC: durable against a server crash because the data is in
+ * the kernel's page cache; bfs_meta_sync() makes it durable against a machine
+ * crash). Errors are negative errno values. Single-threaded. */
+#ifndef BFS_META_STORE_H
+#define BFS_META_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bfs_inode {
+    uint64_t fid;      /* stable file id: chunks are keyed by it */
+    uint64_t size;
+    uint32_t mode;     /* type and permission bits, as st_mode */
+    uint32_t uid, gid;
+    uint32_t nlink;
+    int64_t atime_ns, mtime_ns, ctime_ns;
+};
+_Static_assert(sizeof(struct bfs_inode) == 56, "bfs_inode crosses the network");
+
+typedef struct bfs_meta bfs_meta_t;
+
+/* Open (creating if needed) the store in directory dir. rank is this server's
+ * rank: new file ids are (rank + 1) << 48 | counter, unique across the job
+ * and across restarts. Creates the root directory "/" when create_root. */
+int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root);
+void bfs_meta_close(bfs_meta_t *m);
+int bfs_meta_sync(bfs_meta_t *m);
+
+/* Create an inode at path. mode includes S_IFREG or S_IFDIR. A new fid is
+ * assigned (returned in *out). -EEXIST if path exists (*out then holds the
+ * existing inode). now_ns sets the three times. */
+int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid,
+                    uint32_t gid, int64_t now_ns, struct bfs_inode *out);
+/* Store an inode record as given (rename moves records between servers).
+ * If path exists, POSIX rename rules apply: replacing a directory with a
+ * non-directory is -EISDIR, a non-directory with a directory -ENOTDIR, a
+ * non-empty directory -ENOTEMPTY; otherwise the record is replaced, *old
+ * (may be NULL) receives the replaced record and 1 is returned. 0 if new. */
+int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
+                 struct bfs_inode *old);
+int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out);
+/* Remove the record; *out receives it. -ENOENT if absent. If must_be_dir is
+ * 1 and it is not a directory: -ENOTDIR; if 0 and it is a directory:
+ * -EISDIR; -1: any type. A directory that still has entries: -ENOTEMPTY. */
+int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out);
+
+/* size = max(size, new_size); mtime/ctime = now when the size grows.
+ * Returns the resulting inode in *out (may be NULL). -ENOENT, -EISDIR. */
+int bfs_meta_grow(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
+                  struct bfs_inode *out);
+/* size = new_size exactly (truncate), mtime = ctime = now. *out: the inode
+ * before the change (its size tells which chunks to free). */
+int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
+                      struct bfs_inode *before);
+/* Permission bits only (type bits kept); ctime = now. */
+int bfs_meta_chmod(bfs_meta_t *m, const char *path, uint32_t mode, int64_t now_ns);
+/* Times; a negative value leaves that time unchanged. ctime = now. */
+int bfs_meta_utimens(bfs_meta_t *m, const char *path, int64_t atime_ns, int64_t mtime_ns,
+                     int64_t now_ns);
+
+/* Directory entries of directory `dir` (which must exist here as a directory
+ * inode: -ENOENT / -ENOTDIR otherwise). add: 0 if added, 0 if already present
+ * with the same name (idempotent). del: -ENOENT if absent. */
+int bfs_meta_dirent_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t type);
+int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name);
+/* Number of entries (0 for an empty directory). */
+int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count);
+
+/* List entries of dir in name order starting strictly after `after` (""
+ * for the beginning). Packs entries into buf as
+ *   u8 type, u16 name length (little endian), name bytes (no NUL)
+ * while they fit in cap. Returns bytes used (>= 0) and sets *more to 1 when
+ * entries remain after the last one packed. -ENOENT / -ENOTDIR for dir. */
+ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void *buf,
+                         size_t cap, int *more);
+
+/* Number of inodes stored (ping/statistics). */
+int bfs_meta_count(bfs_meta_t *m, uint64_t *inodes);
+
+#endif
