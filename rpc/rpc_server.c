@@ -161,6 +161,8 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
     free(s);
 }
 
+void bfs_rpc_server_set_secret(bfs_rpc_server_t *s, uint64_t secret) { s->secret = secret; }
+
 void bfs_rpc_server_address(bfs_rpc_server_t *s, const void **addr, size_t *len)
 {
     *addr = s->addr;

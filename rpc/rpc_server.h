@@ -53,6 +53,10 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
 /* Replies still in flight are given a bounded time to leave. */
 void bfs_rpc_server_destroy(bfs_rpc_server_t *srv);
 
+/* Set the job secret after creation (servers learn it during bootstrap,
+ * which needs the worker address first). 0 accepts any. */
+void bfs_rpc_server_set_secret(bfs_rpc_server_t *srv, uint64_t secret);
+
 /* The worker address clients connect to (valid until destroy). */
 void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *len);
 

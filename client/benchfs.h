@@ -1,0 +1,85 @@
+/* BenchFS client API.
+ *
+ * Link with `pkg-config --libs benchfs`. Connects to the servers listed in a
+ * registry file (written by benchfsd, see docs/DESIGN.md) and speaks to them
+ * directly; the LD_PRELOAD library libbenchfs.so is built on this API.
+ *
+ * Paths are absolute within the file system ("/dir/file"); ".", ".." and
+ * repeated slashes are resolved lexically. Every call returns 0 (or a byte
+ * count) on success and a negative errno on failure; nothing is printed.
+ * All calls are thread safe; a benchfs_file_t may be used from several
+ * threads at once. */
+#ifndef BENCHFS_H
+#define BENCHFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct benchfs benchfs_t;
+typedef struct benchfs_file benchfs_file_t;
+typedef struct benchfs_dir benchfs_dir_t;
+
+struct benchfs_dirent {
+    unsigned char type;  /* DT_REG or DT_DIR */
+    char name[256];
+};
+
+/* registry: path of the registry file; NULL: $BENCHFS_REGISTRY. */
+int benchfs_init(benchfs_t **fs, const char *registry);
+void benchfs_finalize(benchfs_t *fs);
+unsigned benchfs_nservers(const benchfs_t *fs);
+uint64_t benchfs_chunk_size(const benchfs_t *fs);
+
+/* flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
+ * O_DIRECTORY (other flags are ignored). */
+int benchfs_open(benchfs_t *fs, const char *path, int flags, mode_t mode, benchfs_file_t **f);
+int benchfs_close(benchfs_file_t *f);
+ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off);
+ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off);
+ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off);
+int benchfs_fstat(benchfs_file_t *f, struct stat *st);
+int benchfs_ftruncate(benchfs_file_t *f, off_t size);
+int benchfs_fsync(benchfs_file_t *f);
+/* The path the file was opened with, and its flags. */
+const char *benchfs_file_path(const benchfs_file_t *f);
+int benchfs_file_flags(const benchfs_file_t *f);
+
+int benchfs_stat(benchfs_t *fs, const char *path, struct stat *st);
+int benchfs_truncate(benchfs_t *fs, const char *path, off_t size);
+int benchfs_unlink(benchfs_t *fs, const char *path);
+int benchfs_mkdir(benchfs_t *fs, const char *path, mode_t mode);
+int benchfs_rmdir(benchfs_t *fs, const char *path);
+/* Files and directories (a directory's whole subtree moves; not atomic). */
+int benchfs_rename(benchfs_t *fs, const char *from, const char *to);
+int benchfs_chmod(benchfs_t *fs, const char *path, mode_t mode);
+/* times[0] atime, times[1] mtime; UTIME_NOW / UTIME_OMIT honoured; NULL: now. */
+int benchfs_utimens(benchfs_t *fs, const char *path, const struct timespec times[2]);
+/* Capacity and usage summed over all servers. */
+int benchfs_statfs(benchfs_t *fs, struct statvfs *st);
+
+int benchfs_opendir(benchfs_t *fs, const char *path, benchfs_dir_t **d);
+/* 1 and *ent filled, 0 at the end, or a negative errno. */
+int benchfs_readdir(benchfs_dir_t *d, struct benchfs_dirent *ent);
+void benchfs_rewinddir(benchfs_dir_t *d);
+int benchfs_closedir(benchfs_dir_t *d);
+
+/* Round trip to every server; latencies in microseconds per server (may be
+ * NULL). Returns the number of servers that answered. */
+int benchfs_ping(benchfs_t *fs, double *latency_us);
+/* Ask every server to shut down. */
+int benchfs_shutdown_servers(benchfs_t *fs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

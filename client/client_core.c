@@ -1,0 +1,198 @@
+/* Client API: connection set-up and the helpers every operation uses. */
+#include "client_internal.h"
+#include "../common/placement.h"
+#include "../common/registry.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int benchfs_init(benchfs_t **out, const char *registry)
+{
+    if (!registry)
+        registry = getenv("BENCHFS_REGISTRY");
+    if (!registry || !*registry)
+        return -EINVAL;
+    struct bfs_registry reg;
+    int rc = bfs_registry_read(registry, &reg);
+    if (rc < 0)
+        return rc;
+    benchfs_t *fs = calloc(1, sizeof(*fs));
+    if (!fs) {
+        bfs_registry_free(&reg);
+        return -ENOMEM;
+    }
+    fs->nservers = reg.nservers;
+    fs->chunk_size = reg.chunk_size;
+    fs->uid = (uint32_t)geteuid();
+    fs->gid = (uint32_t)getegid();
+    struct bfs_rpc_client_opts o = {.secret = reg.secret, .peer_errors = -1};
+    rc = bfs_rpc_client_create(&fs->rpc, &o);
+    for (unsigned i = 0; rc == 0 && i < reg.nservers; i++) {
+        int idx = bfs_rpc_client_add_server(fs->rpc, reg.servers[i].addr, reg.servers[i].len);
+        if (idx < 0)
+            rc = idx;
+    }
+    bfs_registry_free(&reg);
+    if (rc < 0) {
+        benchfs_finalize(fs);
+        return rc;
+    }
+    *out = fs;
+    return 0;
+}
+
+void benchfs_finalize(benchfs_t *fs)
+{
+    if (!fs)
+        return;
+    bfs_rpc_client_destroy(fs->rpc);
+    free(fs);
+}
+
+unsigned benchfs_nservers(const benchfs_t *fs) { return fs->nservers; }
+uint64_t benchfs_chunk_size(const benchfs_t *fs) { return fs->chunk_size; }
+
+ssize_t bfs_cl_path(const char *in, char *out)
+{
+    if (!in)
+        return -EFAULT;
+    if (!*in)
+        return -ENOENT;
+    return bfs_path_normalize(in, out, BFS_PATH_MAX);
+}
+
+unsigned bfs_cl_meta_server(const benchfs_t *fs, const char *path, size_t len)
+{
+    return bfs_place_meta(path, len, fs->nservers);
+}
+
+void bfs_cl_meta_prep(benchfs_t *fs, bfs_rpc_call_t *call, struct iovec iov[3], const char *path,
+                      size_t plen, const struct bfs_cl_meta *m)
+{
+    memset(call, 0, sizeof(*call));
+    iov[0].iov_base = (void *)path;
+    iov[0].iov_len = plen;
+    int n = 1;
+    if (m->extra_len) {
+        iov[1].iov_base = (void *)m->extra;
+        iov[1].iov_len = m->extra_len;
+        n = 2;
+        call->arg2 = (uint32_t)plen;
+    }
+    call->server = (int)bfs_cl_meta_server(fs, path, plen);
+    call->rpc_id = m->op;
+    call->flags = m->flags;
+    call->offset = m->offset;
+    call->arg0 = m->arg0;
+    call->arg1 = m->arg1;
+    call->req_iov = iov;
+    call->req_iovcnt = n;
+    if (m->ino) {
+        iov[2].iov_base = m->ino;
+        iov[2].iov_len = sizeof(*m->ino);
+        call->resp_iov = &iov[2];
+        call->resp_iovcnt = 1;
+    }
+}
+
+int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m)
+{
+    bfs_rpc_call_t call;
+    struct iovec iov[3];
+    bfs_cl_meta_prep(fs, &call, iov, path, plen, m);
+    int rc = bfs_rpc_call(fs->rpc, &call);
+    /* Some replies carry an inode only in some cases (PUT). */
+    if (rc >= 0 && m->ino && call.resp_len != sizeof(*m->ino))
+        memset(m->ino, 0, sizeof(*m->ino));
+    return rc;
+}
+
+int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type)
+{
+    size_t dlen = bfs_path_parent_len(path, plen);
+    const char *base = bfs_path_base(path, plen);
+    struct bfs_cl_meta m = {
+        .op = add ? BFS_OP_DIRENT_ADD : BFS_OP_DIRENT_DEL,
+        .arg0 = type,
+        .extra = base,
+        .extra_len = plen - (size_t)(base - path),
+    };
+    return bfs_cl_meta_call(fs, path, dlen, &m);
+}
+
+int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
+{
+    if (old_size <= new_size && new_size % fs->chunk_size == 0)
+        return 0;
+    bfs_rpc_call_t *calls = calloc(fs->nservers, sizeof(*calls));
+    bfs_rpc_call_t **ptrs = calloc(fs->nservers, sizeof(*ptrs));
+    if (!calls || !ptrs) {
+        free(calls);
+        free(ptrs);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < fs->nservers; i++) {
+        calls[i].server = (int)i;
+        calls[i].rpc_id = BFS_OP_TRUNC_CHUNKS;
+        calls[i].arg0 = fid;
+        calls[i].offset = new_size;
+        calls[i].arg1 = old_size;
+        ptrs[i] = &calls[i];
+        bfs_rpc_start(fs->rpc, &calls[i]);
+    }
+    int rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)fs->nservers);
+    free(calls);
+    free(ptrs);
+    return rc;
+}
+
+void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_dev = 0xbf5;
+    st->st_ino = ino->fid;
+    st->st_mode = ino->mode;
+    st->st_nlink = S_ISDIR(ino->mode) ? 2 : (ino->nlink ? ino->nlink : 1);
+    st->st_uid = ino->uid;
+    st->st_gid = ino->gid;
+    st->st_size = (off_t)ino->size;
+    st->st_blksize = (blksize_t)(fs->chunk_size < (1u << 20) ? fs->chunk_size : (1u << 20));
+    st->st_blocks = (blkcnt_t)((ino->size + 511) / 512);
+    st->st_atim.tv_sec = ino->atime_ns / 1000000000;
+    st->st_atim.tv_nsec = ino->atime_ns % 1000000000;
+    st->st_mtim.tv_sec = ino->mtime_ns / 1000000000;
+    st->st_mtim.tv_nsec = ino->mtime_ns % 1000000000;
+    st->st_ctim.tv_sec = ino->ctime_ns / 1000000000;
+    st->st_ctim.tv_nsec = ino->ctime_ns % 1000000000;
+}
+
+int benchfs_ping(benchfs_t *fs, double *lat_us)
+{
+    int ok = 0;
+    for (unsigned i = 0; i < fs->nservers; i++) {
+        bfs_rpc_call_t call = {.server = (int)i, .rpc_id = BFS_OP_PING};
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        int rc = bfs_rpc_call(fs->rpc, &call);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (lat_us)
+            lat_us[i] = rc < 0 ? -1.0 : (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+        ok += rc >= 0;
+    }
+    return ok;
+}
+
+int benchfs_shutdown_servers(benchfs_t *fs)
+{
+    int first = 0;
+    for (unsigned i = 0; i < fs->nservers; i++) {
+        bfs_rpc_call_t call = {.server = (int)i, .rpc_id = BFS_OP_SHUTDOWN};
+        int rc = bfs_rpc_call(fs->rpc, &call);
+        if (rc < 0 && !first)
+            first = rc;
+    }
+    return first;
+}

@@ -1,0 +1,64 @@
+/* What the client API's files share. */
+#ifndef BFS_CLIENT_INTERNAL_H
+#define BFS_CLIENT_INTERNAL_H
+
+#include "benchfs.h"
+#include "../common/path.h"
+#include "../common/proto.h"
+#include "../rpc/rpc_client.h"
+#include "../server/meta_store.h" /* struct bfs_inode: the wire form */
+
+#include <pthread.h>
+
+struct benchfs {
+    bfs_rpc_client_t *rpc;
+    unsigned nservers;
+    uint64_t chunk_size;
+    uint32_t uid, gid;
+};
+
+struct benchfs_file {
+    benchfs_t *fs;
+    char path[BFS_PATH_MAX];
+    size_t plen;
+    uint64_t fid;
+    uint32_t mode;
+    int flags;
+    /* Largest size this process knows the file has: writes below it need
+     * no size update. Only grows, except by our own truncate. */
+    uint64_t known_size;
+};
+
+/* Normalize a user path into out (BFS_PATH_MAX); returns its length. */
+ssize_t bfs_cl_path(const char *in, char *out);
+unsigned bfs_cl_meta_server(const benchfs_t *fs, const char *path, size_t len);
+
+/* One metadata RPC on path: request payload = path (+ extra), reply data =
+ * an inode when ino is not NULL. Returns the reply status. */
+struct bfs_cl_meta {
+    unsigned op;
+    uint32_t flags;
+    uint64_t offset, arg0, arg1;
+    const void *extra;      /* appended after the path (arg2 = path length) */
+    size_t extra_len;
+    struct bfs_inode *ino;  /* reply inode, optional */
+};
+void bfs_cl_meta_prep(benchfs_t *fs, bfs_rpc_call_t *call, struct iovec iov[3],
+                      const char *path, size_t plen, const struct bfs_cl_meta *m);
+int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m);
+
+/* Add / remove the entry for path in its parent directory's server, unless
+ * that server is `skip_server` (which did it in the same request). */
+int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type);
+
+/* Free a file's chunks beyond new_size on every server. */
+int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size);
+
+/* Create an inode and its parent's entry: 0 new, 1 existed (not excl). */
+int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                  struct bfs_inode *ino);
+int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size);
+
+void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st);
+
+#endif

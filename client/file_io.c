@@ -1,0 +1,431 @@
+/* Client API: open files and their data path. A transfer is cut at chunk
+ * boundaries and every piece goes to its chunk's server at once, straight
+ * from (or into) the caller's buffer. */
+#include "client_internal.h"
+#include "../common/clock.h"
+#include "../common/placement.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Pieces in flight per batch: bounds memory for huge transfers. */
+#define MAX_INFLIGHT 256
+
+static uint64_t known_size(benchfs_file_t *f) { return __atomic_load_n(&f->known_size, __ATOMIC_RELAXED); }
+
+static void raise_known_size(benchfs_file_t *f, uint64_t size)
+{
+    uint64_t cur = known_size(f);
+    while (cur < size && !__atomic_compare_exchange_n(&f->known_size, &cur, size, 0,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_file_t **out)
+{
+    benchfs_file_t *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    ssize_t plen = bfs_cl_path(p, f->path);
+    if (plen < 0) {
+        free(f);
+        return (int)plen;
+    }
+    f->plen = (size_t)plen;
+    f->fs = fs;
+    f->flags = flags;
+    struct bfs_inode ino;
+    int rc;
+    if (flags & O_CREAT) {
+        rc = bfs_cl_create(fs, f->path, f->plen, S_IFREG | (mode & 07777), (flags & O_EXCL) != 0, &ino);
+        if (rc == -EEXIST && f->plen == 1) {
+            struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+            rc = bfs_cl_meta_call(fs, f->path, f->plen, &m) < 0 ? -EEXIST : 1;
+            if (rc == 1 && (flags & O_EXCL))
+                rc = -EEXIST;
+        }
+    } else {
+        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+        rc = bfs_cl_meta_call(fs, f->path, f->plen, &m);
+    }
+    if (rc < 0)
+        goto fail;
+    if (S_ISDIR(ino.mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT && rc == 0))) {
+        rc = -EISDIR;
+        goto fail;
+    }
+    if ((flags & O_DIRECTORY) && !S_ISDIR(ino.mode)) {
+        rc = -ENOTDIR;
+        goto fail;
+    }
+    f->fid = ino.fid;
+    f->mode = ino.mode;
+    f->known_size = ino.size;
+    if ((flags & O_TRUNC) && S_ISREG(ino.mode) && (flags & O_ACCMODE) != O_RDONLY && ino.size > 0) {
+        rc = bfs_cl_truncate(fs, f->path, f->plen, 0);
+        if (rc < 0)
+            goto fail;
+        f->known_size = 0;
+    }
+    *out = f;
+    return 0;
+fail:
+    free(f);
+    return rc;
+}
+
+int benchfs_close(benchfs_file_t *f)
+{
+    /* Every write was acknowledged after the server's write system call
+     * completed, so nothing is buffered here. */
+    free(f);
+    return 0;
+}
+
+const char *benchfs_file_path(const benchfs_file_t *f) { return f->path; }
+int benchfs_file_flags(const benchfs_file_t *f) { return f->flags; }
+
+/* One piece of a transfer: a part of one chunk, described by a slice of
+ * the caller's iovec. */
+struct piece {
+    bfs_rpc_call_t call;
+    struct iovec iov[9]; /* [path] + up to 8 user segments; more go by copy */
+    int niov;
+    uint64_t len;
+    char *bounce;        /* when the user iovec is too fragmented */
+};
+
+struct xfer {
+    benchfs_file_t *f;
+    const struct iovec *uiov;
+    int uiovcnt;
+    int ui;              /* current user iovec entry */
+    size_t uoff;         /* offset within it */
+};
+
+/* Describe the next len bytes of the user's iovec in p->iov starting at
+ * index first. Returns 0, or -ENOMEM. */
+static int take_user(struct xfer *x, struct piece *p, int first, uint64_t len, int writing)
+{
+    int n = first;
+    uint64_t left = len;
+    int ui = x->ui;
+    size_t uoff = x->uoff;
+    while (left > 0 && ui < x->uiovcnt && n < 9) {
+        size_t avail = x->uiov[ui].iov_len - uoff;
+        size_t take = avail < left ? avail : (size_t)left;
+        if (take) {
+            p->iov[n].iov_base = (char *)x->uiov[ui].iov_base + uoff;
+            p->iov[n].iov_len = take;
+            n++;
+        }
+        left -= take;
+        uoff += take;
+        if (uoff == x->uiov[ui].iov_len) {
+            ui++;
+            uoff = 0;
+        }
+    }
+    if (left > 0) {
+        /* Too many user segments for one piece: stage through a buffer. */
+        if (!(p->bounce = malloc(len)))
+            return -ENOMEM;
+        left = len;
+        size_t o = 0;
+        ui = x->ui;
+        uoff = x->uoff;
+        while (left > 0) {
+            size_t avail = x->uiov[ui].iov_len - uoff;
+            size_t take = avail < left ? avail : (size_t)left;
+            if (writing)
+                memcpy(p->bounce + o, (char *)x->uiov[ui].iov_base + uoff, take);
+            o += take;
+            left -= take;
+            uoff += take;
+            if (uoff == x->uiov[ui].iov_len) {
+                ui++;
+                uoff = 0;
+            }
+        }
+        p->iov[first].iov_base = p->bounce;
+        p->iov[first].iov_len = len;
+        n = first + 1;
+    }
+    x->ui = ui;
+    x->uoff = uoff;
+    p->niov = n;
+    p->len = len;
+    return 0;
+}
+
+/* Scatter a bounce buffer back into the user's iovec starting at (ui, uoff). */
+static void unbounce(const struct iovec *uiov, int ui, size_t uoff, const char *src, size_t len)
+{
+    while (len > 0) {
+        size_t avail = uiov[ui].iov_len - uoff;
+        size_t take = avail < len ? avail : len;
+        memcpy((char *)uiov[ui].iov_base + uoff, src, take);
+        src += take;
+        len -= take;
+        uoff += take;
+        if (uoff == uiov[ui].iov_len) {
+            ui++;
+            uoff = 0;
+        }
+    }
+}
+
+static size_t iov_len(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+{
+    benchfs_t *fs = f->fs;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (S_ISDIR(f->mode))
+        return -EISDIR;
+    if (off < 0)
+        return -EINVAL;
+    size_t total = iov_len(iov, iovcnt);
+    if (total == 0)
+        return 0;
+    uint64_t cs = fs->chunk_size, pos = (uint64_t)off, end = pos + total;
+    unsigned meta = bfs_cl_meta_server(fs, f->path, f->plen);
+    int grow = end > known_size(f);
+    struct piece *pc = calloc(MAX_INFLIGHT, sizeof(*pc));
+    bfs_rpc_call_t **ptrs = calloc(MAX_INFLIGHT + 1, sizeof(*ptrs));
+    if (!pc || !ptrs) {
+        free(pc);
+        free(ptrs);
+        return -ENOMEM;
+    }
+    struct xfer x = {.f = f, .uiov = iov, .uiovcnt = iovcnt};
+    int rc = 0;
+    while (pos < end && rc == 0) {
+        int n = 0;
+        for (; n < MAX_INFLIGHT && pos < end; n++) {
+            struct piece *p = &pc[n];
+            uint64_t idx = pos / cs, coff = pos % cs;
+            uint64_t len = cs - coff < end - pos ? cs - coff : end - pos;
+            memset(&p->call, 0, sizeof(p->call));
+            p->bounce = NULL;
+            unsigned srv = bfs_place_chunk(f->fid, idx, fs->nservers);
+            /* The last piece carries the size update when its server also
+             * holds the file's metadata: one round trip for the write. */
+            int carry = grow && pos + len == end && srv == meta;
+            int first = 0;
+            if (carry) {
+                p->iov[0].iov_base = f->path;
+                p->iov[0].iov_len = f->plen;
+                p->call.arg2 = (uint32_t)f->plen;
+                p->call.flags = BFS_F_GROW;
+                first = 1;
+                grow = 0;
+            }
+            if ((rc = take_user(&x, p, first, len, 1)) < 0)
+                break;
+            p->call.server = (int)srv;
+            p->call.rpc_id = BFS_OP_WRITE;
+            p->call.arg0 = f->fid;
+            p->call.arg1 = idx;
+            p->call.offset = coff;
+            p->call.req_iov = p->iov;
+            p->call.req_iovcnt = p->niov;
+            ptrs[n] = &p->call;
+            bfs_rpc_start(fs->rpc, &p->call);
+            pos += len;
+        }
+        /* Otherwise the size goes to the metadata server alongside. */
+        bfs_rpc_call_t growc;
+        struct iovec giov[3];
+        int m = n;
+        if (grow && pos == end && rc == 0) {
+            struct bfs_cl_meta gm = {.op = BFS_OP_GROW, .arg0 = end, .offset = (uint64_t)bfs_wall_ns()};
+            bfs_cl_meta_prep(fs, &growc, giov, f->path, f->plen, &gm);
+            bfs_rpc_start(fs->rpc, &growc);
+            ptrs[m++] = &growc;
+            grow = 0;
+        }
+        int wr = bfs_rpc_wait_all(fs->rpc, ptrs, m);
+        for (int i = 0; i < n; i++)
+            free(pc[i].bounce);
+        if (rc == 0)
+            rc = wr;
+    }
+    free(pc);
+    free(ptrs);
+    if (rc < 0)
+        return rc;
+    raise_known_size(f, end);
+    return (ssize_t)total;
+}
+
+ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off)
+{
+    struct iovec iov = {(void *)buf, len};
+    return benchfs_pwritev(f, &iov, 1, off);
+}
+
+/* The authoritative size, from the metadata server. */
+static int refresh_size(benchfs_file_t *f, struct bfs_inode *ino)
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
+    int rc = bfs_cl_meta_call(f->fs, f->path, f->plen, &m);
+    if (rc < 0)
+        return rc;
+    __atomic_store_n(&f->known_size, ino->size, __ATOMIC_RELAXED);
+    return 0;
+}
+
+ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+{
+    benchfs_t *fs = f->fs;
+    if ((f->flags & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    if (S_ISDIR(f->mode))
+        return -EISDIR;
+    if (off < 0)
+        return -EINVAL;
+    size_t total = iov_len(iov, iovcnt);
+    uint64_t pos = (uint64_t)off, size = known_size(f);
+    if (pos + total > size) {
+        /* Reading past what we know: another process may have written. */
+        struct bfs_inode ino;
+        int rc = refresh_size(f, &ino);
+        if (rc < 0)
+            return rc;
+        size = ino.size;
+    }
+    if (pos >= size || total == 0)
+        return 0;
+    uint64_t end = pos + total < size ? pos + total : size, cs = fs->chunk_size;
+    struct piece *pc = calloc(MAX_INFLIGHT, sizeof(*pc));
+    bfs_rpc_call_t **ptrs = calloc(MAX_INFLIGHT, sizeof(*ptrs));
+    int *start_ui = calloc(MAX_INFLIGHT, sizeof(*start_ui));
+    size_t *start_uoff = calloc(MAX_INFLIGHT, sizeof(*start_uoff));
+    int rc = 0;
+    if (!pc || !ptrs || !start_ui || !start_uoff)
+        rc = -ENOMEM;
+    struct xfer x = {.f = f, .uiov = iov, .uiovcnt = iovcnt};
+    while (pos < end && rc == 0) {
+        int n = 0;
+        for (; n < MAX_INFLIGHT && pos < end; n++) {
+            struct piece *p = &pc[n];
+            uint64_t idx = pos / cs, coff = pos % cs;
+            uint64_t len = cs - coff < end - pos ? cs - coff : end - pos;
+            memset(&p->call, 0, sizeof(p->call));
+            p->bounce = NULL;
+            start_ui[n] = x.ui;
+            start_uoff[n] = x.uoff;
+            if ((rc = take_user(&x, p, 0, len, 0)) < 0)
+                break;
+            p->call.server = (int)bfs_place_chunk(f->fid, idx, fs->nservers);
+            p->call.rpc_id = BFS_OP_READ;
+            p->call.arg0 = f->fid;
+            p->call.arg1 = idx;
+            p->call.offset = coff;
+            p->call.resp_iov = p->iov;
+            p->call.resp_iovcnt = p->niov;
+            ptrs[n] = &p->call;
+            bfs_rpc_start(fs->rpc, &p->call);
+            pos += len;
+        }
+        int wr = bfs_rpc_wait_all(fs->rpc, ptrs, n);
+        for (int i = 0; i < n; i++) {
+            struct piece *p = &pc[i];
+            if (wr == 0) {
+                /* A hole, or a chunk shorter than the file: zeros. */
+                size_t got = p->call.resp_len;
+                if (p->bounce) {
+                    memset(p->bounce + got, 0, p->len - got);
+                    unbounce(iov, start_ui[i], start_uoff[i], p->bounce, p->len);
+                } else {
+                    size_t skip = got;
+                    for (int k = 0; k < p->niov; k++) {
+                        if (skip >= p->iov[k].iov_len) {
+                            skip -= p->iov[k].iov_len;
+                            continue;
+                        }
+                        memset((char *)p->iov[k].iov_base + skip, 0, p->iov[k].iov_len - skip);
+                        skip = 0;
+                    }
+                }
+            }
+            free(p->bounce);
+        }
+        if (rc == 0)
+            rc = wr;
+    }
+    free(pc);
+    free(ptrs);
+    free(start_ui);
+    free(start_uoff);
+    if (rc < 0)
+        return rc;
+    return (ssize_t)(end - (uint64_t)off);
+}
+
+ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off)
+{
+    struct iovec iov = {buf, len};
+    return benchfs_preadv(f, &iov, 1, off);
+}
+
+int benchfs_fstat(benchfs_file_t *f, struct stat *st)
+{
+    struct bfs_inode ino;
+    int rc = refresh_size(f, &ino);
+    if (rc < 0)
+        return rc;
+    bfs_cl_inode_to_stat(f->fs, &ino, st);
+    return 0;
+}
+
+int benchfs_ftruncate(benchfs_file_t *f, off_t size)
+{
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return -EINVAL;
+    if (size < 0)
+        return -EINVAL;
+    int rc = bfs_cl_truncate(f->fs, f->path, f->plen, (uint64_t)size);
+    if (rc == 0)
+        __atomic_store_n(&f->known_size, (uint64_t)size, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int benchfs_fsync(benchfs_file_t *f)
+{
+    benchfs_t *fs = f->fs;
+    struct bfs_inode ino;
+    int rc = refresh_size(f, &ino);
+    if (rc < 0)
+        return rc;
+    unsigned n = fs->nservers;
+    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
+    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
+    if (!calls || !ptrs) {
+        free(calls);
+        free(ptrs);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        calls[i].server = (int)i;
+        calls[i].rpc_id = BFS_OP_FSYNC;
+        calls[i].arg0 = f->fid;
+        calls[i].arg1 = ino.size;
+        ptrs[i] = &calls[i];
+        bfs_rpc_start(fs->rpc, &calls[i]);
+    }
+    rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
+    free(calls);
+    free(ptrs);
+    return rc;
+}

@@ -1,0 +1,130 @@
+#include "registry.h"
+#include "hex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bfs_registry_write(const char *path, const struct bfs_registry *r)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = -errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
+    fprintf(f, "benchfs-registry %u\nservers %u\nchunk_size %" PRIu64 "\nsecret %016" PRIx64 "\n",
+            BFS_REGISTRY_VERSION, r->nservers, r->chunk_size, r->secret);
+    for (unsigned i = 0; i < r->nservers; i++) {
+        char *hex = malloc(2 * r->servers[i].len + 1);
+        if (!hex) {
+            fclose(f);
+            unlink(tmp);
+            return -ENOMEM;
+        }
+        bfs_hex_encode(r->servers[i].addr, r->servers[i].len, hex);
+        fprintf(f, "server %u %s\n", i, hex);
+        free(hex);
+    }
+    int rc = 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = -errno;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+void bfs_registry_free(struct bfs_registry *r)
+{
+    if (r->servers)
+        for (unsigned i = 0; i < r->nservers; i++)
+            free(r->servers[i].addr);
+    free(r->servers);
+    memset(r, 0, sizeof(*r));
+}
+
+int bfs_registry_read(const char *path, struct bfs_registry *r)
+{
+    memset(r, 0, sizeof(*r));
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0, seen_header = 0;
+    unsigned got = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        char key[32];
+        int off = 0;
+        if (n == 0 || line[0] == '#' || sscanf(line, "%31s %n", key, &off) < 1)
+            continue;
+        const char *val = line + off;
+        if (!strcmp(key, "benchfs-registry")) {
+            r->version = (unsigned)strtoul(val, NULL, 10);
+            seen_header = 1;
+            if (r->version != BFS_REGISTRY_VERSION)
+                rc = -EPROTO;
+        } else if (!strcmp(key, "servers")) {
+            unsigned long ns = strtoul(val, NULL, 10);
+            if (r->servers || ns == 0 || ns > BFS_REGISTRY_MAX_SERVERS) {
+                rc = -EBADMSG;
+                break;
+            }
+            r->nservers = (unsigned)ns;
+            r->servers = calloc(ns, sizeof(*r->servers));
+            if (!r->servers) {
+                rc = -ENOMEM;
+                break;
+            }
+        } else if (!strcmp(key, "chunk_size")) {
+            r->chunk_size = strtoull(val, NULL, 10);
+        } else if (!strcmp(key, "secret")) {
+            r->secret = strtoull(val, NULL, 16);
+        } else if (!strcmp(key, "server")) {
+            char *end;
+            unsigned long rank = strtoul(val, &end, 10);
+            while (*end == ' ')
+                end++;
+            size_t hl = strlen(end);
+            if (!r->servers || rank >= r->nservers || r->servers[rank].addr || hl == 0) {
+                rc = -EBADMSG;
+                break;
+            }
+            void *a = malloc(hl / 2 + 1);
+            ssize_t al = a ? bfs_hex_decode(end, hl, a, hl / 2 + 1) : -ENOMEM;
+            if (al <= 0) {
+                free(a);
+                rc = -EBADMSG;
+                break;
+            }
+            r->servers[rank].addr = a;
+            r->servers[rank].len = (size_t)al;
+            got++;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (rc == 0 && (!seen_header || !r->servers || got != r->nservers || r->chunk_size == 0))
+        rc = -EBADMSG;
+    if (rc != 0)
+        bfs_registry_free(r);
+    return rc;
+}

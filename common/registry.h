@@ -1,0 +1,41 @@
+/* The registry file: how clients find a job's servers.
+ *
+ * Written by server rank 0 once every server has its UCX worker (after the
+ * PMIx fence), atomically (temporary name, then rename) with mode 0600,
+ * because it holds the job's secret. Text, one item per line:
+ *
+ *   benchfs-registry 1          format name and version
+ *   servers N
+ *   chunk_size BYTES
+ *   secret HEX16                random per job; every request carries it
+ *   server RANK HEXADDR         N lines, the UCX worker address of each rank
+ *
+ * Unknown keys are ignored by readers (room to grow within version 1). */
+#ifndef BFS_REGISTRY_H
+#define BFS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BFS_REGISTRY_VERSION 1
+#define BFS_REGISTRY_MAX_SERVERS 65536
+
+struct bfs_registry_server {
+    void *addr;
+    size_t len;
+};
+
+struct bfs_registry {
+    unsigned version;
+    unsigned nservers;
+    uint64_t chunk_size;
+    uint64_t secret;
+    struct bfs_registry_server *servers;
+};
+
+int bfs_registry_write(const char *path, const struct bfs_registry *r);
+/* 0, -ENOENT (not there yet), -EACCES, or -EBADMSG for a malformed file. */
+int bfs_registry_read(const char *path, struct bfs_registry *r);
+void bfs_registry_free(struct bfs_registry *r);
+
+#endif

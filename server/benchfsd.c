@@ -1,0 +1,279 @@
+/* benchfsd: one BenchFS storage server. Usually one per node, started by
+ * mpirun (or benchfs-run); runs standalone as rank 0 of 1 without mpirun. */
+#include "bootstrap.h"
+#include "server.h"
+#include "../common/log.h"
+#include "../common/placement.h"
+#include "../common/registry.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct options {
+    const char *dir;
+    const char *registry;
+    uint64_t chunk_size;
+    int direct;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: benchfsd --dir DIR --registry FILE [--chunk-size SIZE] [--direct]\n"
+            "  --dir DIR          node-local directory for data and metadata (created)\n"
+            "  --registry FILE    where server rank 0 publishes the servers' addresses\n"
+            "  --chunk-size SIZE  bytes per chunk, with K/M/G suffix (default 1M)\n"
+            "  --direct           use O_DIRECT for aligned chunk I/O\n"
+            "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
+            "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport.\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    }
+    if (*end || v == 0)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"registry", required_argument, NULL, 'r'},
+        {"chunk-size", required_argument, NULL, 'c'},
+        {"direct", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    o->chunk_size = 1 << 20;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:r:c:Dh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->dir = optarg; break;
+        case 'r': o->registry = optarg; break;
+        case 'c':
+            if (parse_size(optarg, &o->chunk_size) < 0 || o->chunk_size > (1u << 30)) {
+                fprintf(stderr, "benchfsd: bad --chunk-size '%s' (4K .. 1G)\n", optarg);
+                return -1;
+            }
+            break;
+        case 'D': o->direct = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (!o->dir || !o->registry) {
+        usage(stderr);
+        return -1;
+    }
+    if (o->chunk_size < 4096) {
+        fprintf(stderr, "benchfsd: --chunk-size must be at least 4K\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* A restarted server must see the job layout it stored its data under. */
+static int check_layout(const char *dir, unsigned nservers, uint64_t chunk_size)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/layout", dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        unsigned n = 0;
+        uint64_t cs = 0;
+        int ok = fscanf(f, "servers %u chunk_size %" SCNu64, &n, &cs) == 2;
+        fclose(f);
+        if (ok && (n != nservers || cs != chunk_size)) {
+            bfs_error("%s holds data of a job with %u servers and chunk size %" PRIu64
+                      "; this job has %u and %" PRIu64 ": use another --dir or the same layout",
+                      dir, n, cs, nservers, chunk_size);
+            return -EINVAL;
+        }
+        if (ok)
+            return 0;
+    }
+    f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "servers %u chunk_size %" PRIu64 "\n", nservers, chunk_size);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static void on_signal(int fd, void *arg)
+{
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        bfs_info("signal %u: shutting down", si.ssi_signo);
+    bfs_evloop_stop(arg);
+}
+
+struct watch {
+    pid_t ppid;
+    bfs_evloop_t *loop;
+};
+
+/* No orphans: when the launcher is gone, so are we. */
+static void on_tick(void *arg)
+{
+    struct watch *w = arg;
+    if (getppid() != w->ppid) {
+        bfs_warn("launcher (pid %d) is gone: shutting down", (int)w->ppid);
+        bfs_evloop_stop(w->loop);
+    }
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strnlen(dir, sizeof(tmp) - 1);
+    memcpy(tmp, dir, n);
+    tmp[n] = '\0';
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    bfs_log_set_prefix("benchfsd");
+    struct watch w = {.ppid = getppid()};
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct bfs_boot boot;
+    struct bfs_server s = {.chunk_size = o.chunk_size};
+    struct bfs_registry reg = {0};
+    char mydir[4096], metadir[4200];
+    int sfd = -1, rc, wrote_registry = 0;
+    if ((rc = bfs_boot_init(&boot)) < 0)
+        return 1;
+    s.rank = boot.rank;
+    s.nservers = boot.size;
+    snprintf(mydir, sizeof(mydir), "%s/server-%u", o.dir, s.rank);
+    snprintf(metadir, sizeof(metadir), "%s/meta", mydir);
+    s.dir = mydir;
+    bfs_rpc_bufpool_init(&s.pool);
+    if ((rc = mkdir_p(metadir)) < 0) {
+        bfs_error("cannot create %s: %s", metadir, strerror(-rc));
+        goto out;
+    }
+    if ((rc = check_layout(mydir, s.nservers, s.chunk_size)) < 0)
+        goto out;
+    if ((rc = bfs_evloop_create(&s.loop)) < 0)
+        goto out;
+    w.loop = s.loop;
+    if ((rc = bfs_rpc_server_create(&s.rpc, NULL)) < 0)
+        goto out;
+
+    uint64_t secret = 0;
+    if (s.rank == 0)
+        while (secret == 0)
+            if (getrandom(&secret, sizeof(secret), 0) != (ssize_t)sizeof(secret))
+                secret = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    reg.nservers = s.nservers;
+    reg.chunk_size = s.chunk_size;
+    reg.servers = calloc(s.nservers, sizeof(*reg.servers));
+    if (!reg.servers) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    const void *addr;
+    size_t alen;
+    bfs_rpc_server_address(s.rpc, &addr, &alen);
+    if ((rc = bfs_boot_exchange(&boot, addr, alen, &secret, reg.servers)) < 0)
+        goto out;
+    reg.secret = secret;
+    bfs_rpc_server_set_secret(s.rpc, secret);
+
+    if ((rc = bfs_meta_open(&s.meta, metadir, s.rank,
+                            bfs_place_meta("/", 1, s.nservers) == s.rank)) < 0) {
+        bfs_error("cannot open the metadata store in %s: %s", metadir, strerror(-rc));
+        goto out;
+    }
+    struct bfs_chunk_store_opts co = {
+        .direct = o.direct, .owned = bfs_server_owns_chunk, .owned_arg = &s,
+    };
+    if ((rc = bfs_chunk_store_open(&s.chunks, mydir, &co)) < 0) {
+        bfs_error("cannot open the chunk store in %s: %s", mydir, strerror(-rc));
+        goto out;
+    }
+    if ((rc = bfs_fs_handlers_register(&s)) < 0 || (rc = bfs_rpc_server_attach(s.rpc, s.loop)) < 0 ||
+        (rc = bfs_chunk_store_attach(s.chunks, s.loop)) < 0)
+        goto out;
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0 || (rc = bfs_evloop_add_fd(s.loop, sfd, on_signal, s.loop)) < 0) {
+        rc = sfd < 0 ? -errno : rc;
+        goto out;
+    }
+    bfs_evloop_set_tick(s.loop, 1000, on_tick, &w);
+
+    /* Everyone serves before anyone can find us. */
+    if ((rc = bfs_boot_barrier(&boot)) < 0)
+        goto out;
+    if (s.rank == 0) {
+        if ((rc = bfs_registry_write(o.registry, &reg)) < 0) {
+            bfs_error("cannot write the registry %s: %s", o.registry, strerror(-rc));
+            goto out;
+        }
+        wrote_registry = 1;
+    }
+    bfs_info("rank %u of %u serving %s (chunk size %" PRIu64 ")", s.rank, s.nservers, mydir,
+             s.chunk_size);
+    rc = bfs_evloop_run(s.loop);
+
+out:
+    if (wrote_registry)
+        unlink(o.registry);
+    if (s.chunks)
+        bfs_chunk_store_close(s.chunks);
+    bfs_rpc_server_destroy(s.rpc);
+    if (s.meta)
+        bfs_meta_close(s.meta);
+    if (sfd >= 0)
+        close(sfd);
+    bfs_evloop_destroy(s.loop);
+    bfs_rpc_bufpool_destroy(&s.pool);
+    bfs_registry_free(&reg);
+    bfs_boot_fini(&boot);
+    if (rc < 0)
+        bfs_error("rank %u exiting after an error: %s", s.rank, strerror(-rc));
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,31 @@
+/* The state of one benchfsd process, shared by its parts. */
+#ifndef BFS_SERVER_H
+#define BFS_SERVER_H
+
+#include "../rpc/evloop.h"
+#include "../rpc/rpc_bufpool.h"
+#include "../rpc/rpc_server.h"
+#include "chunk_store.h"
+#include "meta_store.h"
+
+#include <stdint.h>
+
+struct bfs_server {
+    unsigned rank, nservers;
+    uint64_t chunk_size;
+    const char *dir;        /* this server's own directory (DIR/server-RANK) */
+    bfs_evloop_t *loop;
+    bfs_rpc_server_t *rpc;
+    bfs_meta_t *meta;
+    bfs_chunk_store_t *chunks;
+    bfs_rpc_bufpool_t pool; /* read and readdir reply buffers */
+    uint64_t log_bad_ns;
+};
+
+/* Register every file-system RPC (common/proto.h) on s->rpc. */
+int bfs_fs_handlers_register(struct bfs_server *s);
+
+/* Whether chunk idx of fid is placed on this server. */
+int bfs_server_owns_chunk(uint64_t fid, uint64_t idx, void *server);
+
+#endif
