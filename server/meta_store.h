@@ -10,7 +10,10 @@
  * Every mutating call is one LMDB write transaction, committed before it
  * returns (MDB_NOSYNC: durable against a server crash because the data is in
  * the kernel's page cache; bfs_meta_sync() makes it durable against a machine
- * crash). Errors are negative errno values. Single-threaded. */
+ * crash). Errors are negative errno values. Single-threaded.
+ *
+ * LMDB keys are at most 511 bytes: a path longer than that, or a directory
+ * entry whose dir + 1 + name is longer, gives -ENAMETOOLONG. */
 #ifndef BFS_META_STORE_H
 #define BFS_META_STORE_H
 
@@ -30,16 +33,19 @@ _Static_assert(sizeof(struct bfs_inode) == 56, "bfs_inode crosses the network");
 
 typedef struct bfs_meta bfs_meta_t;
 
-/* Open (creating if needed) the store in directory dir. rank is this server's
- * rank: new file ids are (rank + 1) << 48 | counter, unique across the job
- * and across restarts. Creates the root directory "/" when create_root. */
+/* Open (creating if needed) the store in directory dir; dir itself is created
+ * when missing, its parent must exist. rank is this server's rank (< 65535,
+ * else -EINVAL): new file ids are (rank + 1) << 48 | counter, unique across
+ * the job and across restarts (a restart may skip some counters). Creates the
+ * root directory "/" (0755) when create_root and it is missing. */
 int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root);
 void bfs_meta_close(bfs_meta_t *m);
 int bfs_meta_sync(bfs_meta_t *m);
 
-/* Create an inode at path. mode includes S_IFREG or S_IFDIR. A new fid is
- * assigned (returned in *out). -EEXIST if path exists (*out then holds the
- * existing inode). now_ns sets the three times. */
+/* Create an inode at path. mode includes S_IFREG or S_IFDIR (else -EINVAL).
+ * A new fid is assigned (returned in *out); nlink is 1, 2 for a directory.
+ * -EEXIST if path exists (*out then holds the existing inode). now_ns sets
+ * the three times. */
 int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid,
                     uint32_t gid, int64_t now_ns, struct bfs_inode *out);
 /* Store an inode record as given (rename moves records between servers).
@@ -50,9 +56,10 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
 int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
                  struct bfs_inode *old);
 int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out);
-/* Remove the record; *out receives it. -ENOENT if absent. If must_be_dir is
- * 1 and it is not a directory: -ENOTDIR; if 0 and it is a directory:
- * -EISDIR; -1: any type. A directory that still has entries: -ENOTEMPTY. */
+/* Remove the record; *out (may be NULL) receives it. -ENOENT if absent. If
+ * must_be_dir is 1 and it is not a directory: -ENOTDIR; if 0 and it is a
+ * directory: -EISDIR; -1: any type. A directory that still has entries:
+ * -ENOTEMPTY. "/" is never removed: -EBUSY, as rmdir("/"). */
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out);
 
 /* size = max(size, new_size); mtime/ctime = now when the size grows.
@@ -60,18 +67,20 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
 int bfs_meta_grow(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
                   struct bfs_inode *out);
 /* size = new_size exactly (truncate), mtime = ctime = now. *out: the inode
- * before the change (its size tells which chunks to free). */
+ * before the change (its size tells which chunks to free). -ENOENT, -EISDIR. */
 int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
                       struct bfs_inode *before);
-/* Permission bits only (type bits kept); ctime = now. */
+/* Permission bits (07777) only: type bits in mode are ignored and the
+ * inode's kept; ctime = now. -ENOENT. */
 int bfs_meta_chmod(bfs_meta_t *m, const char *path, uint32_t mode, int64_t now_ns);
-/* Times; a negative value leaves that time unchanged. ctime = now. */
+/* Times; a negative value leaves that time unchanged. ctime = now. -ENOENT. */
 int bfs_meta_utimens(bfs_meta_t *m, const char *path, int64_t atime_ns, int64_t mtime_ns,
                      int64_t now_ns);
 
 /* Directory entries of directory `dir` (which must exist here as a directory
  * inode: -ENOENT / -ENOTDIR otherwise). add: 0 if added, 0 if already present
- * with the same name (idempotent). del: -ENOENT if absent. */
+ * with the same name (idempotent; the entry then takes the new type). del:
+ * -ENOENT if absent. */
 int bfs_meta_dirent_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t type);
 int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name);
 /* Number of entries (0 for an empty directory). */
@@ -81,7 +90,9 @@ int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count);
  * for the beginning). Packs entries into buf as
  *   u8 type, u16 name length (little endian), name bytes (no NUL)
  * while they fit in cap. Returns bytes used (>= 0) and sets *more to 1 when
- * entries remain after the last one packed. -ENOENT / -ENOTDIR for dir. */
+ * entries remain after the last one packed (0 bytes and *more = 0 at the end).
+ * `after` need not be an entry (listing resumes at the next name). -EOVERFLOW
+ * when not even the first entry fits in cap. -ENOENT / -ENOTDIR for dir. */
 ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void *buf,
                          size_t cap, int *more);
 

@@ -1,0 +1,696 @@
+/* Metadata store on LMDB: see meta_store.h for the contract. */
+#include "meta_store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Sparse file: LMDB only reserves address space, the file grows as used. */
+#define META_MAP_SIZE (16ull << 30)
+/* Fids are handed out from a persisted reservation so that a create writes
+ * the counter only once per batch; a restart skips the unused rest of the
+ * batch, which costs nothing against 2^48 ids. */
+#define FID_BATCH 4096u
+#define FID_COUNTER_MAX (1ull << 48)
+
+static const char fid_key[] = "fid_reserved";
+
+struct bfs_meta {
+    MDB_env *env;
+    MDB_dbi inodes, dirents, misc;
+    /* Kept reset between reads: renewing is cheaper than begin/abort. */
+    MDB_txn *rtxn;
+    uint64_t fid_prefix;
+    uint64_t fid_next;      /* next counter to hand out */
+    uint64_t fid_reserved;  /* counters below this are persisted as used */
+    size_t max_key;
+    char *kbuf;             /* max_key bytes for building dirent keys */
+};
+
+/* LMDB returns positive errno values or its own negative codes. */
+static int mdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return -ENOENT;
+    case MDB_KEYEXIST:
+        return -EEXIST;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_PAGE_FULL:
+        return -ENOSPC;
+    case MDB_BAD_VALSIZE:
+        return -ENAMETOOLONG;
+    case MDB_READERS_FULL:
+        return -EAGAIN;
+    default:
+        return rc > 0 ? -rc : -EIO;
+    }
+}
+
+static int path_key(const bfs_meta_t *m, const char *path, MDB_val *k)
+{
+    size_t len = strlen(path);
+    if (len == 0)
+        return -EINVAL;
+    if (len > m->max_key)
+        return -ENAMETOOLONG;
+    k->mv_data = (void *)path;
+    k->mv_size = len;
+    return 0;
+}
+
+/* Builds "dir\0name" in buf (at least max_key bytes); name may be "" for the
+ * start of dir's range. */
+static int dirent_key(const bfs_meta_t *m, const char *dir, const char *name, char *buf,
+                      MDB_val *k)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    if (dl + 1 + nl > m->max_key)
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, dl);
+    buf[dl] = '\0';
+    memcpy(buf + dl + 1, name, nl);
+    k->mv_data = buf;
+    k->mv_size = dl + 1 + nl;
+    return 0;
+}
+
+static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct bfs_inode *ino)
+{
+    MDB_val v;
+    int rc = mdb_get(txn, m->inodes, (MDB_val *)k, &v);
+    if (rc != 0)
+        return mdb_err(rc);
+    if (v.mv_size != sizeof(*ino))
+        return -EIO;
+    /* LMDB values are not aligned. */
+    memcpy(ino, v.mv_data, sizeof(*ino));
+    return 0;
+}
+
+static int inode_put(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
+                     const struct bfs_inode *ino, unsigned flags)
+{
+    MDB_val v = { sizeof(*ino), (void *)ino };
+    return mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
+}
+
+static int wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
+{
+    return mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
+}
+
+/* Commits when rc == 0, aborts otherwise; returns rc or the commit error. */
+static int wtxn_end(MDB_txn *txn, int rc)
+{
+    if (rc < 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    int c = mdb_err(mdb_txn_commit(txn));
+    return c < 0 ? c : rc;
+}
+
+static int rtxn_begin(bfs_meta_t *m, MDB_txn **txn)
+{
+    int rc = mdb_err(mdb_txn_renew(m->rtxn));
+    *txn = m->rtxn;
+    return rc;
+}
+
+static void rtxn_end(bfs_meta_t *m)
+{
+    mdb_txn_reset(m->rtxn);
+}
+
+/* The first entry of dir's range, if any: 1 when dir has entries. */
+static int dir_has_entries(const bfs_meta_t *m, MDB_txn *txn, const char *dir)
+{
+    char *buf = m->kbuf;
+    MDB_val k, v;
+    MDB_cursor *cur = NULL;
+    int rc = dirent_key(m, dir, "", buf, &k);
+    if (rc == 0)
+        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+    if (rc == 0) {
+        size_t plen = k.mv_size;
+        rc = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+        if (rc == 0)
+            rc = k.mv_size > plen && memcmp(k.mv_data, buf, plen) == 0;
+        else if (rc == -ENOENT)
+            rc = 0;
+        mdb_cursor_close(cur);
+    } else if (rc == -ENAMETOOLONG) {
+        /* No entry key can be that long either. */
+        rc = 0;
+    }
+    return rc;
+}
+
+/* dir must exist here as a directory inode. */
+static int check_dir(const bfs_meta_t *m, MDB_txn *txn, const char *dir)
+{
+    MDB_val k;
+    struct bfs_inode ino;
+    int rc = path_key(m, dir, &k);
+    if (rc == 0)
+        rc = inode_get(m, txn, &k, &ino);
+    if (rc == 0 && !S_ISDIR(ino.mode))
+        rc = -ENOTDIR;
+    return rc;
+}
+
+static int fid_load(bfs_meta_t *m, MDB_txn *txn)
+{
+    MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v;
+    int rc = mdb_get(txn, m->misc, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        m->fid_reserved = 0;
+    } else if (rc != 0) {
+        return mdb_err(rc);
+    } else if (v.mv_size != sizeof(uint64_t)) {
+        return -EIO;
+    } else {
+        memcpy(&m->fid_reserved, v.mv_data, sizeof(uint64_t));
+    }
+    m->fid_next = m->fid_reserved;
+    return 0;
+}
+
+/* Takes the next fid counter inside txn; *reserved gets the new reservation
+ * to adopt if txn commits (unchanged if no new batch was needed). */
+static int fid_take(bfs_meta_t *m, MDB_txn *txn, uint64_t *fid, uint64_t *reserved)
+{
+    *reserved = m->fid_reserved;
+    if (m->fid_next >= FID_COUNTER_MAX)
+        return -ENOSPC;
+    if (m->fid_next >= m->fid_reserved) {
+        uint64_t r = m->fid_next + FID_BATCH;
+        if (r > FID_COUNTER_MAX)
+            r = FID_COUNTER_MAX;
+        MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v = { sizeof(r), &r };
+        int rc = mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
+        if (rc < 0)
+            return rc;
+        *reserved = r;
+    }
+    *fid = m->fid_prefix | m->fid_next;
+    return 0;
+}
+
+static int make_root(bfs_meta_t *m, MDB_txn *txn)
+{
+    MDB_val k = { 1, (void *)"/" };
+    struct bfs_inode ino;
+    int rc = inode_get(m, txn, &k, &ino);
+    if (rc != -ENOENT)
+        return rc;
+    uint64_t reserved;
+    memset(&ino, 0, sizeof(ino));
+    rc = fid_take(m, txn, &ino.fid, &reserved);
+    if (rc < 0)
+        return rc;
+    ino.mode = S_IFDIR | 0755;
+    ino.nlink = 2;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ino.atime_ns = ino.mtime_ns = ino.ctime_ns =
+        (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    rc = inode_put(m, txn, &k, &ino, MDB_NOOVERWRITE);
+    if (rc == 0) {
+        /* The open transaction commits or the open fails as a whole. */
+        m->fid_next++;
+        m->fid_reserved = reserved;
+    }
+    return rc;
+}
+
+static int open_dbs(bfs_meta_t *m, int create_root)
+{
+    MDB_txn *txn;
+    int rc = wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = mdb_err(mdb_dbi_open(txn, "inodes", MDB_CREATE, &m->inodes));
+    if (rc == 0)
+        rc = mdb_err(mdb_dbi_open(txn, "dirents", MDB_CREATE, &m->dirents));
+    if (rc == 0)
+        rc = mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc));
+    if (rc == 0)
+        rc = fid_load(m, txn);
+    if (rc == 0 && create_root)
+        rc = make_root(m, txn);
+    return wtxn_end(txn, rc);
+}
+
+int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root)
+{
+    *out = NULL;
+    /* rank + 1 must fit in the 16 bits above the counter. */
+    if (rank >= 0xffff)
+        return -EINVAL;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -errno;
+
+    bfs_meta_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->fid_prefix = (uint64_t)(rank + 1) << 48;
+
+    int rc = mdb_err(mdb_env_create(&m->env));
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    rc = mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
+    if (rc == 0)
+        rc = mdb_err(mdb_env_set_maxdbs(m->env, 4));
+    /* NOTLS: the reusable read txn is not tied to a thread's reader slot. */
+    if (rc == 0)
+        rc = mdb_err(mdb_env_open(m->env, dir, MDB_NOSYNC | MDB_NOTLS, 0644));
+    if (rc == 0) {
+        m->max_key = (size_t)mdb_env_get_maxkeysize(m->env);
+        m->kbuf = malloc(m->max_key);
+        rc = m->kbuf ? open_dbs(m, create_root) : -ENOMEM;
+    }
+    if (rc == 0)
+        rc = mdb_err(mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn));
+    if (rc < 0) {
+        mdb_env_close(m->env);
+        free(m->kbuf);
+        free(m);
+        return rc;
+    }
+    mdb_txn_reset(m->rtxn);
+    *out = m;
+    return 0;
+}
+
+void bfs_meta_close(bfs_meta_t *m)
+{
+    if (!m)
+        return;
+    mdb_txn_abort(m->rtxn);
+    mdb_env_close(m->env);
+    free(m->kbuf);
+    free(m);
+}
+
+int bfs_meta_sync(bfs_meta_t *m)
+{
+    return mdb_err(mdb_env_sync(m->env, 1));
+}
+
+int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid,
+                    uint32_t gid, int64_t now_ns, struct bfs_inode *out)
+{
+    if (!S_ISREG(mode) && !S_ISDIR(mode))
+        return -EINVAL;
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    rc = wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+
+    struct bfs_inode ino = {
+        .mode = mode, .uid = uid, .gid = gid,
+        .nlink = S_ISDIR(mode) ? 2 : 1,
+        .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
+    };
+    uint64_t reserved;
+    rc = fid_take(m, txn, &ino.fid, &reserved);
+    if (rc == 0) {
+        /* NOOVERWRITE hands back the existing record: no separate lookup. */
+        MDB_val v = { sizeof(ino), &ino };
+        int lrc = mdb_put(txn, m->inodes, &k, &v, MDB_NOOVERWRITE);
+        if (lrc == MDB_KEYEXIST) {
+            if (v.mv_size == sizeof(ino))
+                memcpy(out, v.mv_data, sizeof(ino));
+            rc = v.mv_size == sizeof(ino) ? -EEXIST : -EIO;
+        } else {
+            rc = mdb_err(lrc);
+        }
+    }
+    rc = wtxn_end(txn, rc);
+    if (rc == 0) {
+        m->fid_next++;
+        m->fid_reserved = reserved;
+        *out = ino;
+    }
+    return rc;
+}
+
+int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
+                 struct bfs_inode *old)
+{
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    rc = wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+
+    struct bfs_inode cur;
+    int existed = 0;
+    rc = inode_get(m, txn, &k, &cur);
+    if (rc == 0) {
+        existed = 1;
+        if (S_ISDIR(cur.mode) && !S_ISDIR(ino->mode))
+            rc = -EISDIR;
+        else if (!S_ISDIR(cur.mode) && S_ISDIR(ino->mode))
+            rc = -ENOTDIR;
+        else if (S_ISDIR(cur.mode)) {
+            rc = dir_has_entries(m, txn, path);
+            if (rc > 0)
+                rc = -ENOTEMPTY;
+        }
+    } else if (rc == -ENOENT) {
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = inode_put(m, txn, &k, ino, 0);
+    rc = wtxn_end(txn, rc);
+    if (rc < 0)
+        return rc;
+    if (existed && old)
+        *old = cur;
+    return existed;
+}
+
+int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out)
+{
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    rc = rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = inode_get(m, txn, &k, out);
+    rtxn_end(m);
+    return rc;
+}
+
+int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out)
+{
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    rc = wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+
+    struct bfs_inode ino;
+    rc = inode_get(m, txn, &k, &ino);
+    if (rc == 0) {
+        int isdir = S_ISDIR(ino.mode);
+        if (must_be_dir == 1 && !isdir)
+            rc = -ENOTDIR;
+        else if (must_be_dir == 0 && isdir)
+            rc = -EISDIR;
+        else if (isdir && strcmp(path, "/") == 0)
+            rc = -EBUSY; /* as rmdir("/") */
+        else if (isdir) {
+            rc = dir_has_entries(m, txn, path);
+            if (rc > 0)
+                rc = -ENOTEMPTY;
+        }
+    }
+    if (rc == 0)
+        rc = mdb_err(mdb_del(txn, m->inodes, &k, NULL));
+    rc = wtxn_end(txn, rc);
+    if (rc == 0 && out)
+        *out = ino;
+    return rc;
+}
+
+/* Read-modify-write of one inode. edit() returns < 0 to fail, 0 to leave the
+ * record unchanged (no commit needed) and 1 to store it. */
+typedef int (*inode_edit_fn)(struct bfs_inode *ino, const void *arg);
+
+static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, const void *arg,
+                        struct bfs_inode *before, struct bfs_inode *after)
+{
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    rc = wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    struct bfs_inode old, ino;
+    rc = inode_get(m, txn, &k, &old);
+    if (rc < 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    ino = old;
+    rc = edit(&ino, arg);
+    if (rc == 0) {
+        mdb_txn_abort(txn);
+    } else {
+        if (rc > 0)
+            rc = inode_put(m, txn, &k, &ino, 0);
+        rc = wtxn_end(txn, rc);
+        if (rc < 0)
+            return rc;
+    }
+    if (before)
+        *before = old;
+    if (after)
+        *after = ino;
+    return 0;
+}
+
+struct size_arg {
+    uint64_t size;
+    int64_t now;
+};
+
+static int edit_grow(struct bfs_inode *ino, const void *arg)
+{
+    const struct size_arg *a = arg;
+    if (S_ISDIR(ino->mode))
+        return -EISDIR;
+    if (a->size <= ino->size)
+        return 0;
+    ino->size = a->size;
+    ino->mtime_ns = ino->ctime_ns = a->now;
+    return 1;
+}
+
+static int edit_set_size(struct bfs_inode *ino, const void *arg)
+{
+    const struct size_arg *a = arg;
+    if (S_ISDIR(ino->mode))
+        return -EISDIR;
+    ino->size = a->size;
+    ino->mtime_ns = ino->ctime_ns = a->now;
+    return 1;
+}
+
+int bfs_meta_grow(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
+                  struct bfs_inode *out)
+{
+    struct size_arg a = { new_size, now_ns };
+    return inode_update(m, path, edit_grow, &a, NULL, out);
+}
+
+int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
+                      struct bfs_inode *before)
+{
+    struct size_arg a = { new_size, now_ns };
+    return inode_update(m, path, edit_set_size, &a, before, NULL);
+}
+
+struct chmod_arg {
+    uint32_t mode;
+    int64_t now;
+};
+
+static int edit_chmod(struct bfs_inode *ino, const void *arg)
+{
+    const struct chmod_arg *a = arg;
+    ino->mode = (ino->mode & S_IFMT) | (a->mode & 07777);
+    ino->ctime_ns = a->now;
+    return 1;
+}
+
+int bfs_meta_chmod(bfs_meta_t *m, const char *path, uint32_t mode, int64_t now_ns)
+{
+    struct chmod_arg a = { mode, now_ns };
+    return inode_update(m, path, edit_chmod, &a, NULL, NULL);
+}
+
+struct times_arg {
+    int64_t atime, mtime, now;
+};
+
+static int edit_utimens(struct bfs_inode *ino, const void *arg)
+{
+    const struct times_arg *a = arg;
+    if (a->atime >= 0)
+        ino->atime_ns = a->atime;
+    if (a->mtime >= 0)
+        ino->mtime_ns = a->mtime;
+    ino->ctime_ns = a->now;
+    return 1;
+}
+
+int bfs_meta_utimens(bfs_meta_t *m, const char *path, int64_t atime_ns, int64_t mtime_ns,
+                     int64_t now_ns)
+{
+    struct times_arg a = { atime_ns, mtime_ns, now_ns };
+    return inode_update(m, path, edit_utimens, &a, NULL, NULL);
+}
+
+int bfs_meta_dirent_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t type)
+{
+    char *buf = m->kbuf;
+    MDB_val k, v = { 1, &type };
+    int rc = dirent_key(m, dir, name, buf, &k);
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = wtxn_begin(m, &txn);
+    if (rc == 0) {
+        rc = check_dir(m, txn, dir);
+        /* Overwriting makes a retried add a no-op and lets a re-created
+         * name of another type repair a stale entry. */
+        if (rc == 0)
+            rc = mdb_err(mdb_put(txn, m->dirents, &k, &v, 0));
+        rc = wtxn_end(txn, rc);
+    }
+    return rc;
+}
+
+int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name)
+{
+    char *buf = m->kbuf;
+    MDB_val k;
+    int rc = dirent_key(m, dir, name, buf, &k);
+    if (rc == -ENAMETOOLONG)
+        rc = -ENOENT; /* could never have been added */
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = wtxn_begin(m, &txn);
+    if (rc == 0) {
+        rc = check_dir(m, txn, dir);
+        if (rc == 0)
+            rc = mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+        rc = wtxn_end(txn, rc);
+    }
+    return rc;
+}
+
+int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count)
+{
+    *count = 0;
+    char *buf = m->kbuf;
+    MDB_txn *txn;
+    int rc = rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    rc = check_dir(m, txn, dir);
+    if (rc == 0)
+        rc = dirent_key(m, dir, "", buf, &k);
+    if (rc == 0)
+        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+    if (rc == 0) {
+        size_t plen = k.mv_size;
+        uint64_t n = 0;
+        int c = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        while (c == 0 && k.mv_size > plen && memcmp(k.mv_data, buf, plen) == 0) {
+            n++;
+            c = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (c != 0 && c != MDB_NOTFOUND)
+            rc = mdb_err(c);
+        else
+            *count = n;
+        mdb_cursor_close(cur);
+    }
+    rtxn_end(m);
+    return rc;
+}
+
+ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void *buf,
+                         size_t cap, int *more)
+{
+    *more = 0;
+    char *kbuf = m->kbuf;
+    MDB_txn *txn;
+    int rc = rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    ssize_t used = 0;
+    rc = check_dir(m, txn, dir);
+    if (rc == 0)
+        rc = dirent_key(m, dir, after, kbuf, &k);
+    if (rc == 0)
+        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+    if (rc == 0) {
+        size_t plen = strlen(dir) + 1, alen = k.mv_size;
+        uint8_t *out = buf;
+        int c = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        /* Skip `after` itself: the caller has it from the previous page. */
+        if (c == 0 && k.mv_size == alen && memcmp(k.mv_data, kbuf, alen) == 0)
+            c = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        while (c == 0 && k.mv_size > plen && memcmp(k.mv_data, kbuf, plen) == 0) {
+            size_t nl = k.mv_size - plen;
+            if ((size_t)used + 3 + nl > cap) {
+                *more = 1;
+                break;
+            }
+            out[used] = v.mv_size >= 1 ? *(const uint8_t *)v.mv_data : 0;
+            out[used + 1] = (uint8_t)(nl & 0xff);
+            out[used + 2] = (uint8_t)(nl >> 8);
+            memcpy(out + used + 3, (const char *)k.mv_data + plen, nl);
+            used += (ssize_t)(3 + nl);
+            c = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (c != 0 && c != MDB_NOTFOUND)
+            rc = mdb_err(c);
+        else if (*more && used == 0)
+            rc = -EOVERFLOW; /* the caller's buffer cannot make progress */
+        mdb_cursor_close(cur);
+    }
+    rtxn_end(m);
+    if (rc < 0) {
+        *more = 0;
+        return rc;
+    }
+    return used;
+}
+
+int bfs_meta_count(bfs_meta_t *m, uint64_t *inodes)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = mdb_err(mdb_stat(txn, m->inodes, &st));
+    rtxn_end(m);
+    if (rc == 0)
+        *inodes = st.ms_entries;
+    return rc;
+}
