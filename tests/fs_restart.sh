@@ -1,0 +1,34 @@
+#!/bin/bash
+# A standalone server (no mpirun) killed with SIGKILL and restarted on the
+# same directory keeps every fsync'd and closed file byte for byte. Also: an
+# idle server uses (almost) no CPU.
+. "$(dirname "$0")/lib.sh"
+TOOL="$top_builddir/tests/fs_tool"
+start_servers 0 "$T/dir" --chunk-size 64K || exit 1
+pid=$SERVER_PID
+
+# Idle CPU: clock ticks used over 3 s of idleness.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(ticks "$pid"); sleep 3; t1=$(ticks "$pid")
+hz=$(getconf CLK_TCK)
+echo "idle server used $((t1 - t0)) ticks of $((3 * hz)) in 3 s"
+[ $((t1 - t0)) -le $((3 * hz / 50)) ] || fail "idle server burns CPU: $((t1 - t0)) ticks in 3 s"
+
+"$TOOL" put /a 1000000 1 || fail "put /a"
+"$TOOL" put /b 65536 2 || fail "put /b"
+"$TOOL" put /c 7 3 || fail "put /c"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null; SERVER_PID=
+rm -f "$BENCHFS_REGISTRY"   # a killed server cannot remove it
+start_servers 0 "$T/dir" --chunk-size 64K || exit 1
+"$TOOL" check /a 1000000 1 || fail "/a after restart"
+"$TOOL" check /b 65536 2 || fail "/b after restart"
+"$TOOL" check /c 7 3 || fail "/c after restart"
+# The layout is part of the data: another chunk size is refused clearly.
+stop_servers
+"$BENCHFSD" --dir "$T/dir" --registry "$T/reg2" --chunk-size 128K >"$T/bad.log" 2>&1 &
+bad=$!
+for _ in $(seq 100); do kill -0 $bad 2>/dev/null || break; sleep 0.1; done
+if kill -0 $bad 2>/dev/null; then kill -KILL $bad; fail "server accepted another chunk size"; fi
+wait $bad; [ $? -ne 0 ] || fail "server with the wrong layout exited 0"
+grep -q "chunk size" "$T/bad.log" || fail "no clear message for the wrong layout"
+echo "PASS: restart"
