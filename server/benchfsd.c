@@ -95,7 +95,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 /* A restarted server must see the job layout it stored its data under. */
 static int check_layout(const char *dir, unsigned nservers, uint64_t chunk_size)
 {
-    char path[4096];
+    char path[4200];
     snprintf(path, sizeof(path), "%s/layout", dir);
     FILE *f = fopen(path, "r");
     if (f) {

@@ -89,7 +89,7 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
-    const char *base;
+    const char *base = NULL;
     int len = take_path(s, req, 0, path);
     if (len < 0 || len == 1) {
         reply_status(req, len < 0 ? len : -EEXIST);
