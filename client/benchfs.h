@@ -36,6 +36,9 @@ struct benchfs_dirent {
 /* registry: path of the registry file; NULL: $BENCHFS_REGISTRY. */
 int benchfs_init(benchfs_t **fs, const char *registry);
 void benchfs_finalize(benchfs_t *fs);
+/* In a child after fork(): drop the parent's connections (without touching
+ * them) and connect anew. Open files stay usable. */
+int benchfs_after_fork_child(benchfs_t *fs);
 unsigned benchfs_nservers(const benchfs_t *fs);
 uint64_t benchfs_chunk_size(const benchfs_t *fs);
 
@@ -50,9 +53,11 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
 int benchfs_fstat(benchfs_file_t *f, struct stat *st);
 int benchfs_ftruncate(benchfs_file_t *f, off_t size);
 int benchfs_fsync(benchfs_file_t *f);
-/* The path the file was opened with, and its flags. */
+/* The path the file was opened with, its flags, and its type and
+ * permission bits (as st_mode) at open time. */
 const char *benchfs_file_path(const benchfs_file_t *f);
 int benchfs_file_flags(const benchfs_file_t *f);
+mode_t benchfs_file_mode(const benchfs_file_t *f);
 
 int benchfs_stat(benchfs_t *fs, const char *path, struct stat *st);
 int benchfs_truncate(benchfs_t *fs, const char *path, off_t size);

@@ -9,6 +9,27 @@
 #include <string.h>
 #include <unistd.h>
 
+static int connect_servers(benchfs_t *fs)
+{
+    struct bfs_rpc_client_opts o = {.secret = fs->reg.secret, .peer_errors = -1};
+    int rc = bfs_rpc_client_create(&fs->rpc, &o);
+    for (unsigned i = 0; rc == 0 && i < fs->reg.nservers; i++) {
+        int idx = bfs_rpc_client_add_server(fs->rpc, fs->reg.servers[i].addr,
+                                            fs->reg.servers[i].len);
+        if (idx < 0)
+            rc = idx;
+    }
+    return rc;
+}
+
+int benchfs_after_fork_child(benchfs_t *fs)
+{
+    /* The parent's UCX state is not ours to use: leave it, start afresh. */
+    bfs_rpc_client_abandon(fs->rpc);
+    fs->rpc = NULL;
+    return connect_servers(fs);
+}
+
 int benchfs_init(benchfs_t **out, const char *registry)
 {
     if (!registry)
@@ -24,18 +45,12 @@ int benchfs_init(benchfs_t **out, const char *registry)
         bfs_registry_free(&reg);
         return -ENOMEM;
     }
+    fs->reg = reg;
     fs->nservers = reg.nservers;
     fs->chunk_size = reg.chunk_size;
     fs->uid = (uint32_t)geteuid();
     fs->gid = (uint32_t)getegid();
-    struct bfs_rpc_client_opts o = {.secret = reg.secret, .peer_errors = -1};
-    rc = bfs_rpc_client_create(&fs->rpc, &o);
-    for (unsigned i = 0; rc == 0 && i < reg.nservers; i++) {
-        int idx = bfs_rpc_client_add_server(fs->rpc, reg.servers[i].addr, reg.servers[i].len);
-        if (idx < 0)
-            rc = idx;
-    }
-    bfs_registry_free(&reg);
+    rc = connect_servers(fs);
     if (rc < 0) {
         benchfs_finalize(fs);
         return rc;
@@ -49,6 +64,7 @@ void benchfs_finalize(benchfs_t *fs)
     if (!fs)
         return;
     bfs_rpc_client_destroy(fs->rpc);
+    bfs_registry_free(&fs->reg);
     free(fs);
 }
 

@@ -6,12 +6,14 @@
 #include "../common/path.h"
 #include "../common/proto.h"
 #include "../rpc/rpc_client.h"
+#include "../common/registry.h"
 #include "../server/meta_store.h" /* struct bfs_inode: the wire form */
 
 #include <pthread.h>
 
 struct benchfs {
     bfs_rpc_client_t *rpc;
+    struct bfs_registry reg; /* kept to reconnect after fork */
     unsigned nservers;
     uint64_t chunk_size;
     uint32_t uid, gid;

@@ -86,6 +86,7 @@ int benchfs_close(benchfs_file_t *f)
 
 const char *benchfs_file_path(const benchfs_file_t *f) { return f->path; }
 int benchfs_file_flags(const benchfs_file_t *f) { return f->flags; }
+mode_t benchfs_file_mode(const benchfs_file_t *f) { return (mode_t)f->mode; }
 
 /* One piece of a transfer: a part of one chunk, described by a slice of
  * the caller's iovec. */

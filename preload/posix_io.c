@@ -1,0 +1,570 @@
+/* Interposed file-descriptor calls: open, close, read/write and friends,
+ * lseek, dup, fcntl, fsync, truncate, fallocate, sendfile, mmap. */
+#include "preload.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define OPEN_MODE(flags, mode)                                                 \
+    do {                                                                       \
+        if ((flags) & (O_CREAT | __O_TMPFILE)) {                               \
+            va_list ap_;                                                       \
+            va_start(ap_, flags);                                              \
+            mode = (mode_t)va_arg(ap_, int);                                   \
+            va_end(ap_);                                                       \
+        }                                                                      \
+    } while (0)
+
+int bfs_pl_open(const char *fspath, int flags, mode_t mode)
+{
+    if ((flags & __O_TMPFILE) == __O_TMPFILE)
+        return -EOPNOTSUPP;
+    benchfs_t *fs = bfs_pl_fs();
+    if (!fs)
+        return -EIO;
+    benchfs_file_t *f;
+    int acc = (flags & O_PATH) ? O_RDONLY : flags;
+    int rc = benchfs_open(fs, fspath, acc, mode, &f);
+    if (rc < 0)
+        return rc;
+    struct bfs_ofile *of = bfs_pl_ofile_new(benchfs_file_path(f), flags);
+    if (!of) {
+        benchfs_close(f);
+        return -ENOMEM;
+    }
+    of->file = f;
+    of->is_dir = S_ISDIR(benchfs_file_mode(f));
+    int fd = bfs_pl_install(of, (flags & O_CLOEXEC) != 0, -1, -1);
+    bfs_pl_put(of);
+    return fd;
+}
+
+static int open_at(int dirfd, const char *path, int flags, mode_t mode, int *handled)
+{
+    char fp[BFS_PATH_MAX];
+    int r = bfs_pl_resolve(dirfd, path, fp);
+    *handled = r != 0;
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return 0;
+    return bfs_pl_open(fp, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    int handled, fd = open_at(AT_FDCWD, path, flags, mode, &handled);
+    if (handled)
+        return (int)bfs_pl_ret(fd);
+    return REAL(open)(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    int handled, fd = open_at(AT_FDCWD, path, flags, mode, &handled);
+    if (handled)
+        return (int)bfs_pl_ret(fd);
+    return REAL(open64)(path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    int handled, fd = open_at(dirfd, path, flags, mode, &handled);
+    if (handled)
+        return (int)bfs_pl_ret(fd);
+    return REAL(openat)(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    OPEN_MODE(flags, mode);
+    int handled, fd = open_at(dirfd, path, flags, mode, &handled);
+    if (handled)
+        return (int)bfs_pl_ret(fd);
+    return REAL(openat64)(dirfd, path, flags, mode);
+}
+
+/* Fortified builds call these (open with a constant flags check). */
+int __open_2(const char *path, int flags) { return open(path, flags); }
+int __open64_2(const char *path, int flags) { return open64(path, flags); }
+int __openat_2(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
+int __openat64_2(int dirfd, const char *path, int flags) { return openat64(dirfd, path, flags); }
+
+int creat(const char *path, mode_t mode) { return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+int creat64(const char *path, mode_t mode) { return open64(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
+
+int close(int fd)
+{
+    if (bfs_pl_is_ours(fd))
+        bfs_pl_release(fd);
+    return REAL(close)(fd);
+}
+
+/* ---- data ---- */
+
+static ssize_t of_size(struct bfs_ofile *of)
+{
+    struct stat st;
+    int rc = benchfs_fstat(of->file, &st);
+    return rc < 0 ? rc : (ssize_t)st.st_size;
+}
+
+/* Transfer at the file offset (off < 0) or at off, like read/pread. */
+static ssize_t of_rw(struct bfs_ofile *of, const struct iovec *iov, int cnt, off_t off, int writing)
+{
+    if (of->is_dir)
+        return -EISDIR;
+    if (!of->file || (of->flags & O_PATH))
+        return -EBADF;
+    int acc = of->flags & O_ACCMODE;
+    if (writing ? acc == O_RDONLY : acc == O_WRONLY)
+        return -EBADF;
+    ssize_t r;
+    if (off >= 0) {
+        r = writing ? benchfs_pwritev(of->file, iov, cnt, off) : benchfs_preadv(of->file, iov, cnt, off);
+        return r;
+    }
+    pthread_mutex_lock(&of->mu);
+    if (writing && (of->flags & O_APPEND)) {
+        ssize_t sz = of_size(of);
+        if (sz < 0) {
+            pthread_mutex_unlock(&of->mu);
+            return sz;
+        }
+        of->offset = sz;
+    }
+    r = writing ? benchfs_pwritev(of->file, iov, cnt, of->offset)
+                : benchfs_preadv(of->file, iov, cnt, of->offset);
+    if (r > 0)
+        of->offset += r;
+    pthread_mutex_unlock(&of->mu);
+    return r;
+}
+
+static ssize_t fd_rw(int fd, const struct iovec *iov, int cnt, off_t off, int writing)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return -EBADF;
+    ssize_t r = of_rw(of, iov, cnt, off, writing);
+    bfs_pl_put(of);
+    return r;
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(read)(fd, buf, n);
+    struct iovec iov = {buf, n};
+    return bfs_pl_ret(fd_rw(fd, &iov, 1, -1, 0));
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(write)(fd, buf, n);
+    struct iovec iov = {(void *)buf, n};
+    return bfs_pl_ret(fd_rw(fd, &iov, 1, -1, 1));
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(pread)(fd, buf, n, off);
+    if (off < 0)
+        return bfs_pl_ret(-EINVAL);
+    struct iovec iov = {buf, n};
+    return bfs_pl_ret(fd_rw(fd, &iov, 1, off, 0));
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(pwrite)(fd, buf, n, off);
+    if (off < 0)
+        return bfs_pl_ret(-EINVAL);
+    struct iovec iov = {(void *)buf, n};
+    return bfs_pl_ret(fd_rw(fd, &iov, 1, off, 1));
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off64_t off) { return pread(fd, buf, n, off); }
+ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) { return pwrite(fd, buf, n, off); }
+
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(readv)(fd, iov, cnt);
+    return bfs_pl_ret(fd_rw(fd, iov, cnt, -1, 0));
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(writev)(fd, iov, cnt);
+    return bfs_pl_ret(fd_rw(fd, iov, cnt, -1, 1));
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(preadv)(fd, iov, cnt, off);
+    return bfs_pl_ret(off < 0 ? -EINVAL : fd_rw(fd, iov, cnt, off, 0));
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(pwritev)(fd, iov, cnt, off);
+    return bfs_pl_ret(off < 0 ? -EINVAL : fd_rw(fd, iov, cnt, off, 1));
+}
+
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off) { return preadv(fd, iov, cnt, off); }
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off) { return pwritev(fd, iov, cnt, off); }
+
+ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(preadv2)(fd, iov, cnt, off, flags);
+    return bfs_pl_ret(fd_rw(fd, iov, cnt, off < 0 ? -1 : off, 0));
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(pwritev2)(fd, iov, cnt, off, flags);
+    return bfs_pl_ret(fd_rw(fd, iov, cnt, off < 0 ? -1 : off, 1));
+}
+
+ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+    return preadv2(fd, iov, cnt, off, flags);
+}
+
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+    return pwritev2(fd, iov, cnt, off, flags);
+}
+
+/* _FORTIFY_SOURCE variants */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    if (n > buflen)
+        abort();
+    return read(fd, buf, n);
+}
+
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+    if (n > buflen)
+        abort();
+    return pread(fd, buf, n, off);
+}
+
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
+{
+    if (n > buflen)
+        abort();
+    return pread(fd, buf, n, off);
+}
+
+off_t lseek(int fd, off_t off, int whence)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(lseek)(fd, off, whence);
+    off_t rc;
+    pthread_mutex_lock(&of->mu);
+    switch (whence) {
+    case SEEK_SET: rc = off < 0 ? -EINVAL : off; break;
+    case SEEK_CUR: rc = of->offset + off < 0 ? -EINVAL : of->offset + off; break;
+    case SEEK_END:
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+        ssize_t sz = of->is_dir ? 0 : of_size(of);
+        if (sz < 0) {
+            rc = sz;
+            break;
+        }
+        if (whence == SEEK_END)
+            rc = sz + off;
+        else if (off >= sz)
+            rc = -ENXIO;
+        else
+            rc = whence == SEEK_DATA ? off : sz; /* no holes are reported */
+        break;
+    }
+    default: rc = -EINVAL;
+    }
+    if (rc == 0 && of->is_dir && of->dir)
+        benchfs_rewinddir(of->dir);
+    if (rc >= 0)
+        of->offset = rc;
+    pthread_mutex_unlock(&of->mu);
+    bfs_pl_put(of);
+    return (off_t)bfs_pl_ret(rc);
+}
+
+off64_t lseek64(int fd, off64_t off, int whence) { return lseek(fd, off, whence); }
+
+/* ---- descriptors ---- */
+
+int dup(int fd)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(dup)(fd);
+    int nfd = bfs_pl_install(of, 0, -1, -1);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(nfd);
+}
+
+static int dup_to(int oldfd, int newfd, int flags, int is_dup3)
+{
+    struct bfs_ofile *of = bfs_pl_get(oldfd);
+    if (!of) {
+        if (bfs_pl_is_ours(newfd) && oldfd != newfd)
+            bfs_pl_release(newfd);
+        return is_dup3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+    }
+    int rc;
+    if (oldfd == newfd)
+        rc = is_dup3 ? -EINVAL : newfd;
+    else
+        rc = bfs_pl_install(of, (flags & O_CLOEXEC) != 0, -1, newfd);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+int dup2(int oldfd, int newfd) { return dup_to(oldfd, newfd, 0, 0); }
+int dup3(int oldfd, int newfd, int flags) { return dup_to(oldfd, newfd, flags, 1); }
+
+static int fcntl_ours(struct bfs_ofile *of, int fd, int cmd, long arg)
+{
+    switch (cmd) {
+    case F_GETFL:
+        return of->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+    case F_SETFL: {
+        const int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+        pthread_mutex_lock(&of->mu);
+        of->flags = (of->flags & ~settable) | ((int)arg & settable);
+        pthread_mutex_unlock(&of->mu);
+        return 0;
+    }
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        return bfs_pl_install(of, cmd == F_DUPFD_CLOEXEC, (int)arg, -1);
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+        /* No lock manager: say so rather than pretend. */
+        return -ENOTSUP;
+    default: {
+        /* F_GETFD/F_SETFD and the rest act on the reserved kernel fd. */
+        int r = REAL(fcntl)(fd, cmd, arg);
+        return r < 0 ? -errno : r;
+    }
+    }
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(fcntl)(fd, cmd, arg);
+    int rc = fcntl_ours(of, fd, cmd, arg);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fcntl(fd, cmd, arg);
+}
+
+/* ---- sync, size, space ---- */
+
+int fsync(int fd)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(fsync)(fd);
+    int rc = of->is_dir ? 0 : benchfs_fsync(of->file);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+int fdatasync(int fd)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fdatasync)(fd);
+    return fsync(fd);
+}
+
+int ftruncate(int fd, off_t len)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(ftruncate)(fd, len);
+    int rc = of->is_dir ? -EISDIR : benchfs_ftruncate(of->file, len);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+int ftruncate64(int fd, off64_t len) { return ftruncate(fd, len); }
+
+int truncate(const char *path, off_t len)
+{
+    char fp[BFS_PATH_MAX];
+    int r = bfs_pl_resolve(AT_FDCWD, path, fp);
+    if (r == 0)
+        return REAL(truncate)(path, len);
+    if (r < 0)
+        return (int)bfs_pl_ret(r);
+    benchfs_t *fs = bfs_pl_fs();
+    return (int)bfs_pl_ret(fs ? benchfs_truncate(fs, fp, len) : -EIO);
+}
+
+int truncate64(const char *path, off64_t len) { return truncate(path, len); }
+
+int posix_fadvise(int fd, off_t off, off_t len, int advice)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(posix_fadvise)(fd, off, len, advice);
+    return 0; /* advice only */
+}
+
+int posix_fadvise64(int fd, off64_t off, off64_t len, int advice) { return posix_fadvise(fd, off, len, advice); }
+
+/* Allocation: only growing the size is meaningful for BenchFS. */
+static int extend(struct bfs_ofile *of, int mode, off_t off, off_t len)
+{
+    if (mode & ~FALLOC_FL_KEEP_SIZE)
+        return -EOPNOTSUPP;
+    if (off < 0 || len <= 0)
+        return -EINVAL;
+    if (of->is_dir)
+        return -EISDIR;
+    if (mode & FALLOC_FL_KEEP_SIZE)
+        return 0;
+    ssize_t sz = of_size(of);
+    if (sz < 0)
+        return (int)sz;
+    if (off + len > sz)
+        return benchfs_ftruncate(of->file, off + len);
+    return 0;
+}
+
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(fallocate)(fd, mode, off, len);
+    int rc = extend(of, mode, off, len);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+int fallocate64(int fd, int mode, off64_t off, off64_t len) { return fallocate(fd, mode, off, len); }
+
+int posix_fallocate(int fd, off_t off, off_t len)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(posix_fallocate)(fd, off, len);
+    int rc = extend(of, 0, off, len);
+    bfs_pl_put(of);
+    return -rc; /* returns the error number itself */
+}
+
+int posix_fallocate64(int fd, off64_t off, off64_t len) { return posix_fallocate(fd, off, len); }
+
+/* ---- copies and mappings ---- */
+
+ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+    if (!bfs_pl_is_ours(out) && !bfs_pl_is_ours(in))
+        return REAL(sendfile)(out, in, offset, count);
+    /* Emulated with read and write through a bounce buffer. */
+    size_t bsz = count < (1u << 20) ? count : (1u << 20);
+    char *buf = malloc(bsz ? bsz : 1);
+    if (!buf)
+        return bfs_pl_ret(-ENOMEM);
+    size_t done = 0;
+    off_t pos = offset ? *offset : 0;
+    while (done < count) {
+        size_t want = count - done < bsz ? count - done : bsz;
+        ssize_t r = offset ? pread(in, buf, want, pos) : read(in, buf, want);
+        if (r <= 0) {
+            if (r < 0 && done == 0) {
+                free(buf);
+                return -1;
+            }
+            break;
+        }
+        ssize_t w = write(out, buf, (size_t)r);
+        if (w < 0) {
+            if (done == 0) {
+                free(buf);
+                return -1;
+            }
+            break;
+        }
+        done += (size_t)w;
+        pos += w;
+        if (w < r)
+            break;
+    }
+    if (offset)
+        *offset = pos;
+    free(buf);
+    return (ssize_t)done;
+}
+
+ssize_t sendfile64(int out, int in, off64_t *offset, size_t count) { return sendfile(out, in, offset, count); }
+
+ssize_t copy_file_range(int in, off64_t *off_in, int out, off64_t *off_out, size_t len, unsigned flags)
+{
+    if (!bfs_pl_is_ours(in) && !bfs_pl_is_ours(out))
+        return REAL(copy_file_range)(in, off_in, out, off_out, len, flags);
+    /* Across file systems: callers (cp) fall back to read and write. */
+    return bfs_pl_ret(-EXDEV);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (!(flags & MAP_ANONYMOUS) && bfs_pl_is_ours(fd)) {
+        errno = ENODEV; /* BenchFS files cannot be mapped */
+        return MAP_FAILED;
+    }
+    return REAL(mmap)(addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}

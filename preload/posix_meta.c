@@ -1,0 +1,583 @@
+/* Interposed path calls: the stat family, access, unlink, mkdir, rmdir,
+ * rename, chmod, times, statfs, chdir/getcwd, realpath, xattrs, chown. */
+#include "preload.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+#define BENCHFS_MAGIC 0x62667331 /* f_type reported by statfs */
+
+/* Resolve (dirfd, path): returns 1 with fp filled and *fs set, 0 for a
+ * non-BenchFS path, or a negative errno. */
+static int resolve(int dirfd, const char *path, char fp[BFS_PATH_MAX], benchfs_t **fs)
+{
+    int r = bfs_pl_resolve(dirfd, path, fp);
+    if (r <= 0)
+        return r;
+    *fs = bfs_pl_fs();
+    return *fs ? 1 : -EIO;
+}
+
+#define PATH_CALL(dirfd, path, real_call, ours_call)                           \
+    do {                                                                       \
+        char fp[BFS_PATH_MAX];                                                 \
+        benchfs_t *fs;                                                         \
+        int r_ = resolve(dirfd, path, fp, &fs);                                \
+        if (r_ == 0)                                                           \
+            return real_call;                                                  \
+        if (r_ < 0)                                                            \
+            return (int)bfs_pl_ret(r_);                                        \
+        return (int)bfs_pl_ret(ours_call);                                     \
+    } while (0)
+
+/* ---- stat ---- */
+
+static int fd_stat(int fd, struct stat *st)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return -EBADF;
+    int rc = benchfs_fstat(of->file, st);
+    bfs_pl_put(of);
+    return rc;
+}
+
+int stat(const char *path, struct stat *st)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(stat)(path, st), benchfs_stat(fs, fp, st));
+}
+
+int lstat(const char *path, struct stat *st)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lstat)(path, st), benchfs_stat(fs, fp, st));
+}
+
+int fstat(int fd, struct stat *st)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fstat)(fd, st);
+    return (int)bfs_pl_ret(fd_stat(fd, st));
+}
+
+int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd))
+        return fstat(dirfd, st);
+    PATH_CALL(dirfd, path, REAL(fstatat)(dirfd, path, st, flags), benchfs_stat(fs, fp, st));
+}
+
+/* On 64-bit glibc the *64 structures are the same as the plain ones. */
+int stat64(const char *path, struct stat64 *st) { return stat(path, (struct stat *)st); }
+int lstat64(const char *path, struct stat64 *st) { return lstat(path, (struct stat *)st); }
+int fstat64(int fd, struct stat64 *st) { return fstat(fd, (struct stat *)st); }
+int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+    return fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+/* Programs built against glibc < 2.33 call these. */
+int __xstat(int ver, const char *path, struct stat *st) { (void)ver; return stat(path, st); }
+int __lxstat(int ver, const char *path, struct stat *st) { (void)ver; return lstat(path, st); }
+int __fxstat(int ver, int fd, struct stat *st) { (void)ver; return fstat(fd, st); }
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+    (void)ver;
+    return fstatat(dirfd, path, st, flags);
+}
+int __xstat64(int ver, const char *path, struct stat64 *st) { (void)ver; return stat64(path, st); }
+int __lxstat64(int ver, const char *path, struct stat64 *st) { (void)ver; return lstat64(path, st); }
+int __fxstat64(int ver, int fd, struct stat64 *st) { (void)ver; return fstat64(fd, st); }
+int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+    (void)ver;
+    return fstatat64(dirfd, path, st, flags);
+}
+
+static void to_statx(const struct stat *st, struct statx *sx)
+{
+    memset(sx, 0, sizeof(*sx));
+    sx->stx_mask = STATX_BASIC_STATS;
+    sx->stx_blksize = (uint32_t)st->st_blksize;
+    sx->stx_nlink = (uint32_t)st->st_nlink;
+    sx->stx_uid = st->st_uid;
+    sx->stx_gid = st->st_gid;
+    sx->stx_mode = (uint16_t)st->st_mode;
+    sx->stx_ino = st->st_ino;
+    sx->stx_size = (uint64_t)st->st_size;
+    sx->stx_blocks = (uint64_t)st->st_blocks;
+    sx->stx_atime.tv_sec = st->st_atim.tv_sec;
+    sx->stx_atime.tv_nsec = (uint32_t)st->st_atim.tv_nsec;
+    sx->stx_mtime.tv_sec = st->st_mtim.tv_sec;
+    sx->stx_mtime.tv_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    sx->stx_ctime.tv_sec = st->st_ctim.tv_sec;
+    sx->stx_ctime.tv_nsec = (uint32_t)st->st_ctim.tv_nsec;
+    sx->stx_dev_major = 0;
+    sx->stx_dev_minor = (uint32_t)st->st_dev;
+}
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
+{
+    struct stat st;
+    int rc;
+    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd)) {
+        rc = fd_stat(dirfd, &st);
+    } else {
+        char fp[BFS_PATH_MAX];
+        benchfs_t *fs;
+        int r = resolve(dirfd, path, fp, &fs);
+        if (r == 0)
+            return REAL(statx)(dirfd, path, flags, mask, sx);
+        rc = r < 0 ? r : benchfs_stat(fs, fp, &st);
+    }
+    if (rc == 0)
+        to_statx(&st, sx);
+    return (int)bfs_pl_ret(rc);
+}
+
+/* ---- access ---- */
+
+static int check_access(benchfs_t *fs, const char *fp, int mode)
+{
+    struct stat st;
+    int rc = benchfs_stat(fs, fp, &st);
+    if (rc < 0 || mode == F_OK)
+        return rc;
+    uid_t uid = geteuid();
+    if (uid == 0)
+        return (mode & X_OK) && !(st.st_mode & 0111) && !S_ISDIR(st.st_mode) ? -EACCES : 0;
+    unsigned bits = st.st_uid == uid ? (st.st_mode >> 6) : st.st_gid == getegid() ? (st.st_mode >> 3) : st.st_mode;
+    if (((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) || ((mode & X_OK) && !(bits & 1)))
+        return -EACCES;
+    return 0;
+}
+
+int access(const char *path, int mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(access)(path, mode), check_access(fs, fp, mode));
+}
+
+int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+    PATH_CALL(dirfd, path, REAL(faccessat)(dirfd, path, mode, flags), check_access(fs, fp, mode));
+}
+
+int eaccess(const char *path, int mode) { return access(path, mode); }
+int euidaccess(const char *path, int mode) { return access(path, mode); }
+
+/* ---- namespace ---- */
+
+int unlink(const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(unlink)(path), benchfs_unlink(fs, fp));
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+    PATH_CALL(dirfd, path, REAL(unlinkat)(dirfd, path, flags),
+              (flags & AT_REMOVEDIR) ? benchfs_rmdir(fs, fp) : benchfs_unlink(fs, fp));
+}
+
+int mkdir(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(mkdir)(path, mode), benchfs_mkdir(fs, fp, mode));
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    PATH_CALL(dirfd, path, REAL(mkdirat)(dirfd, path, mode), benchfs_mkdir(fs, fp, mode));
+}
+
+int rmdir(const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(rmdir)(path), benchfs_rmdir(fs, fp));
+}
+
+static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigned flags, int *handled)
+{
+    char a[BFS_PATH_MAX], b[BFS_PATH_MAX];
+    int ra = bfs_pl_resolve(ofd, from, a), rb = bfs_pl_resolve(nfd, to, b);
+    *handled = ra != 0 || rb != 0;
+    if (!*handled)
+        return 0;
+    if (ra < 0)
+        return ra;
+    if (rb < 0)
+        return rb;
+    if (ra != rb)
+        return -EXDEV; /* between BenchFS and another file system */
+    benchfs_t *fs = bfs_pl_fs();
+    if (!fs)
+        return -EIO;
+    if (flags & RENAME_EXCHANGE)
+        return -EINVAL;
+    if (flags & RENAME_NOREPLACE) {
+        struct stat st;
+        int rc = benchfs_stat(fs, b, &st);
+        if (rc == 0)
+            return -EEXIST;
+        if (rc != -ENOENT)
+            return rc;
+    }
+    return benchfs_rename(fs, a, b);
+}
+
+int rename(const char *from, const char *to)
+{
+    int handled, rc = do_rename(AT_FDCWD, from, AT_FDCWD, to, 0, &handled);
+    return handled ? (int)bfs_pl_ret(rc) : REAL(rename)(from, to);
+}
+
+int renameat(int ofd, const char *from, int nfd, const char *to)
+{
+    int handled, rc = do_rename(ofd, from, nfd, to, 0, &handled);
+    return handled ? (int)bfs_pl_ret(rc) : REAL(renameat)(ofd, from, nfd, to);
+}
+
+int renameat2(int ofd, const char *from, int nfd, const char *to, unsigned flags)
+{
+    int handled, rc = do_rename(ofd, from, nfd, to, flags, &handled);
+    return handled ? (int)bfs_pl_ret(rc) : REAL(renameat2)(ofd, from, nfd, to, flags);
+}
+
+/* ---- permissions, ownership, times ---- */
+
+int chmod(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(chmod)(path, mode), benchfs_chmod(fs, fp, mode));
+}
+
+int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+    PATH_CALL(dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags), benchfs_chmod(fs, fp, mode));
+}
+
+int fchmod(int fd, mode_t mode)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
+        return REAL(fchmod)(fd, mode);
+    benchfs_t *fs = bfs_pl_fs();
+    int rc = fs ? benchfs_chmod(fs, of->path, mode) : -EIO;
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+/* Ownership is the creating user's; changing it is accepted and ignored
+ * (tar and cp -p ask for what is already true in a job's private FS). */
+static int chown_ok(benchfs_t *fs, const char *fp)
+{
+    struct stat st;
+    return benchfs_stat(fs, fp, &st);
+}
+
+int chown(const char *path, uid_t u, gid_t g)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(chown)(path, u, g), chown_ok(fs, fp));
+}
+
+int lchown(const char *path, uid_t u, gid_t g)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lchown)(path, u, g), chown_ok(fs, fp));
+}
+
+int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
+{
+    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd))
+        return 0;
+    PATH_CALL(dirfd, path, REAL(fchownat)(dirfd, path, u, g, flags), chown_ok(fs, fp));
+}
+
+int fchown(int fd, uid_t u, gid_t g)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fchown)(fd, u, g);
+    return 0;
+}
+
+int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
+{
+    if (!path) {
+        struct bfs_ofile *of = bfs_pl_get(dirfd);
+        if (!of)
+            return REAL(utimensat)(dirfd, path, t, flags);
+        benchfs_t *fs = bfs_pl_fs();
+        int rc = fs ? benchfs_utimens(fs, of->path, t) : -EIO;
+        bfs_pl_put(of);
+        return (int)bfs_pl_ret(rc);
+    }
+    PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, t, flags), benchfs_utimens(fs, fp, t));
+}
+
+int futimens(int fd, const struct timespec t[2])
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(futimens)(fd, t);
+    return utimensat(fd, NULL, t, 0);
+}
+
+static void tv_to_ts(const struct timeval tv[2], struct timespec ts[2])
+{
+    for (int i = 0; i < 2; i++) {
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+    }
+}
+
+int utimes(const char *path, const struct timeval tv[2])
+{
+    struct timespec ts[2];
+    if (tv)
+        tv_to_ts(tv, ts);
+    PATH_CALL(AT_FDCWD, path, REAL(utimes)(path, tv), benchfs_utimens(fs, fp, tv ? ts : NULL));
+}
+
+int lutimes(const char *path, const struct timeval tv[2]) { return utimes(path, tv); }
+
+int futimes(int fd, const struct timeval tv[2])
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(futimes)(fd, tv);
+    struct timespec ts[2];
+    if (tv)
+        tv_to_ts(tv, ts);
+    return utimensat(fd, NULL, tv ? ts : NULL, 0);
+}
+
+int utime(const char *path, const struct utimbuf *b)
+{
+    struct timespec ts[2];
+    if (b) {
+        ts[0].tv_sec = b->actime;
+        ts[0].tv_nsec = 0;
+        ts[1].tv_sec = b->modtime;
+        ts[1].tv_nsec = 0;
+    }
+    PATH_CALL(AT_FDCWD, path, REAL(utime)(path, b), benchfs_utimens(fs, fp, b ? ts : NULL));
+}
+
+/* ---- statfs ---- */
+
+static int fs_statvfs(benchfs_t *fs, struct statvfs *v) { return benchfs_statfs(fs, v); }
+
+static int fs_statfs(benchfs_t *fs, struct statfs *s)
+{
+    struct statvfs v;
+    int rc = benchfs_statfs(fs, &v);
+    if (rc < 0)
+        return rc;
+    memset(s, 0, sizeof(*s));
+    s->f_type = BENCHFS_MAGIC;
+    s->f_bsize = (long)v.f_bsize;
+    s->f_frsize = (long)v.f_frsize;
+    s->f_blocks = v.f_blocks;
+    s->f_bfree = v.f_bfree;
+    s->f_bavail = v.f_bavail;
+    s->f_files = v.f_files;
+    s->f_ffree = v.f_ffree;
+    s->f_namelen = (long)v.f_namemax;
+    return 0;
+}
+
+static benchfs_t *fs_of_fd(int fd)
+{
+    return bfs_pl_is_ours(fd) ? bfs_pl_fs() : NULL;
+}
+
+int statfs(const char *path, struct statfs *s)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(statfs)(path, s), fs_statfs(fs, s));
+}
+
+int fstatfs(int fd, struct statfs *s)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fstatfs)(fd, s);
+    benchfs_t *fs = fs_of_fd(fd);
+    return (int)bfs_pl_ret(fs ? fs_statfs(fs, s) : -EIO);
+}
+
+int statvfs(const char *path, struct statvfs *v)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(statvfs)(path, v), fs_statvfs(fs, v));
+}
+
+int fstatvfs(int fd, struct statvfs *v)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fstatvfs)(fd, v);
+    benchfs_t *fs = fs_of_fd(fd);
+    return (int)bfs_pl_ret(fs ? fs_statvfs(fs, v) : -EIO);
+}
+
+int statfs64(const char *path, struct statfs64 *s) { return statfs(path, (struct statfs *)s); }
+int fstatfs64(int fd, struct statfs64 *s) { return fstatfs(fd, (struct statfs *)s); }
+int statvfs64(const char *path, struct statvfs64 *v) { return statvfs(path, (struct statvfs *)v); }
+int fstatvfs64(int fd, struct statvfs64 *v) { return fstatvfs(fd, (struct statvfs *)v); }
+
+/* ---- working directory ---- */
+
+int chdir(const char *path)
+{
+    char fp[BFS_PATH_MAX];
+    benchfs_t *fs;
+    int r = resolve(AT_FDCWD, path, fp, &fs);
+    if (r == 0) {
+        int rc = REAL(chdir)(path);
+        if (rc == 0)
+            bfs_pl_set_cwd(NULL);
+        return rc;
+    }
+    if (r < 0)
+        return (int)bfs_pl_ret(r);
+    struct stat st;
+    int rc = benchfs_stat(fs, fp, &st);
+    if (rc == 0 && !S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
+    if (rc == 0)
+        bfs_pl_set_cwd(fp);
+    return (int)bfs_pl_ret(rc);
+}
+
+int fchdir(int fd)
+{
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of) {
+        int rc = REAL(fchdir)(fd);
+        if (rc == 0)
+            bfs_pl_set_cwd(NULL);
+        return rc;
+    }
+    int rc = of->is_dir ? 0 : -ENOTDIR;
+    if (rc == 0)
+        bfs_pl_set_cwd(of->path);
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
+static char *host_path(const char *fp, char *buf, size_t size)
+{
+    const char *m = bfs_pl_mount();
+    size_t need = bfs_pl_mount_len() + (strcmp(fp, "/") ? strlen(fp) : 0) + 1;
+    if (!buf) {
+        size = need > size ? need : size;
+        if (!(buf = malloc(size)))
+            return NULL;
+    } else if (size < need) {
+        errno = ERANGE;
+        return NULL;
+    }
+    snprintf(buf, size, "%s%s", m, strcmp(fp, "/") ? fp : "");
+    return buf;
+}
+
+char *getcwd(char *buf, size_t size)
+{
+    const char *cwd = bfs_pl_cwd();
+    if (!cwd[0])
+        return REAL(getcwd)(buf, size);
+    return host_path(cwd, buf, size);
+}
+
+char *get_current_dir_name(void)
+{
+    const char *cwd = bfs_pl_cwd();
+    if (!cwd[0])
+        return REAL(get_current_dir_name)();
+    return host_path(cwd, NULL, 0);
+}
+
+char *realpath(const char *path, char *resolved)
+{
+    char fp[BFS_PATH_MAX];
+    benchfs_t *fs;
+    int r = resolve(AT_FDCWD, path, fp, &fs);
+    if (r == 0)
+        return REAL(realpath)(path, resolved);
+    if (r < 0) {
+        errno = -r;
+        return NULL;
+    }
+    struct stat st;
+    int rc = benchfs_stat(fs, fp, &st);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    return host_path(fp, resolved, resolved ? PATH_MAX : 0);
+}
+
+char *canonicalize_file_name(const char *path) { return realpath(path, NULL); }
+
+char *__realpath_chk(const char *path, char *resolved, size_t len)
+{
+    (void)len;
+    return realpath(path, resolved);
+}
+
+/* ---- extended attributes: none on BenchFS ---- */
+
+ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(getxattr)(path, name, v, n), -ENOTSUP);
+}
+
+ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lgetxattr)(path, name, v, n), -ENOTSUP);
+}
+
+ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fgetxattr)(fd, name, v, n);
+    return bfs_pl_ret(-ENOTSUP);
+}
+
+ssize_t listxattr(const char *path, char *list, size_t n)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(listxattr)(path, list, n), 0);
+}
+
+ssize_t llistxattr(const char *path, char *list, size_t n)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(llistxattr)(path, list, n), 0);
+}
+
+ssize_t flistxattr(int fd, char *list, size_t n)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(flistxattr)(fd, list, n);
+    return 0;
+}
+
+int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fsetxattr)(fd, name, v, n, flags);
+    return (int)bfs_pl_ret(-ENOTSUP);
+}
+
+ssize_t readlink(const char *path, char *buf, size_t n)
+{
+    /* No symlinks on BenchFS: an existing path is not a link. */
+    char fp[BFS_PATH_MAX];
+    benchfs_t *fs;
+    int r = resolve(AT_FDCWD, path, fp, &fs);
+    if (r == 0)
+        return REAL(readlink)(path, buf, n);
+    if (r < 0)
+        return bfs_pl_ret(r);
+    struct stat st;
+    int rc = benchfs_stat(fs, fp, &st);
+    return bfs_pl_ret(rc < 0 ? rc : -EINVAL);
+}

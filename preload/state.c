@@ -1,0 +1,273 @@
+/* libbenchfs.so state: lazy connection, descriptor table, path resolution,
+ * working directory. */
+#include "preload.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static char g_mount[BFS_PATH_MAX] = "/benchfs";
+static size_t g_mount_len = 8;
+static char g_cwd[BFS_PATH_MAX];   /* BenchFS path of the cwd, "" if outside */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static benchfs_t *g_fs;
+static int g_fs_failed;
+static volatile int g_forked;
+
+/* Descriptor table: a fixed array (allocated on the first BenchFS open) so
+ * that the common "is this fd ours?" test needs no lock. */
+static struct bfs_ofile **g_tab;
+static int g_tab_cap;
+
+static void after_fork_child(void) { g_forked = 1; }
+
+__attribute__((constructor)) static void bfs_pl_init(void)
+{
+    const char *m = getenv("BENCHFS_MOUNT");
+    if (m && m[0] == '/') {
+        char tmp[BFS_PATH_MAX];
+        ssize_t n = bfs_path_normalize(m, tmp, sizeof(tmp));
+        if (n > 1) {
+            memcpy(g_mount, tmp, (size_t)n + 1);
+            g_mount_len = (size_t)n;
+        }
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+const char *bfs_pl_mount(void) { return g_mount; }
+size_t bfs_pl_mount_len(void) { return g_mount_len; }
+
+benchfs_t *bfs_pl_fs(void)
+{
+    benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
+    if (fs && !g_forked)
+        return fs;
+    pthread_mutex_lock(&g_mu);
+    if (g_fs && g_forked) {
+        g_forked = 0;
+        if (benchfs_after_fork_child(g_fs) < 0)
+            g_fs_failed = 1;
+    }
+    if (!g_fs && !g_fs_failed) {
+        const char *reg = getenv("BENCHFS_REGISTRY");
+        int rc = benchfs_init(&fs, reg);
+        if (rc < 0) {
+            g_fs_failed = 1;
+            char line[512];
+            int n = snprintf(line, sizeof(line),
+                             "benchfs: cannot use %s: registry %s: %s (is BENCHFS_REGISTRY set "
+                             "and are the servers running?)\n",
+                             g_mount, reg ? reg : "(BENCHFS_REGISTRY not set)", strerror(-rc));
+            ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            (void)w;
+        } else {
+            __atomic_store_n(&g_fs, fs, __ATOMIC_RELEASE);
+        }
+    }
+    fs = g_fs_failed ? NULL : g_fs;
+    pthread_mutex_unlock(&g_mu);
+    if (!fs)
+        errno = EIO;
+    return fs;
+}
+
+/* ---- paths ---- */
+
+static int under_mount(const char *norm, size_t n)
+{
+    return n >= g_mount_len && !memcmp(norm, g_mount, g_mount_len) &&
+           (norm[g_mount_len] == '/' || norm[g_mount_len] == '\0');
+}
+
+/* Normalize a host path; if it lies in the mount, write its BenchFS path. */
+static int to_fs(const char *host, char out[BFS_PATH_MAX])
+{
+    char norm[BFS_PATH_MAX];
+    ssize_t n = bfs_path_normalize(host, norm, sizeof(norm));
+    if (n < 0)
+        return n == -ENAMETOOLONG ? (int)n : 0;
+    if (!under_mount(norm, (size_t)n))
+        return 0;
+    if ((size_t)n == g_mount_len) {
+        out[0] = '/';
+        out[1] = '\0';
+    } else {
+        memcpy(out, norm + g_mount_len, (size_t)n - g_mount_len + 1);
+    }
+    return 1;
+}
+
+int bfs_pl_resolve(int dirfd, const char *path, char out[BFS_PATH_MAX])
+{
+    if (!path || !*path)
+        return 0;
+    if (path[0] == '/') {
+        /* The common case costs one comparison. */
+        if (strncmp(path, g_mount, g_mount_len) != 0 &&
+            !strstr(path, "/..") && !strstr(path, "//") && !strstr(path, "/./"))
+            return 0;
+        return to_fs(path, out);
+    }
+    const char *base;
+    struct bfs_ofile *of = NULL;
+    if (dirfd == AT_FDCWD) {
+        if (!g_cwd[0])
+            return 0;
+        base = g_cwd;
+    } else {
+        if (!bfs_pl_is_ours(dirfd))
+            return 0;
+        of = bfs_pl_get(dirfd);
+        if (!of)
+            return 0;
+        if (!of->is_dir) {
+            bfs_pl_put(of);
+            return -ENOTDIR;
+        }
+        base = of->path;
+    }
+    char host[2 * BFS_PATH_MAX + 2];
+    int n = snprintf(host, sizeof(host), "%s%s/%s", g_mount, strcmp(base, "/") ? base : "", path);
+    if (of)
+        bfs_pl_put(of);
+    if (n < 0 || (size_t)n >= sizeof(host))
+        return -ENAMETOOLONG;
+    return to_fs(host, out);
+}
+
+const char *bfs_pl_cwd(void) { return g_cwd; }
+
+void bfs_pl_set_cwd(const char *fspath)
+{
+    pthread_mutex_lock(&g_mu);
+    if (fspath)
+        snprintf(g_cwd, sizeof(g_cwd), "%s", fspath);
+    else
+        g_cwd[0] = '\0';
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* ---- descriptors ---- */
+
+static int table_init(void)
+{
+    if (g_tab)
+        return 0;
+    pthread_mutex_lock(&g_mu);
+    if (!g_tab) {
+        struct rlimit rl;
+        int cap = 65536;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+            rl.rlim_max > (rlim_t)cap)
+            cap = rl.rlim_max > (1u << 20) ? (1 << 20) : (int)rl.rlim_max;
+        struct bfs_ofile **t = calloc((size_t)cap, sizeof(*t));
+        if (t) {
+            g_tab_cap = cap;
+            __atomic_store_n(&g_tab, t, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    return g_tab ? 0 : -ENOMEM;
+}
+
+int bfs_pl_is_ours(int fd)
+{
+    struct bfs_ofile **t = __atomic_load_n(&g_tab, __ATOMIC_ACQUIRE);
+    return t && fd >= 0 && fd < g_tab_cap && __atomic_load_n(&t[fd], __ATOMIC_RELAXED);
+}
+
+struct bfs_ofile *bfs_pl_get(int fd)
+{
+    if (!bfs_pl_is_ours(fd))
+        return NULL;
+    pthread_mutex_lock(&g_mu);
+    struct bfs_ofile *of = g_tab[fd];
+    if (of)
+        of->refs++;
+    pthread_mutex_unlock(&g_mu);
+    return of;
+}
+
+static void ofile_free(struct bfs_ofile *of)
+{
+    if (of->dir)
+        benchfs_closedir(of->dir);
+    if (of->file)
+        benchfs_close(of->file);
+    pthread_mutex_destroy(&of->mu);
+    free(of);
+}
+
+void bfs_pl_put(struct bfs_ofile *of)
+{
+    pthread_mutex_lock(&g_mu);
+    int last = --of->refs == 0;
+    pthread_mutex_unlock(&g_mu);
+    if (last)
+        ofile_free(of);
+}
+
+struct bfs_ofile *bfs_pl_ofile_new(const char *path, int flags)
+{
+    struct bfs_ofile *of = calloc(1, sizeof(*of));
+    if (!of)
+        return NULL;
+    pthread_mutex_init(&of->mu, NULL);
+    snprintf(of->path, sizeof(of->path), "%s", path);
+    of->flags = flags;
+    of->refs = 1;
+    return of;
+}
+
+int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
+{
+    if (table_init() < 0)
+        return -ENOMEM;
+    int fd = REAL(open)("/dev/null", O_RDWR | (cloexec ? O_CLOEXEC : 0));
+    if (fd < 0)
+        return -errno;
+    if (minfd >= 0 && fd < minfd) {
+        int nfd = REAL(fcntl)(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
+        REAL(close)(fd);
+        if (nfd < 0)
+            return -errno;
+        fd = nfd;
+    } else if (exact >= 0 && fd != exact) {
+        /* dup2 over a descriptor that is ours: that one is closed first. */
+        bfs_pl_release(exact);
+        int nfd = REAL(dup3)(fd, exact, cloexec ? O_CLOEXEC : 0);
+        REAL(close)(fd);
+        if (nfd < 0)
+            return -errno;
+        fd = nfd;
+    }
+    if (fd >= g_tab_cap) {
+        REAL(close)(fd);
+        return -EMFILE;
+    }
+    pthread_mutex_lock(&g_mu);
+    of->refs++;
+    struct bfs_ofile *old = g_tab[fd];
+    __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_mu);
+    if (old)
+        bfs_pl_put(old);
+    return fd;
+}
+
+int bfs_pl_release(int fd)
+{
+    if (!bfs_pl_is_ours(fd))
+        return -EBADF;
+    pthread_mutex_lock(&g_mu);
+    struct bfs_ofile *of = g_tab[fd];
+    __atomic_store_n(&g_tab[fd], NULL, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_mu);
+    if (!of)
+        return -EBADF;
+    bfs_pl_put(of);
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Interposed stdio openers. glibc's own fopen opens files internally
+ * without passing through open(), so BenchFS streams are built with
+ * fopencookie on a BenchFS descriptor; every stdio function then works on
+ * them unchanged. fileno() is interposed to return that descriptor. */
+#include "preload.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cookie {
+    int fd;
+    FILE *fp;
+    struct cookie *next;
+};
+
+static struct cookie *g_cookies;
+static int g_ncookies;
+static pthread_mutex_t g_ck_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static ssize_t ck_read(void *c, char *buf, size_t n) { return read(((struct cookie *)c)->fd, buf, n); }
+static ssize_t ck_write(void *c, const char *buf, size_t n)
+{
+    ssize_t w = write(((struct cookie *)c)->fd, buf, n);
+    return w < 0 ? 0 : w; /* stdio wants 0 on error for writes */
+}
+
+static int ck_seek(void *c, off64_t *pos, int whence)
+{
+    off_t r = lseek(((struct cookie *)c)->fd, *pos, whence);
+    if (r < 0)
+        return -1;
+    *pos = r;
+    return 0;
+}
+
+static int ck_close(void *c)
+{
+    struct cookie *k = c;
+    pthread_mutex_lock(&g_ck_mu);
+    struct cookie **pp = &g_cookies;
+    while (*pp && *pp != k)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = k->next;
+        __atomic_sub_fetch(&g_ncookies, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&g_ck_mu);
+    int rc = close(k->fd);
+    free(k);
+    return rc;
+}
+
+static int mode_flags(const char *mode)
+{
+    int flags;
+    switch (mode[0]) {
+    case 'r': flags = O_RDONLY; break;
+    case 'w': flags = O_WRONLY | O_CREAT | O_TRUNC; break;
+    case 'a': flags = O_WRONLY | O_CREAT | O_APPEND; break;
+    default: return -1;
+    }
+    for (const char *p = mode + 1; *p && *p != ','; p++) {
+        if (*p == '+')
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        else if (*p == 'x')
+            flags |= O_EXCL;
+        else if (*p == 'e')
+            flags |= O_CLOEXEC;
+    }
+    return flags;
+}
+
+static FILE *stream_on(int fd, const char *mode)
+{
+    struct cookie *k = calloc(1, sizeof(*k));
+    if (!k) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    k->fd = fd;
+    cookie_io_functions_t io = {ck_read, ck_write, ck_seek, ck_close};
+    FILE *fp = fopencookie(k, mode, io);
+    if (!fp) {
+        free(k);
+        return NULL;
+    }
+    k->fp = fp;
+    pthread_mutex_lock(&g_ck_mu);
+    k->next = g_cookies;
+    g_cookies = k;
+    __atomic_add_fetch(&g_ncookies, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_ck_mu);
+    return fp;
+}
+
+/* Open path as a BenchFS stream; *handled = 0 when it is not ours. */
+static FILE *open_stream(const char *path, const char *mode, int *handled)
+{
+    char fp[BFS_PATH_MAX];
+    int r = bfs_pl_resolve(AT_FDCWD, path, fp);
+    *handled = r != 0;
+    if (r <= 0) {
+        if (r < 0)
+            errno = -r;
+        return NULL;
+    }
+    int flags = mode_flags(mode);
+    if (flags < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int fd = bfs_pl_open(fp, flags, 0666);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    FILE *f = stream_on(fd, mode);
+    if (!f)
+        close(fd);
+    return f;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+    int handled;
+    FILE *f = open_stream(path, mode, &handled);
+    return handled ? f : REAL(fopen)(path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode)
+{
+    int handled;
+    FILE *f = open_stream(path, mode, &handled);
+    return handled ? f : REAL(fopen64)(path, mode);
+}
+
+FILE *fdopen(int fd, const char *mode)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fdopen)(fd, mode);
+    return stream_on(fd, mode);
+}
+
+static FILE *reopen(const char *path, const char *mode, FILE *stream, int is64)
+{
+    int handled;
+    FILE *f = path ? open_stream(path, mode, &handled) : NULL;
+    if (!path || !handled)
+        return is64 ? REAL(freopen64)(path, mode, stream) : REAL(freopen)(path, mode, stream);
+    /* A new stream replaces the old one; the standard streams are
+     * repointed so that printf and friends follow. */
+    if (!f)
+        return NULL;
+    fclose(stream);
+    if (stream == stdin)
+        stdin = f;
+    else if (stream == stdout)
+        stdout = f;
+    else if (stream == stderr)
+        stderr = f;
+    return f;
+}
+
+FILE *freopen(const char *path, const char *mode, FILE *stream) { return reopen(path, mode, stream, 0); }
+FILE *freopen64(const char *path, const char *mode, FILE *stream) { return reopen(path, mode, stream, 1); }
+
+static int cookie_fd(FILE *fp)
+{
+    if (!__atomic_load_n(&g_ncookies, __ATOMIC_RELAXED))
+        return -1;
+    int fd = -1;
+    pthread_mutex_lock(&g_ck_mu);
+    for (struct cookie *k = g_cookies; k; k = k->next)
+        if (k->fp == fp) {
+            fd = k->fd;
+            break;
+        }
+    pthread_mutex_unlock(&g_ck_mu);
+    return fd;
+}
+
+int fileno(FILE *fp)
+{
+    int fd = cookie_fd(fp);
+    return fd >= 0 ? fd : REAL(fileno)(fp);
+}
+
+int fileno_unlocked(FILE *fp)
+{
+    int fd = cookie_fd(fp);
+    return fd >= 0 ? fd : REAL(fileno_unlocked)(fp);
+}
