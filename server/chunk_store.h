@@ -8,6 +8,17 @@
  * Asynchronous operations take a completion callback, called exactly once
  * from bfs_chunk_store_reap() (never from inside the submitting call) with
  * the result: bytes transferred (>= 0) or a negative errno.
+ * They return 0 when the operation was accepted (the callback will run), or
+ * a negative errno when it was not (the callback will not run): -EINVAL,
+ * -ENOMEM, -ESHUTDOWN once close has begun, or the error of opening the
+ * chunk file (-EACCES, -EMFILE, ...). Errors of the I/O itself (-ENOSPC,
+ * -EIO) arrive through the callback.
+ * Operations in flight are not ordered among themselves: a read issued
+ * while a write to the same bytes is in flight may see either contents.
+ *
+ * On disk: DIR/data/XX/<fid as 16 hex digits>.<idx in decimal>, XX being
+ * two hex digits of a hash of fid, so all chunks of a file share one
+ * subdirectory.
  *
  * The store submits queued SQEs before the event loop sleeps and reaps
  * completions when the ring's eventfd fires, so it needs no thread of its
@@ -25,9 +36,17 @@ typedef void (*bfs_chunk_cb)(int64_t result, void *arg);
 
 struct bfs_chunk_store_opts {
     unsigned queue_depth;   /* io_uring entries; 0: 256 */
-    unsigned max_open;      /* cached open chunk fds; 0: 1024 */
+    unsigned max_open;      /* cached open chunk fds; 0: 1024. Operations in
+                               flight keep evicted fds open until they
+                               complete, and direct adds a second fd per
+                               chunk: RLIMIT_NOFILE should allow
+                               2 * max_open + queue_depth. On EMFILE idle
+                               fds are closed and the open retried. */
     int direct;             /* 1: O_DIRECT when buffer, offset and length are
-                               4 KiB aligned */
+                               4 KiB aligned (per request: others stay
+                               buffered). Where the file system refuses
+                               O_DIRECT (EINVAL) the store silently goes
+                               buffered. */
     /* Whether chunk idx of fid is placed on this server (NULL: all are), so
      * that fsync and remove over a range skip other servers' chunks without
      * a system call. */
@@ -38,7 +57,13 @@ struct bfs_chunk_store_opts {
 /* dir: the server's directory; chunk files go to dir/data/XX/. */
 int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
                          const struct bfs_chunk_store_opts *opts);
-/* Waits (bounded) for in-flight operations, closes files. */
+/* Waits (bounded: 5 s, then cancels and waits 1 s more) for in-flight
+ * operations, running their callbacks; operations submitted meanwhile fail
+ * with -ESHUTDOWN. Operations still unfinished then get -ECANCELED (logged:
+ * the kernel may still touch their buffers). Closes files.
+ * When attached, close before destroying the loop and do not run the loop
+ * afterwards: close removes the eventfd, but the loop cannot remove the
+ * prepare hook. */
 void bfs_chunk_store_close(bfs_chunk_store_t *cs);
 
 /* Register the ring's eventfd and a prepare hook (submit before sleeping)
@@ -47,24 +72,32 @@ void bfs_chunk_store_close(bfs_chunk_store_t *cs);
 int bfs_chunk_store_attach(bfs_chunk_store_t *cs, bfs_evloop_t *loop);
 
 /* Write len bytes at offset off of chunk (fid, idx), creating the chunk file.
- * buf must stay valid until cb runs. */
+ * buf must stay valid until cb runs. Short writes are continued: the result
+ * is len, or a negative errno (then some bytes may have been written). */
 int bfs_chunk_write(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t off,
                     const void *buf, size_t len, bfs_chunk_cb cb, void *arg);
-/* Read up to len bytes; result is the count (short or 0 in holes). */
+/* Read up to len bytes; result is the count (short or 0 in holes; a missing
+ * chunk file is a hole, not an error). */
 int bfs_chunk_read(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t off,
                    void *buf, size_t len, bfs_chunk_cb cb, void *arg);
 /* fsync every chunk file of fid with index < nchunks that is owned and
- * exists here; result 0 or the first error. */
+ * exists here, and their directory (new files' entries); result 0 or the
+ * first error. Runs them in parallel, a bounded number at a time. */
 int bfs_chunk_fsync(bfs_chunk_store_t *cs, uint64_t fid, uint64_t nchunks,
                     bfs_chunk_cb cb, void *arg);
 
 /* Synchronous (metadata-like, rare): cut chunk idx to len bytes (0 removes
- * nothing, the file stays as an empty hole), remove chunk files with index in
- * [from, to). Missing files are not errors. Both close cached fds. */
+ * nothing, the file stays as an empty hole; a missing chunk is not created),
+ * remove the owned chunk files with index in [from, to) (to may be
+ * UINT64_MAX: long ranges list the directory). Missing files are not errors.
+ * Both close cached fds; operations still in flight on those chunks keep
+ * their fds and finish (after a remove, on the unlinked file: a write
+ * racing a remove is lost). The caller orders them if it cares. */
 int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t len);
 int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to);
 
-/* Process completions now (also called from the loop). Returns the count. */
+/* Submit queued SQEs and process completions now (also called from the
+ * loop). Returns the number of callbacks run. */
 int bfs_chunk_store_reap(bfs_chunk_store_t *cs);
 /* Operations submitted or queued and not yet completed. */
 unsigned bfs_chunk_store_inflight(const bfs_chunk_store_t *cs);

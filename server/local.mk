@@ -4,9 +4,15 @@ server_libbfsmeta_la_SOURCES = server/meta_store.c server/meta_store.h
 server_libbfsmeta_la_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS)
 server_libbfsmeta_la_LIBADD = $(LMDB_LIBS)
 
-# Kept here rather than in tests/local.mk, which another branch edits: move it
-# there once both have merged.
-check_PROGRAMS += tests/meta_store_test
-TESTS += tests/meta_store_test
+noinst_LTLIBRARIES += server/libbfschunk.la
+server_libbfschunk_la_SOURCES = server/chunk_store.c server/chunk_store.h
+server_libbfschunk_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+server_libbfschunk_la_LIBADD = $(URING_LIBS)
+
+check_PROGRAMS += tests/meta_store_test tests/chunk_store_test
+TESTS += tests/meta_store_test tests/chunk_store_test
 tests_meta_store_test_SOURCES = tests/meta_store_test.c
 tests_meta_store_test_LDADD = server/libbfsmeta.la
+tests_chunk_store_test_SOURCES = tests/chunk_store_test.c
+tests_chunk_store_test_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
+tests_chunk_store_test_LDADD = server/libbfschunk.la rpc/libbfsrpc.la
