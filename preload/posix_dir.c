@@ -158,7 +158,7 @@ DIR *opendir(const char *path)
     char fp[BFS_PATH_MAX];
     int r = bfs_pl_resolve(AT_FDCWD, path, fp);
     if (r == 0)
-        return REAL(opendir)(path);
+        return REAL(opendir)(BFS_LIBC_PATH(path, fp));
     if (r < 0) {
         errno = -r;
         return NULL;

@@ -31,7 +31,7 @@ int bfs_pl_open(const char *fspath, int flags, mode_t mode)
         return -EIO;
     benchfs_file_t *f;
     int acc = (flags & O_PATH) ? O_RDONLY : flags;
-    int rc = benchfs_open(fs, fspath, acc, mode, &f);
+    int rc = benchfs_open(fs, fspath, acc, mode & ~bfs_pl_umask(), &f);
     if (rc < 0)
         return rc;
     struct bfs_ofile *of = bfs_pl_ofile_new(benchfs_file_path(f), flags);
@@ -46,56 +46,54 @@ int bfs_pl_open(const char *fspath, int flags, mode_t mode)
     return fd;
 }
 
-static int open_at(int dirfd, const char *path, int flags, mode_t mode, int *handled)
-{
-    char fp[BFS_PATH_MAX];
-    int r = bfs_pl_resolve(dirfd, path, fp);
-    *handled = r != 0;
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return 0;
-    return bfs_pl_open(fp, flags, mode);
-}
+/* The open family: BenchFS paths open here, others go to libc (with the
+ * rewritten path when resolution produced one). */
+#define OPEN_BODY(dirfd, real_call)                                            \
+    do {                                                                       \
+        char fp[BFS_PATH_MAX];                                                 \
+        int r = bfs_pl_resolve(dirfd, path, fp);                               \
+        if (r == 0) {                                                          \
+            if (fp[0]) {                                                       \
+                path = fp;                                                     \
+                dirfd_ = AT_FDCWD;                                             \
+            }                                                                  \
+            return real_call;                                                  \
+        }                                                                      \
+        return (int)bfs_pl_ret(r < 0 ? r : bfs_pl_open(fp, flags, mode));      \
+    } while (0)
 
 int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
+    int dirfd_ = AT_FDCWD;
     OPEN_MODE(flags, mode);
-    int handled, fd = open_at(AT_FDCWD, path, flags, mode, &handled);
-    if (handled)
-        return (int)bfs_pl_ret(fd);
-    return REAL(open)(path, flags, mode);
+    (void)dirfd_;
+    OPEN_BODY(AT_FDCWD, REAL(open)(path, flags, mode));
 }
 
 int open64(const char *path, int flags, ...)
 {
     mode_t mode = 0;
+    int dirfd_ = AT_FDCWD;
     OPEN_MODE(flags, mode);
-    int handled, fd = open_at(AT_FDCWD, path, flags, mode, &handled);
-    if (handled)
-        return (int)bfs_pl_ret(fd);
-    return REAL(open64)(path, flags, mode);
+    (void)dirfd_;
+    OPEN_BODY(AT_FDCWD, REAL(open64)(path, flags, mode));
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
+    int dirfd_ = dirfd;
     OPEN_MODE(flags, mode);
-    int handled, fd = open_at(dirfd, path, flags, mode, &handled);
-    if (handled)
-        return (int)bfs_pl_ret(fd);
-    return REAL(openat)(dirfd, path, flags, mode);
+    OPEN_BODY(dirfd, REAL(openat)(dirfd_, path, flags, mode));
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
+    int dirfd_ = dirfd;
     OPEN_MODE(flags, mode);
-    int handled, fd = open_at(dirfd, path, flags, mode, &handled);
-    if (handled)
-        return (int)bfs_pl_ret(fd);
-    return REAL(openat64)(dirfd, path, flags, mode);
+    OPEN_BODY(dirfd, REAL(openat64)(dirfd_, path, flags, mode));
 }
 
 /* Fortified builds call these (open with a constant flags check). */
@@ -442,7 +440,7 @@ int truncate(const char *path, off_t len)
     char fp[BFS_PATH_MAX];
     int r = bfs_pl_resolve(AT_FDCWD, path, fp);
     if (r == 0)
-        return REAL(truncate)(path, len);
+        return REAL(truncate)(BFS_LIBC_PATH(path, fp), len);
     if (r < 0)
         return (int)bfs_pl_ret(r);
     benchfs_t *fs = bfs_pl_fs();

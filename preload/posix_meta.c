@@ -28,17 +28,26 @@ static int resolve(int dirfd, const char *path, char fp[BFS_PATH_MAX], benchfs_t
     return *fs ? 1 : -EIO;
 }
 
-#define PATH_CALL(dirfd, path, real_call, ours_call)                           \
+#define PATH_CALL_AT(dirfd, path, real_call, ours_call, ...)                 \
     do {                                                                       \
         char fp[BFS_PATH_MAX];                                                 \
         benchfs_t *fs;                                                         \
         int r_ = resolve(dirfd, path, fp, &fs);                                \
-        if (r_ == 0)                                                           \
+        if (r_ == 0) {                                                         \
+            if (fp[0]) {                                                       \
+                path = fp;                                                     \
+                __VA_ARGS__;                                                   \
+            }                                                                  \
             return real_call;                                                  \
+        }                                                                      \
         if (r_ < 0)                                                            \
             return (int)bfs_pl_ret(r_);                                        \
         return (int)bfs_pl_ret(ours_call);                                     \
     } while (0)
+/* A path call relative to the cwd / to a dirfd parameter named dirfd. */
+#define PATH_CALL(dirfd, path, real_call, ours_call) PATH_CALL_AT(dirfd, path, real_call, ours_call, (void)0)
+#define PATH_CALL_DIRFD(path, real_call, ours_call)                            \
+    PATH_CALL_AT(dirfd, path, real_call, ours_call, dirfd = AT_FDCWD)
 
 /* ---- stat ---- */
 
@@ -71,9 +80,9 @@ int fstat(int fd, struct stat *st)
 
 int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd))
+    if ((flags & AT_EMPTY_PATH) && !bfs_pl_is_null(path) && !*path && bfs_pl_is_ours(dirfd))
         return fstat(dirfd, st);
-    PATH_CALL(dirfd, path, REAL(fstatat)(dirfd, path, st, flags), benchfs_stat(fs, fp, st));
+    PATH_CALL_DIRFD(path, REAL(fstatat)(dirfd, path, st, flags), benchfs_stat(fs, fp, st));
 }
 
 /* On 64-bit glibc the *64 structures are the same as the plain ones. */
@@ -129,14 +138,15 @@ int statx(int dirfd, const char *path, int flags, unsigned int mask, struct stat
 {
     struct stat st;
     int rc;
-    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd)) {
+    if ((flags & AT_EMPTY_PATH) && !bfs_pl_is_null(path) && !*path && bfs_pl_is_ours(dirfd)) {
         rc = fd_stat(dirfd, &st);
     } else {
         char fp[BFS_PATH_MAX];
         benchfs_t *fs;
         int r = resolve(dirfd, path, fp, &fs);
         if (r == 0)
-            return REAL(statx)(dirfd, path, flags, mask, sx);
+            return fp[0] ? REAL(statx)(AT_FDCWD, fp, flags, mask, sx)
+                         : REAL(statx)(dirfd, path, flags, mask, sx);
         rc = r < 0 ? r : benchfs_stat(fs, fp, &st);
     }
     if (rc == 0)
@@ -168,7 +178,7 @@ int access(const char *path, int mode)
 
 int faccessat(int dirfd, const char *path, int mode, int flags)
 {
-    PATH_CALL(dirfd, path, REAL(faccessat)(dirfd, path, mode, flags), check_access(fs, fp, mode));
+    PATH_CALL_DIRFD(path, REAL(faccessat)(dirfd, path, mode, flags), check_access(fs, fp, mode));
 }
 
 int eaccess(const char *path, int mode) { return access(path, mode); }
@@ -183,18 +193,18 @@ int unlink(const char *path)
 
 int unlinkat(int dirfd, const char *path, int flags)
 {
-    PATH_CALL(dirfd, path, REAL(unlinkat)(dirfd, path, flags),
+    PATH_CALL_DIRFD(path, REAL(unlinkat)(dirfd, path, flags),
               (flags & AT_REMOVEDIR) ? benchfs_rmdir(fs, fp) : benchfs_unlink(fs, fp));
 }
 
 int mkdir(const char *path, mode_t mode)
 {
-    PATH_CALL(AT_FDCWD, path, REAL(mkdir)(path, mode), benchfs_mkdir(fs, fp, mode));
+    PATH_CALL(AT_FDCWD, path, REAL(mkdir)(path, mode), benchfs_mkdir(fs, fp, mode & ~bfs_pl_umask()));
 }
 
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    PATH_CALL(dirfd, path, REAL(mkdirat)(dirfd, path, mode), benchfs_mkdir(fs, fp, mode));
+    PATH_CALL_DIRFD(path, REAL(mkdirat)(dirfd, path, mode), benchfs_mkdir(fs, fp, mode & ~bfs_pl_umask()));
 }
 
 int rmdir(const char *path)
@@ -258,7 +268,7 @@ int chmod(const char *path, mode_t mode)
 
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    PATH_CALL(dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags), benchfs_chmod(fs, fp, mode));
+    PATH_CALL_DIRFD(path, REAL(fchmodat)(dirfd, path, mode, flags), benchfs_chmod(fs, fp, mode));
 }
 
 int fchmod(int fd, mode_t mode)
@@ -292,9 +302,9 @@ int lchown(const char *path, uid_t u, gid_t g)
 
 int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
-    if ((flags & AT_EMPTY_PATH) && path && !*path && bfs_pl_is_ours(dirfd))
+    if ((flags & AT_EMPTY_PATH) && !bfs_pl_is_null(path) && !*path && bfs_pl_is_ours(dirfd))
         return 0;
-    PATH_CALL(dirfd, path, REAL(fchownat)(dirfd, path, u, g, flags), chown_ok(fs, fp));
+    PATH_CALL_DIRFD(path, REAL(fchownat)(dirfd, path, u, g, flags), chown_ok(fs, fp));
 }
 
 int fchown(int fd, uid_t u, gid_t g)
@@ -306,7 +316,7 @@ int fchown(int fd, uid_t u, gid_t g)
 
 int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
 {
-    if (!path) {
+    if (bfs_pl_is_null(path)) {
         struct bfs_ofile *of = bfs_pl_get(dirfd);
         if (!of)
             return REAL(utimensat)(dirfd, path, t, flags);
@@ -315,7 +325,7 @@ int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags
         bfs_pl_put(of);
         return (int)bfs_pl_ret(rc);
     }
-    PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, t, flags), benchfs_utimens(fs, fp, t));
+    PATH_CALL_DIRFD(path, REAL(utimensat)(dirfd, path, t, flags), benchfs_utimens(fs, fp, t));
 }
 
 int futimens(int fd, const struct timespec t[2])
@@ -432,7 +442,7 @@ int chdir(const char *path)
     benchfs_t *fs;
     int r = resolve(AT_FDCWD, path, fp, &fs);
     if (r == 0) {
-        int rc = REAL(chdir)(path);
+        int rc = REAL(chdir)(BFS_LIBC_PATH(path, fp));
         if (rc == 0)
             bfs_pl_set_cwd(NULL);
         return rc;
@@ -502,7 +512,7 @@ char *realpath(const char *path, char *resolved)
     benchfs_t *fs;
     int r = resolve(AT_FDCWD, path, fp, &fs);
     if (r == 0)
-        return REAL(realpath)(path, resolved);
+        return REAL(realpath)(BFS_LIBC_PATH(path, fp), resolved);
     if (r < 0) {
         errno = -r;
         return NULL;
@@ -574,7 +584,7 @@ ssize_t readlink(const char *path, char *buf, size_t n)
     benchfs_t *fs;
     int r = resolve(AT_FDCWD, path, fp, &fs);
     if (r == 0)
-        return REAL(readlink)(path, buf, n);
+        return REAL(readlink)(BFS_LIBC_PATH(path, fp), buf, n);
     if (r < 0)
         return bfs_pl_ret(r);
     struct stat st;

@@ -49,8 +49,14 @@ benchfs_t *bfs_pl_fs(void);
 
 /* Resolve path (relative to dirfd, as the *at calls do) into a BenchFS
  * path in out. Returns 1 if it is a BenchFS path, 0 if not (use libc), or
- * a negative errno (e.g. -ENAMETOOLONG). */
+ * a negative errno (e.g. -ENAMETOOLONG). When it returns 0 with out
+ * non-empty, libc must be given out instead of path (a path that leaves the
+ * mount through "..", or one relative to a BenchFS directory). */
 int bfs_pl_resolve(int dirfd, const char *path, char out[BFS_PATH_MAX]);
+#define BFS_LIBC_PATH(path, out) ((out)[0] ? (const char *)(out) : (path))
+
+/* The process's umask, applied to modes of new files and directories. */
+mode_t bfs_pl_umask(void);
 
 /* The open file behind fd, with a reference taken; NULL if fd is not ours. */
 struct bfs_ofile *bfs_pl_get(int fd);
@@ -69,6 +75,15 @@ const char *bfs_pl_cwd(void);
 void bfs_pl_set_cwd(const char *fspath);
 const char *bfs_pl_mount(void);
 size_t bfs_pl_mount_len(void);
+
+/* glibc declares some pointer arguments nonnull that callers may pass as
+ * NULL (utimensat's path); GCC then deletes a plain NULL test. Hide the
+ * value from the optimizer. */
+static inline int bfs_pl_is_null(const void *p)
+{
+    __asm__("" : "+r"(p));
+    return p == NULL;
+}
 
 /* Map a negative errno to -1 with errno set. */
 static inline long bfs_pl_ret(long rc)

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#define CWD_ENV "BENCHFS_CWD"
+
 static char g_mount[BFS_PATH_MAX] = "/benchfs";
 static size_t g_mount_len = 8;
 static char g_cwd[BFS_PATH_MAX];   /* BenchFS path of the cwd, "" if outside */
@@ -21,7 +23,20 @@ static volatile int g_forked;
 static struct bfs_ofile **g_tab;
 static int g_tab_cap;
 
+static int to_fs(const char *host, char out[BFS_PATH_MAX]);
+
 static void after_fork_child(void) { g_forked = 1; }
+
+static mode_t g_umask;
+
+mode_t bfs_pl_umask(void) { return __atomic_load_n(&g_umask, __ATOMIC_RELAXED); }
+
+mode_t umask(mode_t mask)
+{
+    mode_t old = REAL(umask)(mask);
+    __atomic_store_n(&g_umask, mask & 0777, __ATOMIC_RELAXED);
+    return old;
+}
 
 __attribute__((constructor)) static void bfs_pl_init(void)
 {
@@ -34,7 +49,18 @@ __attribute__((constructor)) static void bfs_pl_init(void)
             g_mount_len = (size_t)n;
         }
     }
+    /* A working directory inside BenchFS, inherited across exec: shells
+     * export PWD, other programs carry BENCHFS_CWD (set by our chdir). */
+    char fp[BFS_PATH_MAX];
+    const char *pwd = getenv("PWD"), *cwd = getenv(CWD_ENV);
+    if (pwd && pwd[0] == '/' && to_fs(pwd, fp) == 1)
+        snprintf(g_cwd, sizeof(g_cwd), "%s", fp);
+    else if (cwd && cwd[0] == '/' && bfs_path_check(cwd, strlen(cwd)) == 0)
+        snprintf(g_cwd, sizeof(g_cwd), "%s", cwd);
     pthread_atfork(NULL, NULL, after_fork_child);
+    mode_t m0 = REAL(umask)(022);
+    REAL(umask)(m0);
+    g_umask = m0;
 }
 
 const char *bfs_pl_mount(void) { return g_mount; }
@@ -82,15 +108,21 @@ static int under_mount(const char *norm, size_t n)
            (norm[g_mount_len] == '/' || norm[g_mount_len] == '\0');
 }
 
-/* Normalize a host path; if it lies in the mount, write its BenchFS path. */
+/* Normalize a host path; if it lies in the mount, write its BenchFS path.
+ * If it names the mount but leads out of it ("/benchfs/.."), write the
+ * normalized host path for libc instead, since the mount point itself need
+ * not exist on the host. */
 static int to_fs(const char *host, char out[BFS_PATH_MAX])
 {
     char norm[BFS_PATH_MAX];
     ssize_t n = bfs_path_normalize(host, norm, sizeof(norm));
     if (n < 0)
         return n == -ENAMETOOLONG ? (int)n : 0;
-    if (!under_mount(norm, (size_t)n))
+    if (!under_mount(norm, (size_t)n)) {
+        if (!strncmp(host, g_mount, g_mount_len))
+            memcpy(out, norm, (size_t)n + 1);
         return 0;
+    }
     if ((size_t)n == g_mount_len) {
         out[0] = '/';
         out[1] = '\0';
@@ -102,6 +134,7 @@ static int to_fs(const char *host, char out[BFS_PATH_MAX])
 
 int bfs_pl_resolve(int dirfd, const char *path, char out[BFS_PATH_MAX])
 {
+    out[0] = '\0';
     if (!path || !*path)
         return 0;
     if (path[0] == '/') {
@@ -135,18 +168,33 @@ int bfs_pl_resolve(int dirfd, const char *path, char out[BFS_PATH_MAX])
         bfs_pl_put(of);
     if (n < 0 || (size_t)n >= sizeof(host))
         return -ENAMETOOLONG;
-    return to_fs(host, out);
+    int r = to_fs(host, out);
+    if (r == 0 && !out[0]) {
+        /* Relative to a BenchFS directory but outside the mount: hand libc
+         * the absolute host path, since its cwd is not ours. */
+        ssize_t k = bfs_path_normalize(host, out, BFS_PATH_MAX);
+        if (k < 0)
+            return (int)k;
+    }
+    return r;
 }
 
 const char *bfs_pl_cwd(void) { return g_cwd; }
 
+/* The kernel cannot hold a cwd inside BenchFS, so the environment carries
+ * it across exec: a shell that did "cd /benchfs/dir" runs its children
+ * there too. */
+
 void bfs_pl_set_cwd(const char *fspath)
 {
     pthread_mutex_lock(&g_mu);
-    if (fspath)
+    if (fspath) {
         snprintf(g_cwd, sizeof(g_cwd), "%s", fspath);
-    else
+        setenv(CWD_ENV, g_cwd, 1);
+    } else if (g_cwd[0]) {
         g_cwd[0] = '\0';
+        unsetenv(CWD_ENV);
+    }
     pthread_mutex_unlock(&g_mu);
 }
 

@@ -101,6 +101,10 @@ static FILE *open_stream(const char *path, const char *mode, int *handled)
     char fp[BFS_PATH_MAX];
     int r = bfs_pl_resolve(AT_FDCWD, path, fp);
     *handled = r != 0;
+    if (r == 0 && fp[0]) {
+        *handled = 1; /* a rewritten host path */
+        return REAL(fopen)(fp, mode);
+    }
     if (r <= 0) {
         if (r < 0)
             errno = -r;

@@ -5,9 +5,9 @@ tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
 tests_fs_security_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
-TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh
+TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh
 EXTRA_DIST += tests/lib.sh tests/fs_servers.sh tests/fs_1server.sh tests/fs_3servers.sh \
-	tests/fs_restart.sh
+	tests/fs_restart.sh tests/preload_coreutils.sh
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
