@@ -12,3 +12,16 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
 	export top_builddir top_srcdir;
+
+TESTS += tests/preload_python.sh tests/preload_fio.sh
+EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.sh \
+	tests/preload_mpi.sh tests/mpi_io_test.c
+
+if HAVE_MPI
+# Built with the MPI compiler wrapper, outside libtool.
+check_SCRIPTS = tests/mpi_io_test
+tests/mpi_io_test: $(srcdir)/tests/mpi_io_test.c
+	$(AM_V_CC)$(MPICC) -O2 -Wall -Wextra -o $@ $(srcdir)/tests/mpi_io_test.c
+CLEANFILES += tests/mpi_io_test
+TESTS += tests/preload_mpi.sh
+endif
