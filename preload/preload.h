@@ -85,10 +85,15 @@ static inline int bfs_pl_is_null(const void *p)
     return p == NULL;
 }
 
+/* Say once on stderr that the servers cannot be reached. */
+void bfs_pl_report_unreachable(int err);
+
 /* Map a negative errno to -1 with errno set. */
 static inline long bfs_pl_ret(long rc)
 {
     if (rc < 0) {
+        if (rc == -ETIMEDOUT || rc == -ECONNREFUSED || rc == -ECONNRESET)
+            bfs_pl_report_unreachable((int)-rc);
         errno = (int)-rc;
         return -1;
     }

@@ -100,6 +100,18 @@ benchfs_t *bfs_pl_fs(void)
     return fs;
 }
 
+void bfs_pl_report_unreachable(int err)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    char line[256];
+    int n = snprintf(line, sizeof(line), "benchfs: the servers of %s cannot be reached: %s\n",
+                     g_mount, strerror(err));
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    (void)w;
+}
+
 /* ---- paths ---- */
 
 static int under_mount(const char *norm, size_t n)
@@ -231,6 +243,9 @@ struct bfs_ofile *bfs_pl_get(int fd)
 {
     if (!bfs_pl_is_ours(fd))
         return NULL;
+    /* A forked child must reconnect before it uses an inherited file. */
+    if (__builtin_expect(g_forked, 0))
+        bfs_pl_fs();
     pthread_mutex_lock(&g_mu);
     struct bfs_ofile *of = g_tab[fd];
     if (of)

@@ -1,6 +1,7 @@
 # File-system tests: the client API against real benchfsd servers.
 FS_TEST_LIBS = client/libbenchfs-client.la
-check_PROGRAMS += tests/fs_api_test tests/fs_shared_write tests/fs_security_test tests/fs_tool
+check_PROGRAMS += tests/fs_api_test tests/fs_shared_write tests/fs_security_test tests/fs_tool \
+	tests/preload_posix_test
 tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
 tests_fs_security_test_LDADD = $(FS_TEST_LIBS)
@@ -13,7 +14,7 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
 	export top_builddir top_srcdir;
 
-TESTS += tests/preload_python.sh tests/preload_fio.sh
+TESTS += tests/preload_python.sh tests/preload_fio.sh tests/preload_posix.sh
 EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.sh \
 	tests/preload_mpi.sh tests/mpi_io_test.c
 
@@ -25,3 +26,5 @@ tests/mpi_io_test: $(srcdir)/tests/mpi_io_test.c
 CLEANFILES += tests/mpi_io_test
 TESTS += tests/preload_mpi.sh
 endif
+tests_preload_posix_test_LDADD = -lpthread
+EXTRA_DIST += tests/preload_posix.sh
