@@ -28,3 +28,7 @@ TESTS += tests/preload_mpi.sh
 endif
 tests_preload_posix_test_LDADD = -lpthread
 EXTRA_DIST += tests/preload_posix.sh
+
+# Benchmarks (make bench), not tests.
+noinst_PROGRAMS += tests/bench/preload_overhead
+EXTRA_DIST += tests/bench/run-preload-overhead.sh
