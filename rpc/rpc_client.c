@@ -25,12 +25,15 @@ struct conn {
     ucp_ep_h ep;
     int failed;               /* UCX reported the peer dead */
     struct bfs_rpc_client *c; /* for the error callback */
+    struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
 };
 
 struct bfs_rpc_client {
     pthread_mutex_t mu;
     ucp_context_h ctx;
     ucp_worker_h worker;
+    ucp_address_t *my_addr;   /* sent in every HELLO */
+    size_t my_addr_len;
     int efd;
     int wakefd;
     int waiters;
@@ -97,6 +100,8 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
         goto fail;
     if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK)
         goto fail;
+    if (ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
+        goto fail;
     ucp_am_handler_param_t hp = {
         .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
                       UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
@@ -146,6 +151,8 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         free(c->conns[i]);
     }
     free(c->conns);
+    if (c->my_addr)
+        ucp_worker_release_address(c->worker, c->my_addr);
     if (c->worker)
         ucp_worker_destroy(c->worker);
     if (c->ctx)
@@ -450,8 +457,26 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
         ep.err_handler.cb = ep_err_cb;
         ep.err_handler.arg = cn;
     }
-    if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK)
+    if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK) {
         cn->ep = NULL;
+        return NULL;
+    }
+    /* HELLO first (see rpc_wire.h): our address, so that the server can
+     * reply later on an endpoint of its own. Requests follow on the same
+     * endpoint, behind it. */
+    bfs_rpc_hdr_init(&cn->hello, BFS_RPC_KIND_REQ);
+    cn->hello.len = c->my_addr_len;
+    cn->hello.arg0 = c->peer_errors ? 1 : 0;
+    cn->hello.secret = c->secret;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_send_nbx(cn->ep, BFS_RPC_HELLO_ID, &cn->hello,
+                                          sizeof(cn->hello), c->my_addr, c->my_addr_len, &p);
+    if (UCS_PTR_IS_PTR(sp))
+        ucp_request_free(sp); /* completes on its own; cn->hello outlives the ep */
     return cn->ep;
 }
 
@@ -464,7 +489,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->recv_iov_ = NULL;
     call->req_id_ = 0;
     if (call->server < 0 || call->server >= c->nconns || call->rpc_id == BFS_RPC_REPLY_ID ||
-        call->rpc_id >= BFS_RPC_MAX_ID) {
+        call->rpc_id >= BFS_RPC_HELLO_ID) {
         fail_call(c, call, -EINVAL);
         return call->status;
     }
