@@ -60,8 +60,10 @@ struct bfs_rpc_call {
     struct bfs_rpc_hdr hdr_;
     uint64_t deadline_ns_;
     uint64_t req_id_;
-    void *owner_;     /* the client, for UCX callbacks */
+    void *owner_;     /* the client */
     void *recv_iov_;
+    void *send_req_;  /* UCX requests in flight for the call */
+    void *recv_req_;
     unsigned state_;
 };
 
