@@ -556,8 +556,26 @@ static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_leng
 
 /* ---- HELLO: a client's first message on a new endpoint ---- */
 
-static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, const void *addr)
+/* A client's worker address cannot really be validated: UCX trusts it and
+ * aborts on a malformed one. A HELLO is therefore trusted once its secret
+ * matches (a job member sends what UCX gave it); this only stops garbage
+ * that does not even start like our own address (same build, same UCX). */
+static int addr_plausible(bfs_rpc_server_t *s, const void *addr, size_t len)
 {
+    return len > 8 && len <= 65536 && s->addr_len > 0 &&
+           *(const uint8_t *)addr == *(const uint8_t *)s->addr;
+}
+
+static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, const void *addr,
+                         size_t len)
+{
+    if (!addr_plausible(s, addr, len)) {
+        s->stats.rejected++;
+        if (bfs_log_ratelimit(&s->log_bad_ns))
+            bfs_warn("rpc server: hello with a malformed worker address (%zu bytes) refused",
+                     len);
+        return;
+    }
     struct srv_conn *old = conn_lookup(s, key);
     if (old && old->ep == key && !old->dead)
         return; /* a second hello on an endpoint we already own */
@@ -596,6 +614,7 @@ struct hello_rndv {
     bfs_rpc_server_t *srv;
     ucp_ep_h key;
     int peer_errors;
+    size_t len;
     unsigned char addr[];
 };
 
@@ -604,7 +623,7 @@ static void hello_rndv_cb(void *request, ucs_status_t status, size_t length, voi
     struct hello_rndv *x = user_data;
     ucp_request_free(request);
     if (status == UCS_OK)
-        conn_connect(x->srv, x->key, x->peer_errors, x->addr);
+        conn_connect(x->srv, x->key, x->peer_errors, x->addr, x->len);
     free(x);
 }
 
@@ -618,7 +637,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
     if (rc == 0 && s->secret && h.secret != s->secret)
         rc = -EACCES;
-    if (rc == 0 && (!key || length == 0))
+    if (rc == 0 && (!key || length == 0 || length > 65536))
         rc = -EINVAL;
     if (rc < 0) {
         s->stats.rejected++;
@@ -627,7 +646,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
         return UCS_OK;
     }
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        conn_connect(s, key, h.arg0 != 0, data);
+        conn_connect(s, key, h.arg0 != 0, data, length);
         return UCS_OK;
     }
     /* A worker address sent by rendezvous (tiny UCX_RNDV_THRESH): fetch it.
@@ -638,6 +657,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     x->srv = s;
     x->key = key;
     x->peer_errors = h.arg0 != 0;
+    x->len = length;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                         UCP_OP_ATTR_FIELD_DATATYPE,
@@ -647,7 +667,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     };
     ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->worker, data, x->addr, length, &p);
     if (sp == NULL) {
-        conn_connect(s, key, x->peer_errors, x->addr);
+        conn_connect(s, key, x->peer_errors, x->addr, length);
         free(x);
     } else if (UCS_PTR_IS_ERR(sp)) {
         free(x);

@@ -17,7 +17,9 @@
  * the request's AM callback returned (deferred replies) on it: UCX destroys
  * the reply_ep it created for a peer-error-handling client when that client
  * goes away, so a reply_ep must not be kept beyond the callback. A client
- * that sends no HELLO gets replies only from within the callback.
+ * that sends no HELLO gets replies only from within the callback. UCX cannot
+ * validate a worker address (it aborts on a malformed one), so a HELLO is
+ * trusted once its secret matches: set a job secret.
  *
  * Byte order: little endian (x86_64, aarch64). Both ends of a job run the same
  * build on the same architecture, so the header is sent as the struct's bytes.
