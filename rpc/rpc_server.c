@@ -78,6 +78,34 @@ static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_leng
 static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
 
+/* AM ids outside the RPC range. UCX 1.13 does not check the id of an
+ * incoming AM against its handler table: a message for an id without a
+ * handler reads past the table (or an uninitialised entry, id 0) and
+ * crashes the process. So every id gets a handler: these drop the message. */
+static ucs_status_t stray_cb(void *arg, const void *header, size_t header_length, void *data,
+                             size_t length, const ucp_am_recv_param_t *param)
+{
+    bfs_rpc_server_t *s = arg;
+    s->stats.rejected++;
+    if (bfs_log_ratelimit(&s->log_bad_ns))
+        bfs_warn("rpc server: message for an AM id that is no RPC dropped (header %zu bytes, "
+                 "payload %zu bytes)", header_length, length);
+    return UCS_OK;
+}
+
+static ucs_status_t set_stray(bfs_rpc_server_t *s, unsigned id)
+{
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+        .id = id,
+        .cb = stray_cb,
+        .arg = s,
+        .flags = UCP_AM_FLAG_WHOLE_MSG,
+    };
+    return ucp_worker_set_am_recv_handler(s->worker, &hp);
+}
+
 /* ---- client connections ---- */
 
 static unsigned conn_hash(ucp_ep_h key)
@@ -226,6 +254,12 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
         if (st != UCS_OK)
             goto fail;
     }
+    /* Highest first: the table grows once. */
+    for (unsigned id = UINT16_MAX; id >= BFS_RPC_MAX_ID; id--)
+        if ((st = set_stray(s, id)) != UCS_OK)
+            goto fail;
+    if ((st = set_stray(s, BFS_RPC_REPLY_ID)) != UCS_OK)
+        goto fail;
     *out = s;
     return 0;
 fail:
