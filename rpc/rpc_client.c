@@ -19,18 +19,32 @@ enum {
     ST_DONE = 1u << 4,
 };
 
+/* Our part of every UCX send/receive request with a callback (the context's
+ * request_size): the call it works for. A call given up while UCX still
+ * holds the request (a timeout on an endpoint that cannot be force-closed)
+ * is detached - call = NULL - so that the late completion, which may come
+ * when the endpoint or the worker is closed, long after the caller freed
+ * the call, touches nothing of it. */
+struct req_priv {
+    bfs_rpc_call_t *call;
+    void *iov; /* a detached receive's ucp_dt_iov_t array, freed on completion */
+};
+
 struct conn {
     void *addr;
     size_t len;
     ucp_ep_h ep;
     int failed;               /* UCX reported the peer dead */
     struct bfs_rpc_client *c; /* for the error callback */
+    struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
 };
 
 struct bfs_rpc_client {
     pthread_mutex_t mu;
     ucp_context_h ctx;
     ucp_worker_h worker;
+    ucp_address_t *my_addr;   /* sent in every HELLO */
+    size_t my_addr_len;
     int efd;
     int wakefd;
     int waiters;
@@ -82,8 +96,9 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
         goto fail;
     ucp_params_t p = {
-        .field_mask = UCP_PARAM_FIELD_FEATURES,
+        .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
+        .request_size = sizeof(struct req_priv),
     };
     ucs_status_t st = ucp_init(&p, cfg, &c->ctx);
     ucp_config_release(cfg);
@@ -96,6 +111,8 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK)
         goto fail;
     if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK)
+        goto fail;
+    if (ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
         goto fail;
     ucp_am_handler_param_t hp = {
         .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
@@ -114,10 +131,15 @@ fail:
     return -EIO;
 }
 
-static void close_ep(bfs_rpc_client_t *c, struct conn *cn, int force)
+/* Close the endpoint. force: cancel what is in flight on it - possible only
+ * with peer error handling (UCX refuses a forced close otherwise, and the
+ * endpoint is then closed gracefully). Returns 1 if it was force-closed. */
+static int close_ep(bfs_rpc_client_t *c, struct conn *cn, int force)
 {
     if (!cn->ep)
-        return;
+        return 0;
+    if (!c->peer_errors)
+        force = 0;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
         .flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0,
@@ -125,7 +147,7 @@ static void close_ep(bfs_rpc_client_t *c, struct conn *cn, int force)
     ucs_status_ptr_t r = ucp_ep_close_nbx(cn->ep, &p);
     cn->ep = NULL;
     if (r == NULL || UCS_PTR_IS_ERR(r))
-        return;
+        return force;
     /* Bounded: a peer that is gone never confirms a graceful close. */
     uint64_t end = bfs_now_ns() + (force ? 1000000000ull : 200000000ull);
     while (ucp_request_check_status(r) == UCS_INPROGRESS && bfs_now_ns() < end)
@@ -133,12 +155,35 @@ static void close_ep(bfs_rpc_client_t *c, struct conn *cn, int force)
     if (ucp_request_check_status(r) == UCS_INPROGRESS)
         ucp_request_cancel(c->worker, r);
     ucp_request_free(r);
+    return force;
+}
+
+/* Give up on UCX's requests of a call: their completions will not touch it. */
+static void detach_call(bfs_rpc_call_t *call)
+{
+    if (call->send_req_) {
+        ((struct req_priv *)call->send_req_)->call = NULL;
+        call->send_req_ = NULL;
+    }
+    if (call->recv_req_) {
+        struct req_priv *rp = call->recv_req_;
+        rp->call = NULL;
+        rp->iov = call->recv_iov_; /* UCX may still read it */
+        call->recv_iov_ = NULL;
+        call->recv_req_ = NULL;
+    }
+    call->state_ &= ~(ST_SENDING | ST_RECVING);
 }
 
 void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
 {
     if (!c)
         return;
+    /* Outstanding calls are abandoned: closing the endpoints and the worker
+     * completes their requests, which must not touch them any more. */
+    for (uint32_t s = 0; s < c->nslots; s++)
+        if (c->slots[s])
+            detach_call(c->slots[s]);
     for (int i = 0; i < c->nconns; i++) {
         if (c->worker)
             close_ep(c, c->conns[i], c->conns[i]->failed);
@@ -146,6 +191,8 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         free(c->conns[i]);
     }
     free(c->conns);
+    if (c->my_addr)
+        ucp_worker_release_address(c->worker, c->my_addr);
     if (c->worker)
         ucp_worker_destroy(c->worker);
     if (c->ctx)
@@ -318,10 +365,13 @@ static void ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 
 static void send_cb(void *request, ucs_status_t status, void *user_data)
 {
-    bfs_rpc_call_t *call = user_data;
-    bfs_rpc_client_t *c = call->owner_;
-    call->state_ &= ~ST_SENDING;
+    bfs_rpc_client_t *c = user_data;
+    bfs_rpc_call_t *call = ((struct req_priv *)request)->call;
     ucp_request_free(request);
+    if (!call)
+        return; /* detached */
+    call->send_req_ = NULL;
+    call->state_ &= ~ST_SENDING;
     if (status != UCS_OK)
         fail_call(c, call, status == UCS_ERR_CANCELED ? -ECONNRESET : -EIO);
     else
@@ -330,12 +380,19 @@ static void send_cb(void *request, ucs_status_t status, void *user_data)
 
 static void recv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
-    bfs_rpc_call_t *call = user_data;
-    bfs_rpc_client_t *c = call->owner_;
-    call->state_ &= ~ST_RECVING;
+    bfs_rpc_client_t *c = user_data;
+    struct req_priv *rp = request;
+    bfs_rpc_call_t *call = rp->call;
+    free(rp->iov);
     ucp_request_free(request);
+    if (!call)
+        return; /* detached */
+    call->recv_req_ = NULL;
+    call->state_ &= ~ST_RECVING;
     if (status != UCS_OK) {
-        fail_call(c, call, -EIO);
+        /* The reply header said success, but its data did not arrive. */
+        call->status = status == UCS_ERR_CANCELED ? -ECONNRESET : -EIO;
+        fail_call(c, call, call->status);
         return;
     }
     call->resp_len = length;
@@ -388,7 +445,7 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                         UCP_OP_ATTR_FIELD_DATATYPE,
         .cb.recv_am = recv_cb,
-        .user_data = call,
+        .user_data = c,
         .datatype = ucp_dt_make_contig(1),
     };
     void *buf = call->resp_iov[0].iov_base;
@@ -427,6 +484,9 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         fail_call(c, call, -EIO);
         return UCS_OK;
     }
+    ((struct req_priv *)sp)->call = call;
+    ((struct req_priv *)sp)->iov = NULL;
+    call->recv_req_ = sp;
     /* The request handle is not kept: cancelling goes through the ep. */
     return UCS_INPROGRESS;
 }
@@ -450,8 +510,26 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
         ep.err_handler.cb = ep_err_cb;
         ep.err_handler.arg = cn;
     }
-    if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK)
+    if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK) {
         cn->ep = NULL;
+        return NULL;
+    }
+    /* HELLO first (see rpc_wire.h): our address, so that the server can
+     * reply later on an endpoint of its own. Requests follow on the same
+     * endpoint, behind it. */
+    bfs_rpc_hdr_init(&cn->hello, BFS_RPC_KIND_REQ);
+    cn->hello.len = c->my_addr_len;
+    cn->hello.arg0 = c->peer_errors ? 1 : 0;
+    cn->hello.secret = c->secret;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_send_nbx(cn->ep, BFS_RPC_HELLO_ID, &cn->hello,
+                                          sizeof(cn->hello), c->my_addr, c->my_addr_len, &p);
+    if (UCS_PTR_IS_PTR(sp))
+        ucp_request_free(sp); /* completes on its own; cn->hello outlives the ep */
     return cn->ep;
 }
 
@@ -462,9 +540,11 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->resp_len = 0;
     call->owner_ = c;
     call->recv_iov_ = NULL;
+    call->send_req_ = NULL;
+    call->recv_req_ = NULL;
     call->req_id_ = 0;
     if (call->server < 0 || call->server >= c->nconns || call->rpc_id == BFS_RPC_REPLY_ID ||
-        call->rpc_id >= BFS_RPC_MAX_ID) {
+        call->rpc_id >= BFS_RPC_HELLO_ID) {
         fail_call(c, call, -EINVAL);
         return call->status;
     }
@@ -496,7 +576,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                         UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
         .cb.send = send_cb,
-        .user_data = call,
+        .user_data = c,
         .flags = UCP_AM_SEND_FLAG_REPLY,
         .datatype = ucp_dt_make_contig(1),
     };
@@ -518,6 +598,10 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
         call->state_ &= ~ST_SENDING;
         fail_call(c, call, -EIO);
         return call->status;
+    } else {
+        ((struct req_priv *)sp)->call = call;
+        ((struct req_priv *)sp)->iov = NULL;
+        call->send_req_ = sp;
     }
     return 0;
 }
@@ -534,21 +618,28 @@ int bfs_rpc_done(const bfs_rpc_call_t *call) { return (call->state_ & ST_DONE) !
 
 /* The call's deadline passed. If UCX still uses its buffers, the only way to
  * take them back is to force-close the endpoint, which cancels everything on
- * it; the next call to that server reconnects. */
+ * it; the next call to that server reconnects. Without peer error handling
+ * UCX cannot cancel: the endpoint is closed gracefully (bounded), the call is
+ * detached from its UCX requests and reported complete rather than hang.
+ * (Then a server that is alive but late may still get the request header
+ * and payload from the call's memory after the call returned: UCX offers no
+ * way to prevent it in that mode.) */
 static void timeout_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
 {
+    if (call->state_ & ST_RECVING)
+        call->status = -ETIMEDOUT; /* the reply's data is not all there */
     fail_call(c, call, -ETIMEDOUT);
     if (!(call->state_ & (ST_SENDING | ST_RECVING)))
         return;
     struct conn *cn = c->conns[call->server];
-    close_ep(c, cn, 1);
-    uint64_t end = bfs_now_ns() + 1000000000ull;
-    while ((call->state_ & (ST_SENDING | ST_RECVING)) && bfs_now_ns() < end)
-        ucp_worker_progress(c->worker);
+    if (close_ep(c, cn, 1)) {
+        /* Forced: the cancellations complete at the next progress. */
+        uint64_t end = bfs_now_ns() + 1000000000ull;
+        while ((call->state_ & (ST_SENDING | ST_RECVING)) && bfs_now_ns() < end)
+            ucp_worker_progress(c->worker);
+    }
     if (call->state_ & (ST_SENDING | ST_RECVING)) {
-        /* UCX did not give the buffers back: report the call complete rather
-         * than hang, and say so. */
-        call->state_ &= ~(ST_SENDING | ST_RECVING);
+        detach_call(call);
         maybe_complete(c, call);
     }
 }

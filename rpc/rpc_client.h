@@ -14,8 +14,11 @@
  * bfs_rpc_start() puts a call in flight; many calls to many servers can be in
  * flight at once; bfs_rpc_wait_all() waits for a set of them. Every call has
  * a deadline: a dead or unreachable server yields -ETIMEDOUT (or
- * -ECONNRESET when UCX detects the failure first), never a hang. A waiting
- * thread spins briefly, then sleeps on the worker's event fd.
+ * -ECONNRESET / -EIO when UCX detects the failure first, -ECONNREFUSED when
+ * no connection can be made), never a hang. Deadlines are enforced while
+ * the call is waited for (bfs_rpc_wait_all, bfs_rpc_call): bfs_rpc_done()
+ * only reports. A waiting thread spins briefly, then sleeps on the worker's
+ * event fd.
  *
  * Thread safe: calls may be started and waited for from several threads. */
 #ifndef BFS_RPC_CLIENT_H
@@ -35,7 +38,12 @@ struct bfs_rpc_client_opts {
     int timeout_ms;   /* per-call deadline; 0: $BENCHFS_RPC_TIMEOUT_MS or 30000 */
     int peer_errors;  /* 1: UCP_ERR_HANDLING_MODE_PEER (tcp only, fast failure
                          detection); 0: none (shared memory usable); -1: from
-                         $BENCHFS_RPC_PEER_ERRORS (default 0) */
+                         $BENCHFS_RPC_PEER_ERRORS (default 0). With 0, UCX
+                         1.13 aborts a process whose peer dies in the middle
+                         of a rendezvous transfer over cma (the server when a
+                         client dies sending a large request, the client
+                         when the server dies sending a large reply);
+                         UCX_TLS=^cma avoids it. */
     int spin_us;      /* busy-poll this long before sleeping; 0: default 20 */
 };
 
@@ -60,8 +68,10 @@ struct bfs_rpc_call {
     struct bfs_rpc_hdr hdr_;
     uint64_t deadline_ns_;
     uint64_t req_id_;
-    void *owner_;     /* the client, for UCX callbacks */
+    void *owner_;     /* the client */
     void *recv_iov_;
+    void *send_req_;  /* UCX requests in flight for the call */
+    void *recv_req_;
     unsigned state_;
 };
 

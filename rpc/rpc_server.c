@@ -9,9 +9,32 @@
 #include <string.h>
 #include <ucp/api/ucp.h>
 
+/* A client connection, known from the client's HELLO (see rpc_wire.h).
+ *
+ * UCX gives a request's reply_ep, but when the client uses peer error
+ * handling and goes away (crash, exit, endpoint closed), UCX destroys that
+ * endpoint itself - it was created by UCX, not by us - and a reply sent on
+ * it later is a use after free. So reply_ep is used only inside the AM
+ * callback of its request; replies sent later go on an endpoint the server
+ * created to the client's worker address and owns (UCX usually hands back
+ * the same endpoint, now owned by us). */
+struct srv_conn {
+    ucp_ep_h key;             /* the reply_ep the client's requests come with */
+    ucp_ep_h ep;              /* ours, to the client; NULL if creation failed */
+    int peer_errors;          /* err mode of ep */
+    int dead;                 /* UCX reported the client gone */
+    int in_table;
+    unsigned refs;            /* the table's and the requests' */
+    bfs_rpc_server_t *srv;
+    struct srv_conn *next;    /* hash chain or reap list */
+};
+
+#define CONN_BUCKETS 256
+
 struct srv_req {
     bfs_rpc_req_t pub;      /* first: handlers see only this */
-    ucp_ep_h ep;            /* where the reply goes */
+    ucp_ep_h ep;            /* reply_ep: valid only while it is srv->cb_req */
+    struct srv_conn *conn;  /* where later replies go (NULL: unknown client) */
     void *ucx_data;         /* eager payload kept by UCX until released */
     void *pool_buf;         /* our receive buffer, if any */
     unsigned rpc_id;
@@ -44,10 +67,111 @@ struct bfs_rpc_server {
      * frees) the eager data itself. */
     struct srv_req *in_cb;
     int in_cb_finished;
+    /* The request whose AM callback is running: only its reply_ep is valid. */
+    struct srv_req *cb_req;
+    struct srv_conn *conns[CONN_BUCKETS];
+    struct srv_conn *reap; /* released connections whose endpoint to close */
 };
 
 static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
                                void *data, size_t length, const ucp_am_recv_param_t *param);
+static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length,
+                             void *data, size_t length, const ucp_am_recv_param_t *param);
+
+/* AM ids outside the RPC range. UCX 1.13 does not check the id of an
+ * incoming AM against its handler table: a message for an id without a
+ * handler reads past the table (or an uninitialised entry, id 0) and
+ * crashes the process. So every id gets a handler: these drop the message. */
+static ucs_status_t stray_cb(void *arg, const void *header, size_t header_length, void *data,
+                             size_t length, const ucp_am_recv_param_t *param)
+{
+    bfs_rpc_server_t *s = arg;
+    s->stats.rejected++;
+    if (bfs_log_ratelimit(&s->log_bad_ns))
+        bfs_warn("rpc server: message for an AM id that is no RPC dropped (header %zu bytes, "
+                 "payload %zu bytes)", header_length, length);
+    return UCS_OK;
+}
+
+static ucs_status_t set_stray(bfs_rpc_server_t *s, unsigned id)
+{
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+        .id = id,
+        .cb = stray_cb,
+        .arg = s,
+        .flags = UCP_AM_FLAG_WHOLE_MSG,
+    };
+    return ucp_worker_set_am_recv_handler(s->worker, &hp);
+}
+
+/* ---- client connections ---- */
+
+static unsigned conn_hash(ucp_ep_h key)
+{
+    uintptr_t k = (uintptr_t)key;
+    return (unsigned)((k >> 4) ^ (k >> 12)) % CONN_BUCKETS;
+}
+
+static struct srv_conn *conn_lookup(bfs_rpc_server_t *s, ucp_ep_h key)
+{
+    for (struct srv_conn *c = s->conns[conn_hash(key)]; c; c = c->next)
+        if (c->key == key)
+            return c;
+    return NULL;
+}
+
+static void conn_put(struct srv_conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    /* Closed later, outside UCX callbacks. */
+    bfs_rpc_server_t *s = c->srv;
+    c->next = s->reap;
+    s->reap = c;
+}
+
+static void conn_unlink(struct srv_conn *c)
+{
+    if (!c->in_table)
+        return;
+    bfs_rpc_server_t *s = c->srv;
+    struct srv_conn **pp = &s->conns[conn_hash(c->key)];
+    while (*pp != c)
+        pp = &(*pp)->next;
+    *pp = c->next;
+    c->in_table = 0;
+    conn_put(c);
+}
+
+static void conn_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    struct srv_conn *c = arg;
+    (void)ep;
+    (void)status;
+    c->dead = 1;
+    conn_unlink(c);
+}
+
+/* Close the endpoints of released connections. */
+static void reap_conns(bfs_rpc_server_t *s)
+{
+    while (s->reap) {
+        struct srv_conn *c = s->reap;
+        s->reap = c->next;
+        if (c->ep) {
+            ucp_request_param_t p = {
+                .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                .flags = c->peer_errors ? UCP_EP_CLOSE_FLAG_FORCE : 0,
+            };
+            ucs_status_ptr_t r = ucp_ep_close_nbx(c->ep, &p);
+            if (UCS_PTR_IS_PTR(r))
+                ucp_request_free(r); /* completes on its own */
+        }
+        free(c);
+    }
+}
 
 static struct srv_req *req_get(bfs_rpc_server_t *s)
 {
@@ -73,6 +197,8 @@ static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
         ucp_am_data_release(s->worker, r->ucx_data);
     if (r->pool_buf)
         bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pub.hdr.len);
+    if (r->conn)
+        conn_put(r->conn);
     s->inflight--;
     r->next_free = s->free_reqs;
     s->free_reqs = r;
@@ -120,7 +246,7 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
             .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
                           UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
             .id = id,
-            .cb = am_recv_cb,
+            .cb = id == BFS_RPC_HELLO_ID ? hello_cb : am_recv_cb,
             .arg = &s->slots[id],
             .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
         };
@@ -128,6 +254,12 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
         if (st != UCS_OK)
             goto fail;
     }
+    /* Highest first: the table grows once. */
+    for (unsigned id = UINT16_MAX; id >= BFS_RPC_MAX_ID; id--)
+        if ((st = set_stray(s, id)) != UCS_OK)
+            goto fail;
+    if ((st = set_stray(s, BFS_RPC_REPLY_ID)) != UCS_OK)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -146,6 +278,14 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
             ucp_worker_progress(s->worker);
         if (s->inflight)
             bfs_warn("rpc server: %u requests still in flight at shutdown", s->inflight);
+        for (unsigned b = 0; b < CONN_BUCKETS; b++)
+            while (s->conns[b])
+                conn_unlink(s->conns[b]);
+        reap_conns(s);
+        /* Let the closes go out (bounded: a dead peer never answers). */
+        end = bfs_now_ns() + 100000000ull;
+        while (bfs_now_ns() < end && ucp_worker_progress(s->worker))
+            ;
         if (s->addr)
             ucp_worker_release_address(s->worker, s->addr);
         ucp_worker_destroy(s->worker);
@@ -174,6 +314,8 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *s)
     int n = 0;
     while (ucp_worker_progress(s->worker))
         n++;
+    if (s->reap)
+        reap_conns(s);
     return n;
 }
 
@@ -201,7 +343,7 @@ int bfs_rpc_server_attach(bfs_rpc_server_t *s, bfs_evloop_t *loop)
 
 int bfs_rpc_server_register(bfs_rpc_server_t *s, unsigned id, bfs_rpc_handler_fn fn, void *arg)
 {
-    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_MAX_ID)
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_HELLO_ID)
         return -EINVAL;
     s->slots[id].fn = fn;
     s->slots[id].arg = arg;
@@ -210,7 +352,7 @@ int bfs_rpc_server_register(bfs_rpc_server_t *s, unsigned id, bfs_rpc_handler_fn
 
 int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *s, unsigned id, bfs_rpc_recv_buf_fn fn)
 {
-    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_MAX_ID)
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_HELLO_ID)
         return -EINVAL;
     s->slots[id].recv_buf = fn;
     return 0;
@@ -257,9 +399,19 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
     h->secret = 0;
     h->reserved = 0;
     h->pad = 0;
-    if (!r->ep) {
+    /* reply_ep only inside the request's own AM callback; later our own
+     * endpoint to the client (see struct srv_conn). */
+    ucp_ep_h ep = NULL;
+    if (r == s->cb_req)
+        ep = r->ep;
+    else if (r->conn && !r->conn->dead)
+        ep = r->conn->ep;
+    if (!ep) {
         if (bfs_log_ratelimit(&s->log_noreply_ns))
-            bfs_warn("rpc server: rpc %u request without reply endpoint dropped", r->rpc_id);
+            bfs_warn("rpc server: reply to rpc %u dropped: %s", r->rpc_id,
+                     r->conn ? "the client is gone"
+                             : r->ep ? "client did not say hello, cannot reply later"
+                                     : "request without reply endpoint");
         req_put(s, r);
         return -ENOTCONN;
     }
@@ -283,7 +435,7 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
         buf = iov;
         count = (size_t)iovcnt;
     }
-    ucs_status_ptr_t sp = ucp_am_send_nbx(r->ep, BFS_RPC_REPLY_ID, h, sizeof(*h), buf, count, &p);
+    ucs_status_ptr_t sp = ucp_am_send_nbx(ep, BFS_RPC_REPLY_ID, h, sizeof(*h), buf, count, &p);
     if (sp == NULL) {
         req_put(s, r);
         return 0;
@@ -329,6 +481,7 @@ static ucs_status_t refuse(bfs_rpc_server_t *s, ucp_ep_h ep, unsigned id,
     if (!r)
         return UCS_OK;
     r->ep = ep;
+    s->cb_req = r;
     r->rpc_id = id;
     r->pub.hdr = *h;
     r->pub.hdr.rcap = 0;
@@ -336,8 +489,8 @@ static ucs_status_t refuse(bfs_rpc_server_t *s, ucp_ep_h ep, unsigned id,
     return UCS_OK;
 }
 
-static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
-                               void *data, size_t length, const ucp_am_recv_param_t *param)
+static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_length,
+                                void *data, size_t length, const ucp_am_recv_param_t *param)
 {
     struct handler_slot *slot = arg;
     bfs_rpc_server_t *s = slot->srv;
@@ -368,6 +521,9 @@ static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_leng
     if (!r)
         return refuse(s, ep, slot->id, &h, -ENOMEM);
     r->ep = ep;
+    s->cb_req = r;
+    if (ep && (r->conn = conn_lookup(s, ep)) != NULL)
+        r->conn->refs++;
     r->rpc_id = slot->id;
     r->pub.hdr = h;
 
@@ -420,6 +576,137 @@ static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_leng
         dispatch(r);
     } else if (UCS_PTR_IS_ERR(sp)) {
         bfs_rpc_reply(&r->pub, -EIO, NULL, 0);
+        return UCS_OK;
+    }
+    return UCS_INPROGRESS;
+}
+
+static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
+                               void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    struct handler_slot *slot = arg;
+    ucs_status_t st = am_recv_req(arg, header, header_length, data, length, param);
+    slot->srv->cb_req = NULL; /* its reply_ep is not ours to keep */
+    return st;
+}
+
+/* ---- HELLO: a client's first message on a new endpoint ---- */
+
+/* A client's worker address cannot really be validated: UCX trusts it and
+ * aborts on a malformed one. A HELLO is therefore trusted once its secret
+ * matches (a job member sends what UCX gave it); this only stops garbage
+ * that does not even start like our own address (same build, same UCX). */
+static int addr_plausible(bfs_rpc_server_t *s, const void *addr, size_t len)
+{
+    return len > 8 && len <= 65536 && s->addr_len > 0 &&
+           *(const uint8_t *)addr == *(const uint8_t *)s->addr;
+}
+
+static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, const void *addr,
+                         size_t len)
+{
+    if (!addr_plausible(s, addr, len)) {
+        s->stats.rejected++;
+        if (bfs_log_ratelimit(&s->log_bad_ns))
+            bfs_warn("rpc server: hello with a malformed worker address (%zu bytes) refused",
+                     len);
+        return;
+    }
+    struct srv_conn *old = conn_lookup(s, key);
+    if (old && old->ep == key && !old->dead)
+        return; /* a second hello on an endpoint we already own */
+    struct srv_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->srv = s;
+    c->key = key;
+    c->peer_errors = peer_errors;
+    c->refs = 1;
+    ucp_ep_params_t ep = {
+        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
+        .address = addr,
+        .err_mode = peer_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
+    };
+    if (peer_errors) {
+        ep.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        ep.err_handler.cb = conn_err_cb;
+        ep.err_handler.arg = c;
+    }
+    ucs_status_t st = ucp_ep_create(s->worker, &ep, &c->ep);
+    if (st != UCS_OK) {
+        c->ep = NULL;
+        if (bfs_log_ratelimit(&s->log_noreply_ns))
+            bfs_warn("rpc server: cannot connect back to a client: %s", ucs_status_string(st));
+    }
+    if (old)
+        conn_unlink(old); /* key is a new endpoint now: the old client is gone */
+    struct srv_conn **b = &s->conns[conn_hash(key)];
+    c->next = *b;
+    *b = c;
+    c->in_table = 1;
+}
+
+struct hello_rndv {
+    bfs_rpc_server_t *srv;
+    ucp_ep_h key;
+    int peer_errors;
+    size_t len;
+    unsigned char addr[];
+};
+
+static void hello_rndv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+    struct hello_rndv *x = user_data;
+    ucp_request_free(request);
+    if (status == UCS_OK)
+        conn_connect(x->srv, x->key, x->peer_errors, x->addr, x->len);
+    free(x);
+}
+
+static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length,
+                             void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    struct handler_slot *slot = arg;
+    bfs_rpc_server_t *s = slot->srv;
+    ucp_ep_h key = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
+    struct bfs_rpc_hdr h;
+    int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
+    if (rc == 0 && s->secret && h.secret != s->secret)
+        rc = -EACCES;
+    if (rc == 0 && (!key || length == 0 || length > 65536))
+        rc = -EINVAL;
+    if (rc < 0) {
+        s->stats.rejected++;
+        if (bfs_log_ratelimit(&s->log_bad_ns))
+            bfs_warn("rpc server: hello refused: %s", strerror(-rc));
+        return UCS_OK;
+    }
+    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
+        conn_connect(s, key, h.arg0 != 0, data, length);
+        return UCS_OK;
+    }
+    /* A worker address sent by rendezvous (tiny UCX_RNDV_THRESH): fetch it.
+     * key is only compared with other reply_eps, never used. */
+    struct hello_rndv *x = malloc(sizeof(*x) + length);
+    if (!x)
+        return UCS_OK;
+    x->srv = s;
+    x->key = key;
+    x->peer_errors = h.arg0 != 0;
+    x->len = length;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_DATATYPE,
+        .cb.recv_am = hello_rndv_cb,
+        .user_data = x,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->worker, data, x->addr, length, &p);
+    if (sp == NULL) {
+        conn_connect(s, key, x->peer_errors, x->addr, length);
+        free(x);
+    } else if (UCS_PTR_IS_ERR(sp)) {
+        free(x);
         return UCS_OK;
     }
     return UCS_INPROGRESS;

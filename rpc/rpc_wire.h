@@ -1,12 +1,25 @@
 /* The BenchFS RPC wire format: the fixed-size header carried in every UCX
  * Active Message's header, requests and replies alike.
  *
- * A request is one Active Message: AM id = RPC id (1 .. BFS_RPC_MAX_ID-1),
+ * A request is one Active Message: AM id = RPC id (1 .. BFS_RPC_HELLO_ID-1),
  * AM header = struct bfs_rpc_hdr, AM data = the payload (an iovec on the
  * sender, received eagerly or by rendezvous). A reply is one Active Message
  * with AM id BFS_RPC_REPLY_ID sent back on the request's reply endpoint, the
  * same header layout (kind = BFS_RPC_KIND_REPLY, req_id echoed, status set),
  * and the reply data as AM data.
+ *
+ * Before its first request on a new endpoint, a client sends a HELLO: AM id
+ * BFS_RPC_HELLO_ID with UCP_AM_SEND_FLAG_REPLY, a request header (len =
+ * payload length, arg0 = 1 if the client's endpoint uses peer error
+ * handling, secret = the job's secret, req_id 0) and the client's UCX worker
+ * address as payload. It is not answered. The server connects back to that
+ * address with an endpoint it owns, and sends every reply that leaves after
+ * the request's AM callback returned (deferred replies) on it: UCX destroys
+ * the reply_ep it created for a peer-error-handling client when that client
+ * goes away, so a reply_ep must not be kept beyond the callback. A client
+ * that sends no HELLO gets replies only from within the callback. UCX cannot
+ * validate a worker address (it aborts on a malformed one), so a HELLO is
+ * trusted once its secret matches: set a job secret.
  *
  * Byte order: little endian (x86_64, aarch64). Both ends of a job run the same
  * build on the same architecture, so the header is sent as the struct's bytes.
@@ -40,9 +53,11 @@
 #define BFS_RPC_KIND_REQ 1u
 #define BFS_RPC_KIND_REPLY 2u
 
-/* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_MAX_ID-1. */
+/* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_HELLO_ID-1;
+ * BFS_RPC_HELLO_ID carries a client's HELLO. */
 #define BFS_RPC_REPLY_ID 0u
 #define BFS_RPC_MAX_ID 64u
+#define BFS_RPC_HELLO_ID (BFS_RPC_MAX_ID - 1u)
 
 /* Largest payload one request or reply may carry (a chunk plus a path). */
 #define BFS_RPC_MAX_PAYLOAD ((uint64_t)1 << 30)
