@@ -71,7 +71,7 @@ int main(void)
             bfs_rpc_call_t w = {.server = (int)i, .rpc_id = BFS_OP_WRITE, .arg0 = 99,
                                 .offset = reg.chunk_size - 8, .req_iov = &iov, .req_iovcnt = 1};
             expect("write past a chunk's end", bfs_rpc_call(c, &w), -EINVAL);
-            bfs_rpc_call_t u = {.server = (int)i, .rpc_id = 63};
+            bfs_rpc_call_t u = {.server = (int)i, .rpc_id = 62};
             expect("unknown rpc", bfs_rpc_call(c, &u), -ENOSYS);
             /* ...and the server still serves. */
             /* ...and the server still serves (the root lives on one of them). */
