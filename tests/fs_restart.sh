@@ -24,7 +24,7 @@ start_servers 0 "$T/dir" --chunk-size 64K || exit 1
 "$TOOL" check /b 65536 2 || fail "/b after restart"
 "$TOOL" check /c 7 3 || fail "/c after restart"
 # The layout is part of the data: another chunk size is refused clearly.
-stop_servers
+stop_servers || fail "servers did not stop cleanly"
 "$BENCHFSD" --dir "$T/dir" --registry "$T/reg2" --chunk-size 128K >"$T/bad.log" 2>&1 &
 bad=$!
 for _ in $(seq 100); do kill -0 $bad 2>/dev/null || break; sleep 0.1; done

@@ -12,6 +12,6 @@ start_servers "$N" "$T/dir" --chunk-size 64K || exit 1
 "$top_builddir/tests/fs_shared_write" || fail "fs_shared_write with $N servers"
 "$top_builddir/tests/fs_security_test" || fail "fs_security_test with $N servers"
 grep -q "refused a request with an invalid path" "$SERVER_LOG" || fail "refusals are not logged"
-stop_servers
+stop_servers || fail "servers did not stop cleanly"
 [ ! -e "$BENCHFS_REGISTRY" ] || fail "registry not removed at shutdown"
 echo "PASS: $N servers"

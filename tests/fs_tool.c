@@ -1,6 +1,7 @@
 /* A small client for test scripts:
  *   fs_tool put PATH SIZE SEED   write SIZE pattern bytes, fsync, close
- *   fs_tool check PATH SIZE SEED read back and verify (exit 1 on mismatch) */
+ *   fs_tool check PATH SIZE SEED read back and verify (exit 1 on mismatch)
+ *   fs_tool shutdown             ask every server to shut down */
 #include "client/benchfs.h"
 
 #include <fcntl.h>
@@ -10,6 +11,17 @@
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "shutdown")) {
+        benchfs_t *fs;
+        int rc = benchfs_init(&fs, NULL);
+        if (rc == 0) {
+            rc = benchfs_shutdown_servers(fs);
+            benchfs_finalize(fs);
+        }
+        if (rc < 0)
+            fprintf(stderr, "fs_tool: shutdown: %s\n", strerror(-rc));
+        return rc < 0;
+    }
     if (argc != 5) {
         fprintf(stderr, "usage: fs_tool put|check PATH SIZE SEED\n");
         return 2;

@@ -12,21 +12,43 @@ T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
 
+# Stop the servers; fails (and shows their log) unless they shut down
+# cleanly: a server that crashed or reported a sanitizer error is caught here.
 stop_servers() {
     [ -n "$SERVER_PID" ] || return 0
-    kill -TERM "$SERVER_PID" 2>/dev/null
+    # The shutdown RPC lets every server exit 0, and then mpirun does too;
+    # SIGTERM is the fallback (mpirun reports killed jobs as failed).
+    local how=rpc
+    timeout 20 "$top_builddir/tests/fs_tool" shutdown >>"$SERVER_LOG" 2>&1 || how=signal
     for _ in $(seq 100); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL "$SERVER_PID" 2>/dev/null
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        how=signal
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
     wait "$SERVER_PID" 2>/dev/null
+    local rc=$?
+    [ $how = rpc ] || rc=0
     SERVER_PID=
+    if [ $rc -ne 0 ] || grep -qE "AddressSanitizer|runtime error:|LeakSanitizer" "$SERVER_LOG"; then
+        echo "servers did not shut down cleanly (exit $rc):"
+        cat "$SERVER_LOG"
+        return 1
+    fi
 }
 
 cleanup() {
-    stop_servers
+    local rc=$?
+    stop_servers || rc=1
     rm -rf "$T"
+    exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

@@ -6,7 +6,7 @@ PL="$top_builddir/preload/.libs/libbenchfs.so"
 start_servers 1 "$T/dir" --chunk-size 64K || exit 1
 LD_PRELOAD="$PL" "$top_builddir/tests/preload_posix_test" || fail "preload_posix_test"
 cp "$BENCHFS_REGISTRY" "$T/dead-registry"
-stop_servers
+stop_servers || fail "servers did not stop cleanly"
 # Dead servers: a clear error within the deadline, one line on stderr, no hang.
 start=$(date +%s)
 BENCHFS_REGISTRY="$T/dead-registry" BENCHFS_RPC_TIMEOUT_MS=1000 LD_PRELOAD="$PL" \
