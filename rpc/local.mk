@@ -15,6 +15,6 @@ noinst_PROGRAMS += rpc/rpc-example
 rpc_rpc_example_SOURCES = rpc/rpc_example.c
 rpc_rpc_example_LDADD = rpc/libbfsrpc.la
 
-#bin_PROGRAMS += rpc/benchfs-rpc-bench
-#rpc_benchfs_rpc_bench_SOURCES = rpc/rpc_bench.c
-#rpc_benchfs_rpc_bench_LDADD = rpc/libbfsrpc.la
+bin_PROGRAMS += rpc/benchfs-rpc-bench
+rpc_benchfs_rpc_bench_SOURCES = rpc/rpc_bench.c
+rpc_benchfs_rpc_bench_LDADD = rpc/libbfsrpc.la
