@@ -15,7 +15,10 @@
  * flight at once; bfs_rpc_wait_all() waits for a set of them. Every call has
  * a deadline: a dead or unreachable server yields -ETIMEDOUT (or
  * -ECONNRESET when UCX detects the failure first), never a hang. A waiting
- * thread spins briefly, then sleeps on the worker's event fd.
+ * thread spins briefly, then sleeps on the worker's event fd: at least
+ * spin_us, up to twice as long as recent waits took when that is at most
+ * $BENCHFS_RPC_SPIN_MAX_US (default 1000; 0: always spin_us), and it stops
+ * spinning when another task needs its core (see bfs_rpc_wait_all).
  *
  * Thread safe: calls may be started and waited for from several threads. */
 #ifndef BFS_RPC_CLIENT_H
@@ -36,7 +39,8 @@ struct bfs_rpc_client_opts {
     int peer_errors;  /* 1: UCP_ERR_HANDLING_MODE_PEER (tcp only, fast failure
                          detection); 0: none (shared memory usable); -1: from
                          $BENCHFS_RPC_PEER_ERRORS (default 0) */
-    int spin_us;      /* busy-poll this long before sleeping; 0: default 20 */
+    int spin_us;      /* busy-poll at least this long before sleeping;
+                         0: $BENCHFS_RPC_SPIN_US or 20 */
 };
 
 struct bfs_rpc_call {
