@@ -53,7 +53,7 @@ struct bfs_rpc_server {
 
 /* Spin this long after the last activity before blocking
  * ($BENCHFS_RPC_SERVER_SPIN_US; 0 blocks at once as soon as idle). */
-#define SERVER_SPIN_US_DEFAULT 50
+#define SERVER_SPIN_US_DEFAULT 100
 /* While spinning, poll the worker alone this long between two passes of the
  * event loop (which checks the loop's other descriptors), and yield the CPU
  * this often. */

@@ -58,7 +58,7 @@ void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *le
 
 /* Watch the worker's event fd from loop; the loop then blocks when idle.
  * After activity the server keeps polling for $BENCHFS_RPC_SERVER_SPIN_US
- * microseconds (default 50; 0: block at once) before it blocks, unless
+ * microseconds (default 100; 0: block at once) before it blocks, unless
  * another task needs its core. */
 int bfs_rpc_server_attach(bfs_rpc_server_t *srv, bfs_evloop_t *loop);
 
