@@ -6,7 +6,9 @@
  *   - null-RPC round trip (DEMO_NULL): median and p99 of single calls;
  *   - throughput of writes (DEMO_SINK, payload client -> server) and reads
  *     (DEMO_SOURCE, reply data server -> client) for each request size and
- *     number of requests in flight (a sliding window of calls).
+ *     number of requests in flight (a sliding window of calls). By default
+ *     the calls in flight share one client buffer, as ucx_perftest's do;
+ *     --buffer-per-call gives each its own (colder caches).
  * Every measurement is repeated (--reps) and the median of the repetitions is
  * reported, because the machine is shared and noisy. The server child is
  * always terminated and reaped: at normal exit, on error, on SIGINT/SIGTERM/
@@ -69,6 +71,7 @@ static struct {
     .rep_ms = 0,
     .min_calls = 8,
     .max_seconds = 600,
+    .shared_buf = 1,
 };
 
 static void usage(FILE *f)
@@ -94,8 +97,9 @@ static void usage(FILE *f)
 "  --min-calls N        least calls in a throughput repetition (default 8)\n"
 "  --spin-us US         client busy-poll time before sleeping (default: the\n"
 "                       client's own, $BENCHFS_RPC_SPIN_US or 20)\n"
-"  --shared-buffer      all calls in flight use one client buffer (as\n"
-"                       ucx_perftest does); default: one buffer per call\n"
+"  --buffer-per-call    each call in flight has its own client buffer (cold\n"
+"                       caches at large sizes); default: one buffer shared by\n"
+"                       all calls, as ucx_perftest does\n"
 "  --verify             check the data pattern of every transfer (slower;\n"
 "                       each size is always checked once before timing)\n"
 "  --quick              fewer repetitions and shorter runs\n"
@@ -189,7 +193,7 @@ static int parse_args(int argc, char **argv)
         {"rep-ms", required_argument, NULL, O_REPMS},
         {"min-calls", required_argument, NULL, O_MINC},
         {"spin-us", required_argument, NULL, O_SPIN},
-        {"shared-buffer", no_argument, NULL, O_SHARED},
+        {"buffer-per-call", no_argument, NULL, O_SHARED},
         {"verify", no_argument, NULL, O_VERIFY},
         {"quick", no_argument, NULL, O_QUICK},
         {"json", no_argument, NULL, O_JSON},
@@ -249,7 +253,7 @@ static int parse_args(int argc, char **argv)
             if (parse_int(optarg, "--spin-us", 0, 10000000, &opt.spin_us) < 0)
                 return -1;
             break;
-        case O_SHARED: opt.shared_buf = 1; break;
+        case O_SHARED: opt.shared_buf = 0; break;
         case O_VERIFY: opt.verify = 1; break;
         case O_QUICK: opt.quick = 1; break;
         case O_JSON: opt.json = 1; break;
@@ -865,6 +869,8 @@ int main(int argc, char **argv)
             max_depth = opt.depths[i];
     if (opt.shared_buf)
         max_depth = 1;
+    if (!opt.do_write && !opt.do_read)
+        max_size = 4096;
     /* Page-aligned, and offset a little between slots so that buffers do not
      * all start on the same cache sets. */
     buf_stride = (max_size + 4096 + 4095) & ~(size_t)4095;
@@ -961,6 +967,8 @@ int main(int argc, char **argv)
         printf("benchfs-rpc-bench: error handling %s (peer_errors=%d%s), UCX_TLS=%s, server %s\n",
                mode, opt.peer_errors, opt.peer_errors ? ": tcp only" : ": shared memory allowed",
                tls ? tls : "(default)", opt.server_addr ? "external" : "forked");
+        printf("client buffers: %s\n", opt.shared_buf ? "one shared by the calls in flight (as ucx_perftest)"
+                                                     : "one per call in flight");
         printf("medians of %d repetitions; MB/s = 10^6 bytes/s; cpu: cores busy in the client,\n"
                "the server, and other processes on the machine (noise: over ~0.2 means contention)\n\n",
                opt.reps);
