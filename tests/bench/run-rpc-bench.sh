@@ -352,6 +352,12 @@ if [ $FAILS -gt 0 ]; then
     out "$me: $FAILS benchmark run(s) failed"
     exit 1
 fi
+NOISY=$(grep -c '(other processes used' "$SUMMARY")
+if [ "$NOISY" -gt 0 ]; then
+    out "$me: NOTE: $NOISY measurement(s) ran while other processes kept more than 0.3 cores"
+    out "  busy (marked above): those numbers, and verdicts resting on them, are not reliable;"
+    out "  run again when the machine is quiet."
+fi
 MISSES=$(grep -c ' MISS$' "$SUMMARY")
 PASSES=$(grep -c ' PASS$' "$SUMMARY")
 out "$me: targets met: $PASSES, missed: $MISSES (raw results and logs in $OUT)"
