@@ -353,6 +353,16 @@ static void on_fatal_signal(int sig)
     _exit(128 + sig);
 }
 
+/* abort() (a failed assertion, glibc's stack protector, UCX): clean up, then
+ * die of the signal as before. */
+static void on_abort(int sig)
+{
+    stop_server();
+    remove_tmp();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -363,6 +373,9 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL);
+    sa.sa_handler = on_abort;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGABRT, &sa, NULL);
 }
 
 static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
@@ -400,6 +413,7 @@ static void start_server(uint64_t secret)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
         sigaction(SIGALRM, &sa, NULL);
+        sigaction(SIGABRT, &sa, NULL);
         alarm(0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
