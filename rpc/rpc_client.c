@@ -1,6 +1,8 @@
 /* RPC client: lazy pooled endpoints, zero-copy calls, deadlines. */
+#define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_client.h"
 #include "../common/clock.h"
+#include "rpc_spin.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -52,6 +54,12 @@ struct bfs_rpc_client {
     int timeout_ms;
     int peer_errors;
     int spin_us;
+    /* Adaptive spinning (see bfs_rpc_wait_all). */
+    uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
+    uint64_t yield_ns;      /* sched_yield() this often while spinning; 0: never */
+    uint64_t backoff_ns;    /* no extended spin this long after contention */
+    uint64_t wait_avg_ns;   /* moving average of how long waits took */
+    uint64_t backoff_until; /* contention seen: spin only spin_us until then */
     struct conn **conns;
     int nconns;
     /* In-flight calls by slot; req_id = generation << 32 | slot, so a reply
@@ -88,6 +96,9 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
         c->timeout_ms = 30000;
     c->peer_errors = (o && o->peer_errors >= 0) ? o->peer_errors : env_int("BENCHFS_RPC_PEER_ERRORS", 0);
     c->spin_us = (o && o->spin_us > 0) ? o->spin_us : env_int("BENCHFS_RPC_SPIN_US", 20);
+    c->spin_max_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_MAX_US", 1000) * 1000ull;
+    c->yield_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_YIELD_US", 5) * 1000ull;
+    c->backoff_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_BACKOFF_US", 2000) * 1000ull;
     c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wakefd < 0)
         goto fail;
@@ -660,33 +671,88 @@ static void reap_failed(bfs_rpc_client_t *c)
     }
 }
 
+/* How long a wait busy-polls before it sleeps on the event fd.
+ *
+ * Sleeping is expensive here: a sleeping peer must be woken with a syscall
+ * from the sender (UCX signals the worker's event fd for every message that
+ * arrives while it is armed) and the wake-up itself costs several
+ * microseconds in a VM. So a wait spins at least spin_us, and longer when
+ * recent waits were longer: up to twice their moving average, at most
+ * spin_max. A wait expected to take longer than spin_max sleeps after
+ * spin_us, since then the wake-up cost no longer matters.
+ *
+ * Spinning only pays when this thread has a core to itself. The spin
+ * therefore yields the CPU every yield_ns; when the scheduler switched this
+ * thread out for another task (rpc_spin.h), the wait stops spinning and
+ * sleeps, and later waits spin no more than spin_us for backoff_ns. */
+static uint64_t spin_budget(const bfs_rpc_client_t *c, uint64_t now)
+{
+    uint64_t spin = (uint64_t)c->spin_us * 1000ull;
+    if (now < c->backoff_until || !c->wait_avg_ns || c->wait_avg_ns > c->spin_max_ns)
+        return spin;
+    uint64_t want = 2 * c->wait_avg_ns;
+    if (want > c->spin_max_ns)
+        want = c->spin_max_ns;
+    return want > spin ? want : spin;
+}
+
 int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
 {
     pthread_mutex_lock(&c->mu);
-    uint64_t spin_end = bfs_now_ns() + (uint64_t)c->spin_us * 1000ull;
+    uint64_t t_enter = bfs_now_ns();
+    uint64_t spin_end = t_enter + spin_budget(c, t_enter);
+    uint64_t next_yield = c->yield_ns ? t_enter + c->yield_ns : UINT64_MAX;
+    long nivcsw = -1; /* per thread: several threads may wait at once */
+    uint64_t near_ns = UINT64_MAX;
+    uint64_t now = t_enter;
     for (;;) {
         while (ucp_worker_progress(c->worker))
             ;
         if (c->peer_errors)
             reap_failed(c);
-        uint64_t now = bfs_now_ns(), nearest = UINT64_MAX;
+        /* Completion first, without reading the clock: this is the latency
+         * path. The average below uses the previous round's time. */
         int pending = 0;
-        for (int i = 0; i < n; i++) {
-            bfs_rpc_call_t *call = calls[i];
-            if (call->state_ & ST_DONE)
-                continue;
-            if (now >= call->deadline_ns_)
-                timeout_call(c, call);
-            if (call->state_ & ST_DONE)
-                continue;
-            pending++;
-            if (call->deadline_ns_ < nearest)
-                nearest = call->deadline_ns_;
+        for (int i = 0; i < n && !pending; i++)
+            pending = !(calls[i]->state_ & ST_DONE);
+        if (pending) {
+            now = bfs_now_ns();
+            uint64_t nearest = UINT64_MAX;
+            pending = 0;
+            for (int i = 0; i < n; i++) {
+                bfs_rpc_call_t *call = calls[i];
+                if (call->state_ & ST_DONE)
+                    continue;
+                if (now >= call->deadline_ns_)
+                    timeout_call(c, call);
+                if (call->state_ & ST_DONE)
+                    continue;
+                pending++;
+                if (call->deadline_ns_ < nearest)
+                    nearest = call->deadline_ns_;
+            }
+            near_ns = nearest;
         }
-        if (!pending)
+        if (!pending) {
+            uint64_t took = now - t_enter;
+            c->wait_avg_ns = c->wait_avg_ns ? (7 * c->wait_avg_ns + took) / 8 : took + 1;
             break;
-        if (now < spin_end)
+        }
+        uint64_t nearest = near_ns;
+        if (now < spin_end) {
+            if (now >= next_yield) {
+                pthread_mutex_unlock(&c->mu);
+                int contended = bfs_spin_yield_contended(&nivcsw);
+                pthread_mutex_lock(&c->mu);
+                uint64_t after = bfs_now_ns();
+                if (contended) {
+                    spin_end = 0; /* someone else wanted this core: sleep */
+                    c->backoff_until = after + c->backoff_ns;
+                }
+                next_yield = after + c->yield_ns;
+            }
             continue;
+        }
         if (ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
             continue;
         c->waiters++;
@@ -704,6 +770,7 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
         }
         pthread_mutex_lock(&c->mu);
         c->waiters--;
+        now = bfs_now_ns(); /* the wait's length must include the sleep */
     }
     pthread_mutex_unlock(&c->mu);
     for (int i = 0; i < n; i++)

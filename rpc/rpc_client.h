@@ -18,7 +18,9 @@
  * no connection can be made), never a hang. Deadlines are enforced while
  * the call is waited for (bfs_rpc_wait_all, bfs_rpc_call): bfs_rpc_done()
  * only reports. A waiting thread spins briefly, then sleeps on the worker's
- * event fd.
+ * event fd: at least spin_us, up to twice as long as recent waits took when
+ * that is at most $BENCHFS_RPC_SPIN_MAX_US (default 1000; 0: always
+ * spin_us), and it stops spinning when another task needs its core.
  *
  * Thread safe: calls may be started and waited for from several threads. */
 #ifndef BFS_RPC_CLIENT_H
@@ -44,7 +46,8 @@ struct bfs_rpc_client_opts {
                          client dies sending a large request, the client
                          when the server dies sending a large reply);
                          UCX_TLS=^cma avoids it. */
-    int spin_us;      /* busy-poll this long before sleeping; 0: default 20 */
+    int spin_us;      /* busy-poll at least this long before sleeping;
+                         0: $BENCHFS_RPC_SPIN_US or 20 */
 };
 
 struct bfs_rpc_call {

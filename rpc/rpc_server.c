@@ -1,7 +1,9 @@
 /* RPC server: UCX Active Message reception, validation, dispatch, replies. */
+#define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_server.h"
 #include "rpc_bufpool.h"
 #include "../common/clock.h"
+#include "rpc_spin.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -71,7 +73,22 @@ struct bfs_rpc_server {
     struct srv_req *cb_req;
     struct srv_conn *conns[CONN_BUCKETS];
     struct srv_conn *reap; /* released connections whose endpoint to close */
+    /* Spinning after activity (see before_sleep). */
+    uint64_t spin_ns, last_active_ns, next_yield_ns, backoff_until;
+    long nivcsw;
 };
+
+/* Spin this long after the last activity before blocking
+ * ($BENCHFS_RPC_SERVER_SPIN_US; 0 blocks at once as soon as idle). */
+#define SERVER_SPIN_US_DEFAULT 100
+/* While spinning, poll the worker alone this long between two passes of the
+ * event loop (which checks the loop's other descriptors), and yield the CPU
+ * this often. */
+#define SPIN_SLICE_NS 5000ull
+#define SPIN_YIELD_NS 5000ull
+/* When another task wanted the core (rpc_spin.h), stop spinning, and do not
+ * spin again for this long. */
+#define SPIN_BACKOFF_NS 2000000ull
 
 static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
                                void *data, size_t length, const ucp_am_recv_param_t *param);
@@ -210,7 +227,16 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     if (!s)
         return -ENOMEM;
     s->secret = opts ? opts->secret : 0;
+    s->nivcsw = -1;
     bfs_rpc_bufpool_init(&s->pool);
+    {
+        const char *v = getenv("BENCHFS_RPC_SERVER_SPIN_US");
+        char *end;
+        unsigned long us = v && *v ? strtoul(v, &end, 10) : SERVER_SPIN_US_DEFAULT;
+        if (v && *v && (*end || us > 1000000))
+            us = SERVER_SPIN_US_DEFAULT;
+        s->spin_ns = (uint64_t)us * 1000ull;
+    }
 
     ucp_config_t *cfg;
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
@@ -316,6 +342,8 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *s)
         n++;
     if (s->reap)
         reap_conns(s);
+    if (n && s->spin_ns)
+        s->last_active_ns = bfs_now_ns();
     return n;
 }
 
@@ -325,10 +353,36 @@ static void on_efd(int fd, void *arg)
     bfs_rpc_server_progress(arg);
 }
 
+/* Before the loop blocks. Blocking costs every request that finds the
+ * server asleep a wake-up: a syscall in the client (UCX signals the armed
+ * worker's event fd) and several microseconds in the server. So after
+ * activity the server keeps polling for spin_ns before it arms the worker
+ * and blocks: back-to-back requests then find it awake, and an idle server
+ * still uses no CPU. Spinning only pays when the server has a core to
+ * itself (PLATFORM.md: a server that always busy-polls collapses on shared
+ * cores), so it yields the CPU every few microseconds, and when a yield shows
+ * that another task was waiting for the core it stops spinning and does not
+ * spin again for a while. */
 static int before_sleep(void *arg)
 {
     bfs_rpc_server_t *s = arg;
     bfs_rpc_server_progress(s);
+    uint64_t now = bfs_now_ns();
+    if (s->spin_ns && now - s->last_active_ns < s->spin_ns && now >= s->backoff_until) {
+        uint64_t until = now + SPIN_SLICE_NS;
+        while ((bfs_rpc_server_progress(s), now = bfs_now_ns()) < until)
+            ;
+        if (now >= s->next_yield_ns) {
+            int contended = bfs_spin_yield_contended(&s->nivcsw);
+            uint64_t after = bfs_now_ns();
+            s->next_yield_ns = after + SPIN_YIELD_NS;
+            if (contended) {
+                s->backoff_until = after + SPIN_BACKOFF_NS;
+                return ucp_worker_arm(s->worker) == UCS_ERR_BUSY;
+            }
+        }
+        return 1;
+    }
     /* BUSY: events arrived since the last progress; go round again. */
     return ucp_worker_arm(s->worker) == UCS_ERR_BUSY;
 }

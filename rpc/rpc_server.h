@@ -60,7 +60,10 @@ void bfs_rpc_server_set_secret(bfs_rpc_server_t *srv, uint64_t secret);
 /* The worker address clients connect to (valid until destroy). */
 void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *len);
 
-/* Watch the worker's event fd from loop; the loop then blocks when idle. */
+/* Watch the worker's event fd from loop; the loop then blocks when idle.
+ * After activity the server keeps polling for $BENCHFS_RPC_SERVER_SPIN_US
+ * microseconds (default 100; 0: block at once) before it blocks, unless
+ * another task needs its core. */
 int bfs_rpc_server_attach(bfs_rpc_server_t *srv, bfs_evloop_t *loop);
 
 int bfs_rpc_server_register(bfs_rpc_server_t *srv, unsigned rpc_id,

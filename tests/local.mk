@@ -53,3 +53,4 @@ AM_TESTS_ENVIRONMENT = \
 	export LSAN_OPTIONS;
 
 EXTRA_DIST += tests/env.sh.in tests/run-all.sh tests/README.md tests/lsan.supp
+EXTRA_DIST += tests/bench/run-rpc-bench.sh
