@@ -6,9 +6,10 @@ tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
 tests_fs_security_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
-TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh
+TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh \
+	tests/fs_orphans.sh
 EXTRA_DIST += tests/lib.sh tests/fs_servers.sh tests/fs_1server.sh tests/fs_3servers.sh \
-	tests/fs_restart.sh tests/preload_coreutils.sh
+	tests/fs_restart.sh tests/preload_coreutils.sh tests/fs_orphans.sh
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT += top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
