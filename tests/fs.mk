@@ -26,7 +26,13 @@ tests/mpi_io_test: $(srcdir)/tests/mpi_io_test.c
 	$(AM_V_CC)$(MPICC) -O2 -Wall -Wextra -o $@ $(srcdir)/tests/mpi_io_test.c
 CLEANFILES += tests/mpi_io_test
 TESTS += tests/preload_mpi.sh
+# The IO500-style benchmark (make bench).
+noinst_SCRIPTS = tests/bench/bfs_io500
+tests/bench/bfs_io500: $(srcdir)/tests/bench/bfs_io500.c
+	$(AM_V_CC)$(MPICC) -O2 -Wall -Wextra -o $@ $(srcdir)/tests/bench/bfs_io500.c
+CLEANFILES += tests/bench/bfs_io500
 endif
+EXTRA_DIST += tests/bench/bfs_io500.c
 tests_preload_posix_test_LDADD = -lpthread
 EXTRA_DIST += tests/preload_posix.sh
 
