@@ -28,3 +28,11 @@ TESTS += tests/preload_mpi.sh
 endif
 tests_preload_posix_test_LDADD = -lpthread
 EXTRA_DIST += tests/preload_posix.sh
+
+# benchfs-run and the benchfs tool (mpi-launch/).
+TESTS += tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh tests/run_stage.sh
+EXTRA_DIST += tests/run_lib.sh tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh \
+	tests/run_stage.sh tests/run_mpi_job.sh
+if HAVE_MPI
+TESTS += tests/run_mpi_job.sh
+endif
