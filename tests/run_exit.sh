@@ -15,6 +15,7 @@ run() {
     [ "$got" = "$want" ] || { cat "$T/out" "$T/err"; fail "benchfs-run $*: exit $got, expected $want"; }
     [ ! -e "$T/reg" ] || fail "registry left behind by: $*"
     [ ! -e "$T/dir" ] || fail "directory left behind by: $*"
+    ! compgen -G "$T/benchfs-run.*" >/dev/null || fail "temporary directory left behind by: $*"
     [ -z "$(procs_with "$T/")" ] || fail "processes left behind by: $*: $(procs_with "$T/")"
 }
 
@@ -46,6 +47,7 @@ mpid=$(sed -n "s/.*servers' mpirun has pid \([0-9]*\).*/\1/p" "$T/err")
 ! alive "$mpid" || fail "the servers' mpirun $mpid is still running"
 [ ! -e "$T/reg" ] || fail "registry left behind after a failed start"
 [ -z "$(procs_with "$T/")" ] || fail "processes left behind after a failed start"
+! compgen -G "$T/benchfs-run.*" >/dev/null || fail "temporary directory left behind after a failed start"
 [ "$(cat "$T/file")" = "not a directory" ] || fail "the regular file was touched"
 
 # Mistakes caught before any server starts.

@@ -6,6 +6,9 @@ BFSRUN="$top_builddir/mpi-launch/benchfs-run"
 BFSTOOL="$top_builddir/mpi-launch/benchfs"
 [ -x "$BFSRUN" ] || fail "no $BFSRUN (make first)"
 RUN_PIDS=()
+# benchfs-run's temporary directory (the servers' log) lands here, where the
+# tests can see whether it is removed.
+export TMPDIR="$T"
 
 # PIDs of the given processes and all their descendants.
 tree_of() {

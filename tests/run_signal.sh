@@ -29,8 +29,12 @@ start_job() {
 nothing_left() {
     local name=$1
     for p in $ALL; do wait_dead "$p" 100 || fail "$name: process $p survived: $(ps -o pid,cmd -p "$p")"; done
-    for _ in $(seq 100); do [ -e "$T/reg" ] || [ -e "$T/dir" ] || break; sleep 0.1; done
+    for _ in $(seq 100); do
+        [ -e "$T/reg" ] || [ -e "$T/dir" ] || compgen -G "$T/benchfs-run.*" >/dev/null || break
+        sleep 0.1
+    done
     [ ! -e "$T/reg" ] || fail "$name: registry left behind"
+    ! compgen -G "$T/benchfs-run.*" >/dev/null || fail "$name: benchfs-run's temporary directory left behind"
     [ ! -e "$T/dir" ] || fail "$name: directory left behind: $(find "$T/dir" -maxdepth 2)"
     [ -z "$(procs_with "$T/")" ] || fail "$name: processes left behind: $(procs_with "$T/")"
 }
