@@ -39,3 +39,10 @@ EXTRA_DIST += tests/preload_posix.sh
 # Benchmarks (make bench), not tests.
 noinst_PROGRAMS += tests/bench/preload_overhead
 EXTRA_DIST += tests/bench/run-preload-overhead.sh
+# benchfs-run and the benchfs tool (mpi-launch/).
+TESTS += tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh tests/run_stage.sh
+EXTRA_DIST += tests/run_lib.sh tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh \
+	tests/run_stage.sh tests/run_mpi_job.sh
+if HAVE_MPI
+TESTS += tests/run_mpi_job.sh
+endif
