@@ -44,8 +44,9 @@ stop_servers() {
     fi
 }
 
+# cleanup [STATUS]: the exit trap; STATUS defaults to the script's.
 cleanup() {
-    local rc=$?
+    local rc=${1:-$?}
     stop_servers || rc=1
     rm -rf "$T"
     exit $rc

@@ -41,7 +41,7 @@ procs_with() {
 }
 
 run_cleanup() {
-    local pids
+    local rc=${1:-$?} pids
     if [ ${#RUN_PIDS[@]} -gt 0 ]; then
         pids=$(tree_of "${RUN_PIDS[@]}")
         [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
@@ -55,7 +55,7 @@ run_cleanup() {
     # Anything still holding our temporary directory (servers of a killed run).
     pids=$(procs_with "$T/")
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-    cleanup
+    cleanup "$rc"
 }
 trap run_cleanup EXIT
 

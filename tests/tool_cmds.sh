@@ -85,7 +85,7 @@ B rm -r /benchfs || fail "rm -r of the root (empties it)"
 srv1=$(ps -o pid= --ppid "$SERVER_PID" | sed -n 2p)
 [ -n "$srv1" ] || fail "no second server under mpirun"
 kill -STOP "$srv1"
-trap 'kill -CONT '"$srv1"' 2>/dev/null; run_cleanup' EXIT
+trap 'rc=$?; kill -CONT '"$srv1"' 2>/dev/null; run_cleanup $rc' EXIT
 t0=$(date +%s)
 BENCHFS_RPC_TIMEOUT_MS=1000 B ping >"$T/ping" 2>&1 && { kill -CONT "$srv1"; fail "ping with a stopped server exited 0"; }
 kill -CONT "$srv1"
