@@ -235,8 +235,10 @@ int main(int argc, char **argv)
         bfs_error("cannot open the chunk store in %s: %s", mydir, strerror(-rc));
         goto out;
     }
+    s.pending_tail = &s.pending;
     if ((rc = bfs_fs_handlers_register(&s)) < 0 || (rc = bfs_rpc_server_attach(s.rpc, s.loop)) < 0 ||
-        (rc = bfs_chunk_store_attach(s.chunks, s.loop)) < 0)
+        (rc = bfs_chunk_store_attach(s.chunks, s.loop)) < 0 ||
+        (rc = bfs_evloop_add_prepare(s.loop, bfs_fs_commit, &s)) < 0)
         goto out;
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0 || (rc = bfs_evloop_add_fd(s.loop, sfd, on_signal, s.loop)) < 0) {
@@ -260,6 +262,8 @@ int main(int argc, char **argv)
     rc = bfs_evloop_run(s.loop);
 
 out:
+    if (s.meta && s.pending_tail)
+        bfs_fs_commit(&s); /* answer what the last loop pass queued */
     if (wrote_registry)
         unlink(o.registry);
     if (s.chunks)

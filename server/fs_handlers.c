@@ -40,6 +40,78 @@ static void reply_inode(bfs_rpc_req_t *req, int st, const struct bfs_inode *ino)
     reply_copy(req, st, ino, sizeof(*ino));
 }
 
+/* Group commit of metadata (meta_store.h): a handler that changes metadata
+ * joins the open batch and queues its reply; the batch commits, and the
+ * replies leave, before the event loop sleeps. A reply never acknowledges a
+ * change that could still be lost with the server process. */
+struct pending_reply {
+    bfs_rpc_req_t *req;
+    int status;
+    size_t len;
+    struct pending_reply *next;
+    unsigned char data[sizeof(struct bfs_inode)];
+};
+
+static void meta_begin(struct bfs_server *s) { bfs_meta_batch_begin(s->meta); }
+
+static void meta_reply(struct bfs_server *s, bfs_rpc_req_t *req, int st, const void *obj,
+                       size_t len)
+{
+    struct pending_reply *p = malloc(sizeof(*p));
+    if (!p || len > sizeof(p->data)) {
+        /* Cannot queue: commit now, then answer. */
+        free(p);
+        int rc = bfs_meta_batch_commit(s->meta);
+        if (rc < 0)
+            st = rc;
+        if (st >= 0 && len)
+            reply_copy(req, st, obj, len);
+        else
+            reply_status(req, st);
+        return;
+    }
+    p->req = req;
+    p->status = st;
+    p->len = len;
+    if (len)
+        memcpy(p->data, obj, len);
+    p->next = NULL;
+    *s->pending_tail = p;
+    s->pending_tail = &p->next;
+}
+
+static void meta_reply_inode(struct bfs_server *s, bfs_rpc_req_t *req, int st,
+                             const struct bfs_inode *ino)
+{
+    meta_reply(s, req, st, ino, sizeof(*ino));
+}
+
+int bfs_fs_commit(void *arg)
+{
+    struct bfs_server *s = arg;
+    if (!s->pending && !bfs_meta_batch_size(s->meta)) {
+        bfs_meta_batch_commit(s->meta);
+        return 0;
+    }
+    int rc = bfs_meta_batch_commit(s->meta);
+    if (rc < 0)
+        bfs_error("committing metadata failed: %s", strerror(-rc));
+    struct pending_reply *p = s->pending;
+    s->pending = NULL;
+    s->pending_tail = &s->pending;
+    while (p) {
+        struct pending_reply *next = p->next;
+        int st = rc < 0 ? rc : p->status;
+        if (st >= 0 && p->len)
+            reply_copy(p->req, st, p->data, p->len);
+        else
+            reply_status(p->req, st);
+        free(p);
+        p = next;
+    }
+    return 1; /* replies were posted: let the RPC layer progress them */
+}
+
 /* Copy the path in the first plen payload bytes (all of it when plen is 0)
  * into out after validating it. */
 static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, size_t plen, char *out)
@@ -88,11 +160,12 @@ static uint8_t dtype_of(uint32_t mode) { return S_ISDIR(mode) ? 4 /* DT_DIR */ :
 static int h_create(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
     const char *base = NULL;
     int len = take_path(s, req, 0, path);
     if (len < 0 || len == 1) {
-        reply_status(req, len < 0 ? len : -EEXIST);
+        meta_reply(s, req, len < 0 ? len : -EEXIST, NULL, 0);
         return BFS_RPC_DONE;
     }
     uint32_t mode = (uint32_t)req->hdr.arg0;
@@ -103,7 +176,7 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
         parent_of(path, (size_t)len, parent, &base);
         int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(mode));
         if (rc < 0) {
-            reply_status(req, rc);
+            meta_reply(s, req, rc, NULL, 0);
             return BFS_RPC_DONE;
         }
     }
@@ -111,18 +184,18 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
                              (uint32_t)req->hdr.arg1, (int64_t)req->hdr.offset, &ino);
     if (rc == -EEXIST) {
         if (req->hdr.flags & BFS_F_EXCL)
-            reply_status(req, -EEXIST);
+            meta_reply(s, req, -EEXIST, NULL, 0);
         else
-            reply_inode(req, 1, &ino);
+            meta_reply_inode(s, req, 1, &ino);
         return BFS_RPC_DONE;
     }
     if (rc < 0) {
         if (req->hdr.flags & BFS_F_DIRENT)
             bfs_meta_dirent_del(s->meta, parent, base);
-        reply_status(req, rc);
+        meta_reply(s, req, rc, NULL, 0);
         return BFS_RPC_DONE;
     }
-    reply_inode(req, 0, &ino);
+    meta_reply_inode(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
 
@@ -144,61 +217,66 @@ static int h_stat(bfs_rpc_req_t *req, void *arg)
 static int h_chmod(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX];
     int rc = take_path(s, req, 0, path);
     if (rc >= 0)
         rc = bfs_meta_chmod(s->meta, path, (uint32_t)req->hdr.arg0, (int64_t)req->hdr.offset);
-    reply_status(req, rc < 0 ? rc : 0);
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 
 static int h_utimens(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX];
     int rc = take_path(s, req, 0, path);
     if (rc >= 0)
         rc = bfs_meta_utimens(s->meta, path, (int64_t)req->hdr.arg0, (int64_t)req->hdr.arg1,
                               (int64_t)req->hdr.offset);
-    reply_status(req, rc < 0 ? rc : 0);
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 
 static int h_setsize(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX];
     struct bfs_inode before;
     int rc = take_path(s, req, 0, path);
     if (rc >= 0)
         rc = bfs_meta_set_size(s->meta, path, req->hdr.arg0, (int64_t)req->hdr.offset, &before);
     if (rc < 0)
-        reply_status(req, rc);
+        meta_reply(s, req, rc, NULL, 0);
     else
-        reply_inode(req, 0, &before);
+        meta_reply_inode(s, req, 0, &before);
     return BFS_RPC_DONE;
 }
 
 static int h_grow(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX];
     int rc = take_path(s, req, 0, path);
     if (rc >= 0)
         rc = bfs_meta_grow(s->meta, path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
-    reply_status(req, rc < 0 ? rc : 0);
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 
 static int h_remove(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
     const char *base;
     struct bfs_inode ino;
     int len = take_path(s, req, 0, path);
     if (len < 0 || len == 1) {
-        reply_status(req, len < 0 ? len : -EBUSY);
+        meta_reply(s, req, len < 0 ? len : -EBUSY, NULL, 0);
         return BFS_RPC_DONE;
     }
     int kind = req->hdr.arg0 == BFS_RM_DIR ? 1 : req->hdr.arg0 == BFS_RM_FILE ? 0 : -1;
@@ -208,21 +286,22 @@ static int h_remove(bfs_rpc_req_t *req, void *arg)
         bfs_meta_dirent_del(s->meta, parent, base);
     }
     if (rc < 0)
-        reply_status(req, rc);
+        meta_reply(s, req, rc, NULL, 0);
     else
-        reply_inode(req, 0, &ino);
+        meta_reply_inode(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
 
 static int h_put(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    meta_begin(s);
     char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
     const char *base;
     struct bfs_inode ino, old;
     int len = take_path(s, req, req->hdr.arg2, path);
     if (len < 0 || len == 1 || req->hdr.len != (uint64_t)len + sizeof(ino)) {
-        reply_status(req, len < 0 ? len : len == 1 ? -EBUSY : -EINVAL);
+        meta_reply(s, req, len < 0 ? len : len == 1 ? -EBUSY : -EINVAL, NULL, 0);
         return BFS_RPC_DONE;
     }
     memcpy(&ino, (const char *)req->data + len, sizeof(ino));
@@ -230,28 +309,29 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
         parent_of(path, (size_t)len, parent, &base);
         int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(ino.mode));
         if (rc < 0) {
-            reply_status(req, rc);
+            meta_reply(s, req, rc, NULL, 0);
             return BFS_RPC_DONE;
         }
     }
     int rc = bfs_meta_put(s->meta, path, &ino, &old);
     if (rc == 1)
-        reply_inode(req, 1, &old);
+        meta_reply_inode(s, req, 1, &old);
     else
-        reply_status(req, rc);
+        meta_reply(s, req, rc, NULL, 0);
     return BFS_RPC_DONE;
 }
 
 static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
 {
     char dir[BFS_PATH_MAX], name[BFS_NAME_MAX + 1];
+    meta_begin(s);
     int rc = req->hdr.arg2 ? take_path(s, req, req->hdr.arg2, dir) : -EINVAL;
     if (rc >= 0)
         rc = take_name(req, req->hdr.arg2, name, 0);
     if (rc >= 0)
         rc = add ? bfs_meta_dirent_add(s->meta, dir, name, (uint8_t)req->hdr.arg0)
                  : bfs_meta_dirent_del(s->meta, dir, name);
-    reply_status(req, rc < 0 ? rc : 0);
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 
@@ -350,6 +430,7 @@ static void write_done(int64_t res, void *arg)
     struct bfs_server *s = req->user;
     if (res >= 0 && (req->hdr.flags & BFS_F_GROW)) {
         char path[BFS_PATH_MAX];
+        meta_begin(s);
         memcpy(path, req->data, req->hdr.arg2);
         path[req->hdr.arg2] = '\0';
         uint64_t end = req->hdr.arg1 * s->chunk_size + req->hdr.offset + (uint64_t)res;
@@ -359,7 +440,10 @@ static void write_done(int64_t res, void *arg)
     }
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
-    bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
+    if (req->hdr.flags & BFS_F_GROW)
+        meta_reply(s, req, res < 0 ? (int)res : 0, NULL, 0);
+    else
+        bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
 }
 
 static int h_write(bfs_rpc_req_t *req, void *arg)

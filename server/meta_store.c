@@ -28,6 +28,10 @@ struct bfs_meta {
     uint64_t fid_reserved;  /* counters below this are persisted as used */
     size_t max_key;
     char *kbuf;             /* max_key bytes for building dirent keys */
+    /* Group commit: while a batch is open, every mutation is a nested
+     * transaction of it (undone alone on error) and one commit ends them all. */
+    MDB_txn *batch;
+    unsigned batch_ops;
 };
 
 /* LMDB returns positive errno values or its own negative codes. */
@@ -103,7 +107,9 @@ static int inode_put(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
 
 static int wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
 {
-    return mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
+    if (m->batch)
+        m->batch_ops++;
+    return mdb_err(mdb_txn_begin(m->env, m->batch, 0, txn));
 }
 
 /* Commits when rc == 0, aborts otherwise; returns rc or the commit error. */
@@ -301,6 +307,25 @@ void bfs_meta_close(bfs_meta_t *m)
     free(m->kbuf);
     free(m);
 }
+
+int bfs_meta_batch_begin(bfs_meta_t *m)
+{
+    if (m->batch)
+        return 0;
+    m->batch_ops = 0;
+    return mdb_err(mdb_txn_begin(m->env, NULL, 0, &m->batch));
+}
+
+int bfs_meta_batch_commit(bfs_meta_t *m)
+{
+    if (!m->batch)
+        return 0;
+    MDB_txn *t = m->batch;
+    m->batch = NULL;
+    return mdb_err(mdb_txn_commit(t));
+}
+
+unsigned bfs_meta_batch_size(const bfs_meta_t *m) { return m->batch ? m->batch_ops : 0; }
 
 int bfs_meta_sync(bfs_meta_t *m)
 {

@@ -42,6 +42,17 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
 void bfs_meta_close(bfs_meta_t *m);
 int bfs_meta_sync(bfs_meta_t *m);
 
+/* Group commit. Between begin and commit every mutating call joins one
+ * write transaction (each still undone alone when it fails) and nothing is
+ * committed until bfs_meta_batch_commit, which commits them all at once and
+ * returns the commit's result. Reads (get, readdir, counts) see only
+ * committed data meanwhile. Callers must not acknowledge a mutation before
+ * its batch committed. */
+int bfs_meta_batch_begin(bfs_meta_t *m);
+int bfs_meta_batch_commit(bfs_meta_t *m);
+/* Mutations in the open batch (0 when none is open). */
+unsigned bfs_meta_batch_size(const bfs_meta_t *m);
+
 /* Create an inode at path. mode includes S_IFREG or S_IFDIR (else -EINVAL).
  * A new fid is assigned (returned in *out); nlink is 1, 2 for a directory.
  * -EEXIST if path exists (*out then holds the existing inode). now_ns sets

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+struct pending_reply;
+
 struct bfs_server {
     unsigned rank, nservers;
     uint64_t chunk_size;
@@ -20,10 +22,16 @@ struct bfs_server {
     bfs_chunk_store_t *chunks;
     bfs_rpc_bufpool_t pool; /* read and readdir reply buffers */
     uint64_t log_bad_ns;
+    /* Replies waiting for the metadata batch to commit (fs_handlers.c). */
+    struct pending_reply *pending, **pending_tail;
 };
 
 /* Register every file-system RPC (common/proto.h) on s->rpc. */
 int bfs_fs_handlers_register(struct bfs_server *s);
+
+/* Event-loop prepare hook: commit the metadata batch and send the replies
+ * that waited for it. Attach it last. */
+int bfs_fs_commit(void *server);
 
 /* Whether chunk idx of fid is placed on this server. */
 int bfs_server_owns_chunk(uint64_t fid, uint64_t idx, void *server);

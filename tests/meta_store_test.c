@@ -173,6 +173,29 @@ static void test_sizes_modes(bfs_meta_t *m)
     CHECK_EQ(bfs_meta_utimens(m, "/nope", 1, 1, 1), -ENOENT);
 }
 
+/* Group commit: mutations join one batch, a failing one is undone alone,
+ * nothing is visible to readers before the commit, everything after. */
+static void test_batch(bfs_meta_t *m)
+{
+    struct bfs_inode a, b, got;
+    CHECK(bfs_meta_batch_size(m) == 0);
+    CHECK(bfs_meta_batch_begin(m) == 0);
+    CHECK(bfs_meta_create(m, "/batch1", S_IFREG | 0644, 1, 2, 100, &a) == 0);
+    CHECK(bfs_meta_create(m, "/batch2", S_IFREG | 0644, 1, 2, 100, &b) == 0);
+    CHECK(bfs_meta_create(m, "/batch1", S_IFREG | 0644, 1, 2, 100, &got) == -EEXIST);
+    CHECK(bfs_meta_grow(m, "/batch1", 4096, 200, NULL) == 0);
+    CHECK(bfs_meta_grow(m, "/batch-missing", 4096, 200, NULL) == -ENOENT);
+    CHECK(bfs_meta_batch_size(m) >= 3);
+    CHECK(bfs_meta_get(m, "/batch1", &got) == -ENOENT); /* not committed yet */
+    CHECK(bfs_meta_batch_commit(m) == 0);
+    CHECK(bfs_meta_batch_size(m) == 0);
+    CHECK(bfs_meta_get(m, "/batch1", &got) == 0 && got.size == 4096 && got.fid == a.fid);
+    CHECK(bfs_meta_get(m, "/batch2", &got) == 0 && got.fid == b.fid);
+    CHECK(bfs_meta_batch_commit(m) == 0); /* nothing open: a no-op */
+    CHECK(bfs_meta_remove(m, "/batch1", 0, &got) == 0);
+    CHECK(bfs_meta_remove(m, "/batch2", 0, &got) == 0);
+}
+
 static void test_remove(bfs_meta_t *m)
 {
     struct bfs_inode ino, got;
@@ -501,6 +524,7 @@ int main(void)
     test_create_get(m);
     m = test_fids(m, dir);
     test_sizes_modes(m);
+    test_batch(m);
     test_remove(m);
     test_put(m);
     test_dirents(m);
