@@ -30,11 +30,13 @@ struct options {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: benchfsd --dir DIR --registry FILE [--chunk-size SIZE] [--direct]\n"
+            "usage: benchfsd --dir DIR --registry FILE [--chunk-size SIZE] [--io MODE]\n"
             "  --dir DIR          node-local directory for data and metadata (created)\n"
             "  --registry FILE    where server rank 0 publishes the servers' addresses\n"
             "  --chunk-size SIZE  bytes per chunk, with K/M/G suffix (default 1M)\n"
-            "  --direct           use O_DIRECT for aligned chunk I/O\n"
+            "  --io MODE          chunk I/O: direct-write (default: O_DIRECT for aligned\n"
+            "                     writes, reads through the page cache), direct (both),\n"
+            "                     buffered (neither); --direct means --io direct\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport.\n");
 }
@@ -61,12 +63,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"registry", required_argument, NULL, 'r'},
         {"chunk-size", required_argument, NULL, 'c'},
         {"direct", no_argument, NULL, 'D'},
+        {"io", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     o->chunk_size = 1 << 20;
+    o->direct = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "d:r:c:Dh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:r:c:DI:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'r': o->registry = optarg; break;
@@ -76,7 +80,19 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             break;
-        case 'D': o->direct = 1; break;
+        case 'D': o->direct = 2; break;
+        case 'I':
+            if (!strcmp(optarg, "buffered"))
+                o->direct = 0;
+            else if (!strcmp(optarg, "direct-write"))
+                o->direct = 1;
+            else if (!strcmp(optarg, "direct"))
+                o->direct = 2;
+            else {
+                fprintf(stderr, "benchfsd: bad --io '%s' (buffered, direct-write, direct)\n", optarg);
+                return -1;
+            }
+            break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }

@@ -95,6 +95,7 @@ struct bfs_chunk_store {
     bfs_evloop_t *loop;
     unsigned max_open;
     int direct;             /* requested and not found unsupported */
+    int direct_read;        /* reads too, not only writes */
     int (*owned)(uint64_t fid, uint64_t idx, void *arg);
     void *owned_arg;
     int closing;
@@ -394,7 +395,8 @@ static void prep(bfs_chunk_store_t *cs, struct io_uring_sqe *sqe, struct op *op)
         if (n > CS_MAX_IO)
             n = CS_MAX_IO;
         /* Decided per SQE: a short transfer can leave the rest unaligned. */
-        op->direct = cs->direct && aligned((uintptr_t)p) && aligned((uintptr_t)n) &&
+        op->direct = cs->direct && (op->kind == OP_WRITE || cs->direct_read) &&
+                     aligned((uintptr_t)p) && aligned((uintptr_t)n) &&
                      aligned((uintptr_t)off) && cf_direct_fd(cs, op->cf) >= 0;
         int fd = op->direct ? op->cf->dfd : op->cf->fd;
         if (op->kind == OP_READ)
@@ -917,6 +919,7 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
     cs->datafd = -1;
     cs->max_open = o.max_open;
     cs->direct = o.direct != 0;
+    cs->direct_read = o.direct == 2;
     cs->owned = o.owned;
     cs->owned_arg = o.owned_arg;
 

@@ -42,11 +42,14 @@ struct bfs_chunk_store_opts {
                                chunk: RLIMIT_NOFILE should allow
                                2 * max_open + queue_depth. On EMFILE idle
                                fds are closed and the open retried. */
-    int direct;             /* 1: O_DIRECT when buffer, offset and length are
+    int direct;             /* 1: O_DIRECT for writes, 2: for reads and
+                               writes, when buffer, offset and length are
                                4 KiB aligned (per request: others stay
                                buffered). Where the file system refuses
                                O_DIRECT (EINVAL) the store silently goes
-                               buffered. */
+                               buffered. Writes bypass the page cache
+                               (several times faster on ext4 here); reads
+                               of cached data are faster buffered. */
     /* Whether chunk idx of fid is placed on this server (NULL: all are), so
      * that fsync and remove over a range skip other servers' chunks without
      * a system call. */
