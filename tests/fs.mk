@@ -32,7 +32,7 @@ tests/bench/bfs_io500: $(srcdir)/tests/bench/bfs_io500.c
 	$(AM_V_CC)$(MPICC) -O2 -Wall -Wextra -o $@ $(srcdir)/tests/bench/bfs_io500.c
 CLEANFILES += tests/bench/bfs_io500
 endif
-EXTRA_DIST += tests/bench/bfs_io500.c
+EXTRA_DIST += tests/bench/bfs_io500.c tests/bench/run-io500.sh tests/bench/io500_report.py
 tests_preload_posix_test_LDADD = -lpthread
 EXTRA_DIST += tests/preload_posix.sh
 

@@ -12,7 +12,9 @@
  *                    read, delete
  * Rank 0 prints one JSON object per phase on stdout:
  *   {"phase":"easy_write","bytes":...,"ops":...,"seconds":...,"ranks":...}
- * Time = from a barrier before the phase to a barrier after it. */
+ * Time = from a barrier before the phase to a barrier after it. With
+ * BFS_SERVER_PIDS="pid ..." (servers on rank 0's node), rank 0 also reports
+ * the CPU seconds those processes used during each phase ("server_cpu_s"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <mpi.h>
@@ -65,9 +67,40 @@ static void verify(const char *got, size_t n, long seed, const char *what)
     }
 }
 
+/* CPU seconds (user + system) used so far by the listed server processes. */
+static double server_cpu(void)
+{
+    const char *pids = getenv("BFS_SERVER_PIDS");
+    if (!pids || rank != 0)
+        return 0;
+    double total = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    char *copy = strdup(pids), *save = NULL;
+    for (char *p = strtok_r(copy, " ,", &save); p; p = strtok_r(NULL, " ,", &save)) {
+        char path[64], line[1024];
+        snprintf(path, sizeof(path), "/proc/%s/stat", p);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(line, sizeof(line), f)) {
+            /* Fields after the command name, which ends with the last ')'. */
+            char *q = strrchr(line, ')');
+            unsigned long ut = 0, st = 0;
+            if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                total += (double)(ut + st) / (double)hz;
+        }
+        fclose(f);
+    }
+    free(copy);
+    return total;
+}
+
+static double g_cpu0;
+
 static double phase_start(void)
 {
     MPI_Barrier(MPI_COMM_WORLD);
+    g_cpu0 = server_cpu();
     return MPI_Wtime();
 }
 
@@ -78,8 +111,9 @@ static void phase_end(const char *name, double t0, double bytes, double ops)
     MPI_Reduce(&bytes, &tb, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     MPI_Reduce(&ops, &to, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0) {
-        printf("{\"phase\":\"%s\",\"bytes\":%.0f,\"ops\":%.0f,\"seconds\":%.6f,\"ranks\":%d}\n",
-               name, tb, to, t, nranks);
+        double cpu = server_cpu() - g_cpu0;
+        printf("{\"phase\":\"%s\",\"bytes\":%.0f,\"ops\":%.0f,\"seconds\":%.6f,\"ranks\":%d,"
+               "\"server_cpu_s\":%.2f}\n", name, tb, to, t, nranks, cpu);
         fflush(stdout);
     }
 }
