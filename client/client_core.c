@@ -139,29 +139,51 @@ int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t
     return bfs_cl_meta_call(fs, path, dlen, &m);
 }
 
+bfs_rpc_call_t *bfs_cl_broadcast(benchfs_t *fs, const bfs_rpc_call_t *tmpl,
+                                 const struct iovec *resp)
+{
+    unsigned n = fs->nservers;
+    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
+    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
+    if (!calls || !ptrs) {
+        free(calls);
+        free(ptrs);
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        calls[i] = *tmpl;
+        calls[i].server = (int)i;
+        if (resp) {
+            calls[i].resp_iov = &resp[i];
+            calls[i].resp_iovcnt = 1;
+        }
+        ptrs[i] = &calls[i];
+        bfs_rpc_start(fs->rpc, &calls[i]);
+    }
+    bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
+    free(ptrs);
+    return calls;
+}
+
+int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (calls[i].status < 0)
+            return calls[i].status;
+    return 0;
+}
+
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
 {
     if (old_size <= new_size && new_size % fs->chunk_size == 0)
         return 0;
-    bfs_rpc_call_t *calls = calloc(fs->nservers, sizeof(*calls));
-    bfs_rpc_call_t **ptrs = calloc(fs->nservers, sizeof(*ptrs));
-    if (!calls || !ptrs) {
-        free(calls);
-        free(ptrs);
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .arg0 = fid, .offset = new_size,
+                        .arg1 = old_size};
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
+    if (!calls)
         return -ENOMEM;
-    }
-    for (unsigned i = 0; i < fs->nservers; i++) {
-        calls[i].server = (int)i;
-        calls[i].rpc_id = BFS_OP_TRUNC_CHUNKS;
-        calls[i].arg0 = fid;
-        calls[i].offset = new_size;
-        calls[i].arg1 = old_size;
-        ptrs[i] = &calls[i];
-        bfs_rpc_start(fs->rpc, &calls[i]);
-    }
-    int rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)fs->nservers);
+    int rc = bfs_cl_first_error(calls, fs->nservers);
     free(calls);
-    free(ptrs);
     return rc;
 }
 
@@ -187,28 +209,39 @@ void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, stru
 
 int benchfs_ping(benchfs_t *fs, double *lat_us)
 {
+    /* Who answers: all at once, so dead servers cost one deadline in all. */
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_PING};
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
+    if (!calls)
+        return -ENOMEM;
     int ok = 0;
     for (unsigned i = 0; i < fs->nservers; i++) {
-        bfs_rpc_call_t call = {.server = (int)i, .rpc_id = BFS_OP_PING};
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        int rc = bfs_rpc_call(fs->rpc, &call);
-        clock_gettime(CLOCK_MONOTONIC, &b);
+        double us = -1.0;
+        if (calls[i].status >= 0) {
+            /* Latency: one more round trip to this server alone. */
+            bfs_rpc_call_t one = {.server = (int)i, .rpc_id = BFS_OP_PING};
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            int rc = bfs_rpc_call(fs->rpc, &one);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            if (rc >= 0)
+                us = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+        }
         if (lat_us)
-            lat_us[i] = rc < 0 ? -1.0 : (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
-        ok += rc >= 0;
+            lat_us[i] = us;
+        ok += us >= 0;
     }
+    free(calls);
     return ok;
 }
 
 int benchfs_shutdown_servers(benchfs_t *fs)
 {
-    int first = 0;
-    for (unsigned i = 0; i < fs->nservers; i++) {
-        bfs_rpc_call_t call = {.server = (int)i, .rpc_id = BFS_OP_SHUTDOWN};
-        int rc = bfs_rpc_call(fs->rpc, &call);
-        if (rc < 0 && !first)
-            first = rc;
-    }
-    return first;
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_SHUTDOWN};
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
+    if (!calls)
+        return -ENOMEM;
+    int rc = bfs_cl_first_error(calls, fs->nservers);
+    free(calls);
+    return rc;
 }

@@ -409,24 +409,11 @@ int benchfs_fsync(benchfs_file_t *f)
     int rc = refresh_size(f, &ino);
     if (rc < 0)
         return rc;
-    unsigned n = fs->nservers;
-    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
-    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
-    if (!calls || !ptrs) {
-        free(calls);
-        free(ptrs);
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
+    if (!calls)
         return -ENOMEM;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        calls[i].server = (int)i;
-        calls[i].rpc_id = BFS_OP_FSYNC;
-        calls[i].arg0 = f->fid;
-        calls[i].arg1 = ino.size;
-        ptrs[i] = &calls[i];
-        bfs_rpc_start(fs->rpc, &calls[i]);
-    }
-    rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
+    rc = bfs_cl_first_error(calls, fs->nservers);
     free(calls);
-    free(ptrs);
     return rc;
 }

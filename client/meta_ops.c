@@ -199,25 +199,20 @@ int benchfs_truncate(benchfs_t *fs, const char *p, off_t size)
 int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
 {
     unsigned n = fs->nservers;
-    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
-    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
     struct bfs_statfs *st = calloc(n, sizeof(*st));
     struct iovec *iov = calloc(n, sizeof(*iov));
+    bfs_rpc_call_t *calls = NULL;
     int rc = -ENOMEM;
-    if (!calls || !ptrs || !st || !iov)
+    if (!st || !iov)
         goto out;
     for (unsigned i = 0; i < n; i++) {
         iov[i].iov_base = &st[i];
         iov[i].iov_len = sizeof(st[i]);
-        calls[i].server = (int)i;
-        calls[i].rpc_id = BFS_OP_STATFS;
-        calls[i].resp_iov = &iov[i];
-        calls[i].resp_iovcnt = 1;
-        ptrs[i] = &calls[i];
-        bfs_rpc_start(fs->rpc, &calls[i]);
     }
-    rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
-    if (rc < 0)
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_STATFS};
+    if (!(calls = bfs_cl_broadcast(fs, &t, iov)))
+        goto out;
+    if ((rc = bfs_cl_first_error(calls, n)) < 0)
         goto out;
     memset(out, 0, sizeof(*out));
     uint64_t bsize = 4096;
@@ -235,7 +230,6 @@ int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
     out->f_namemax = BFS_NAME_MAX;
 out:
     free(calls);
-    free(ptrs);
     free(st);
     free(iov);
     return rc;
