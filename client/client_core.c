@@ -173,18 +173,23 @@ int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n)
     return 0;
 }
 
+int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl)
+{
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, tmpl, NULL);
+    if (!calls)
+        return -ENOMEM;
+    int rc = bfs_cl_first_error(calls, fs->nservers);
+    free(calls);
+    return rc;
+}
+
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
 {
     if (old_size <= new_size && new_size % fs->chunk_size == 0)
         return 0;
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .arg0 = fid, .offset = new_size,
                         .arg1 = old_size};
-    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
-    if (!calls)
-        return -ENOMEM;
-    int rc = bfs_cl_first_error(calls, fs->nservers);
-    free(calls);
-    return rc;
+    return bfs_cl_broadcast_status(fs, &t);
 }
 
 void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st)
@@ -238,10 +243,5 @@ int benchfs_ping(benchfs_t *fs, double *lat_us)
 int benchfs_shutdown_servers(benchfs_t *fs)
 {
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_SHUTDOWN};
-    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
-    if (!calls)
-        return -ENOMEM;
-    int rc = bfs_cl_first_error(calls, fs->nservers);
-    free(calls);
-    return rc;
+    return bfs_cl_broadcast_status(fs, &t);
 }

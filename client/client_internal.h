@@ -60,6 +60,9 @@ int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t
 bfs_rpc_call_t *bfs_cl_broadcast(benchfs_t *fs, const bfs_rpc_call_t *tmpl,
                                  const struct iovec *resp);
 
+/* bfs_cl_broadcast, then the first error among the replies, or 0. */
+int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl);
+
 /* The first negative status among n calls, or 0. */
 int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n);
 

@@ -410,10 +410,5 @@ int benchfs_fsync(benchfs_file_t *f)
     if (rc < 0)
         return rc;
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
-    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
-    if (!calls)
-        return -ENOMEM;
-    rc = bfs_cl_first_error(calls, fs->nservers);
-    free(calls);
-    return rc;
+    return bfs_cl_broadcast_status(fs, &t);
 }
