@@ -28,10 +28,16 @@ struct bfs_meta {
     uint64_t fid_reserved;  /* counters below this are persisted as used */
     size_t max_key;
     char *kbuf;             /* max_key bytes for building dirent keys */
-    /* Group commit: while a batch is open, every mutation is a nested
-     * transaction of it (undone alone on error) and one commit ends them all. */
+    /* Group commit: while a batch is open, every mutation runs in it and one
+     * commit ends them all. A mutation that fails before it wrote anything
+     * leaves the batch as it was; one that fails after writing (out of
+     * space, say) spoils the batch, which is then aborted whole and every
+     * mutation in it fails with that error. (LMDB nested transactions would
+     * undo one alone, but each costs a 2 MiB allocation.) */
     MDB_txn *batch;
     unsigned batch_ops;
+    int batch_err;
+    int op_wrote;           /* the current mutation has written */
 };
 
 /* LMDB returns positive errno values or its own negative codes. */
@@ -98,29 +104,47 @@ static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct
     return 0;
 }
 
-static int inode_put(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
+static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
                      const struct bfs_inode *ino, unsigned flags)
 {
     MDB_val v = { sizeof(*ino), (void *)ino };
+    m->op_wrote = 1;
     return mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
 }
 
 static int wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
 {
-    if (m->batch)
+    m->op_wrote = 0;
+    if (m->batch) {
         m->batch_ops++;
-    return mdb_err(mdb_txn_begin(m->env, m->batch, 0, txn));
+        *txn = m->batch;
+        return m->batch_err;
+    }
+    return mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
 }
 
-/* Commits when rc == 0, aborts otherwise; returns rc or the commit error. */
-static int wtxn_end(MDB_txn *txn, int rc)
+/* Outside a batch: commits when rc == 0, aborts otherwise; returns rc or the
+ * commit error. In a batch: spoils it if the mutation failed after writing. */
+static int wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
 {
+    if (txn == m->batch) {
+        if (rc < 0 && m->op_wrote && !m->batch_err)
+            m->batch_err = rc;
+        return rc;
+    }
     if (rc < 0) {
         mdb_txn_abort(txn);
         return rc;
     }
     int c = mdb_err(mdb_txn_commit(txn));
     return c < 0 ? c : rc;
+}
+
+/* Give up a mutation that wrote nothing. */
+static void wtxn_cancel(bfs_meta_t *m, MDB_txn *txn)
+{
+    if (txn != m->batch)
+        mdb_txn_abort(txn);
 }
 
 static int rtxn_begin(bfs_meta_t *m, MDB_txn **txn)
@@ -252,7 +276,7 @@ static int open_dbs(bfs_meta_t *m, int create_root)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
-    return wtxn_end(txn, rc);
+    return wtxn_end(m, txn, rc);
 }
 
 int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root)
@@ -313,6 +337,7 @@ int bfs_meta_batch_begin(bfs_meta_t *m)
     if (m->batch)
         return 0;
     m->batch_ops = 0;
+    m->batch_err = 0;
     return mdb_err(mdb_txn_begin(m->env, NULL, 0, &m->batch));
 }
 
@@ -321,8 +346,18 @@ int bfs_meta_batch_commit(bfs_meta_t *m)
     if (!m->batch)
         return 0;
     MDB_txn *t = m->batch;
+    int rc = m->batch_err;
     m->batch = NULL;
-    return mdb_err(mdb_txn_commit(t));
+    if (rc == 0)
+        rc = mdb_err(mdb_txn_commit(t));
+    else
+        mdb_txn_abort(t);
+    if (rc < 0) {
+        /* The file-id reservation may not have reached the disk: make the
+         * next create persist a new one. */
+        m->fid_reserved = m->fid_next;
+    }
+    return rc;
 }
 
 unsigned bfs_meta_batch_size(const bfs_meta_t *m) { return m->batch ? m->batch_ops : 0; }
@@ -357,6 +392,7 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         /* NOOVERWRITE hands back the existing record: no separate lookup. */
         MDB_val v = { sizeof(ino), &ino };
         int lrc = mdb_put(txn, m->inodes, &k, &v, MDB_NOOVERWRITE);
+        m->op_wrote = lrc != MDB_KEYEXIST;
         if (lrc == MDB_KEYEXIST) {
             if (v.mv_size == sizeof(ino))
                 memcpy(out, v.mv_data, sizeof(ino));
@@ -365,7 +401,7 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
             rc = mdb_err(lrc);
         }
     }
-    rc = wtxn_end(txn, rc);
+    rc = wtxn_end(m, txn, rc);
     if (rc == 0) {
         m->fid_next++;
         m->fid_reserved = reserved;
@@ -405,7 +441,7 @@ int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
     }
     if (rc == 0)
         rc = inode_put(m, txn, &k, ino, 0);
-    rc = wtxn_end(txn, rc);
+    rc = wtxn_end(m, txn, rc);
     if (rc < 0)
         return rc;
     if (existed && old)
@@ -456,8 +492,8 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
         }
     }
     if (rc == 0)
-        rc = mdb_err(mdb_del(txn, m->inodes, &k, NULL));
-    rc = wtxn_end(txn, rc);
+        m->op_wrote = 1, rc = mdb_err(mdb_del(txn, m->inodes, &k, NULL));
+    rc = wtxn_end(m, txn, rc);
     if (rc == 0 && out)
         *out = ino;
     return rc;
@@ -481,17 +517,17 @@ static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, con
     struct bfs_inode old, ino;
     rc = inode_get(m, txn, &k, &old);
     if (rc < 0) {
-        mdb_txn_abort(txn);
+        wtxn_cancel(m, txn);
         return rc;
     }
     ino = old;
     rc = edit(&ino, arg);
     if (rc == 0) {
-        mdb_txn_abort(txn);
+        wtxn_cancel(m, txn);
     } else {
         if (rc > 0)
             rc = inode_put(m, txn, &k, &ino, 0);
-        rc = wtxn_end(txn, rc);
+        rc = wtxn_end(m, txn, rc);
         if (rc < 0)
             return rc;
     }
@@ -597,8 +633,8 @@ int bfs_meta_dirent_add(bfs_meta_t *m, const char *dir, const char *name, uint8_
         /* Overwriting makes a retried add a no-op and lets a re-created
          * name of another type repair a stale entry. */
         if (rc == 0)
-            rc = mdb_err(mdb_put(txn, m->dirents, &k, &v, 0));
-        rc = wtxn_end(txn, rc);
+            m->op_wrote = 1, rc = mdb_err(mdb_put(txn, m->dirents, &k, &v, 0));
+        rc = wtxn_end(m, txn, rc);
     }
     return rc;
 }
@@ -616,8 +652,8 @@ int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name)
     if (rc == 0) {
         rc = check_dir(m, txn, dir);
         if (rc == 0)
-            rc = mdb_err(mdb_del(txn, m->dirents, &k, NULL));
-        rc = wtxn_end(txn, rc);
+            m->op_wrote = 1, rc = mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+        rc = wtxn_end(m, txn, rc);
     }
     return rc;
 }

@@ -43,11 +43,12 @@ void bfs_meta_close(bfs_meta_t *m);
 int bfs_meta_sync(bfs_meta_t *m);
 
 /* Group commit. Between begin and commit every mutating call joins one
- * write transaction (each still undone alone when it fails) and nothing is
- * committed until bfs_meta_batch_commit, which commits them all at once and
- * returns the commit's result. Reads (get, readdir, counts) see only
- * committed data meanwhile. Callers must not acknowledge a mutation before
- * its batch committed. */
+ * write transaction and nothing is committed until bfs_meta_batch_commit,
+ * which commits them all at once and returns the commit's result. A call
+ * that fails before changing anything (EEXIST, ENOENT, ...) leaves the batch
+ * intact; one that fails half-way (ENOSPC) makes the whole batch fail at
+ * commit. Reads (get, readdir, counts) see only committed data meanwhile.
+ * Callers must not acknowledge a mutation before its batch committed. */
 int bfs_meta_batch_begin(bfs_meta_t *m);
 int bfs_meta_batch_commit(bfs_meta_t *m);
 /* Mutations in the open batch (0 when none is open). */
