@@ -25,7 +25,7 @@ static void raise_known_size(benchfs_file_t *f, uint64_t size)
 
 int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_file_t **out)
 {
-    benchfs_file_t *f = calloc(1, sizeof(*f));
+    benchfs_file_t *f = malloc(sizeof(*f));
     if (!f)
         return -ENOMEM;
     ssize_t plen = bfs_cl_path(p, f->path);
@@ -96,7 +96,47 @@ struct piece {
     int niov;
     uint64_t len;
     char *bounce;        /* when the user iovec is too fragmented */
+    int ui;              /* where in the user's iovec the piece starts */
+    size_t uoff;
 };
+
+/* The pieces of one transfer, at most MAX_INFLIGHT at a time: on the stack
+ * for the common case of a transfer within a few chunks (no allocation). */
+#define STACK_PIECES 4
+struct pieces {
+    struct piece *p;
+    bfs_rpc_call_t **ptrs; /* one more than pieces: room for a GROW call */
+    int cap;
+    struct piece sp[STACK_PIECES];
+    bfs_rpc_call_t *sptrs[STACK_PIECES + 1];
+};
+
+static int pieces_init(struct pieces *ps, uint64_t pos, uint64_t end, uint64_t cs)
+{
+    uint64_t need = (end - 1) / cs - pos / cs + 1;
+    ps->cap = need < MAX_INFLIGHT ? (int)need : MAX_INFLIGHT;
+    if (ps->cap <= STACK_PIECES) {
+        ps->p = ps->sp;
+        ps->ptrs = ps->sptrs;
+        return 0;
+    }
+    ps->p = malloc(sizeof(*ps->p) * (size_t)ps->cap);
+    ps->ptrs = malloc(sizeof(*ps->ptrs) * (size_t)(ps->cap + 1));
+    if (!ps->p || !ps->ptrs) {
+        free(ps->p);
+        free(ps->ptrs);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void pieces_free(struct pieces *ps)
+{
+    if (ps->p != ps->sp) {
+        free(ps->p);
+        free(ps->ptrs);
+    }
+}
 
 struct xfer {
     benchfs_file_t *f;
@@ -201,18 +241,16 @@ ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
     uint64_t cs = fs->chunk_size, pos = (uint64_t)off, end = pos + total;
     unsigned meta = bfs_cl_meta_server(fs, f->path, f->plen);
     int grow = end > known_size(f);
-    struct piece *pc = calloc(MAX_INFLIGHT, sizeof(*pc));
-    bfs_rpc_call_t **ptrs = calloc(MAX_INFLIGHT + 1, sizeof(*ptrs));
-    if (!pc || !ptrs) {
-        free(pc);
-        free(ptrs);
+    struct pieces ps;
+    if (pieces_init(&ps, pos, end, cs) < 0)
         return -ENOMEM;
-    }
+    struct piece *pc = ps.p;
+    bfs_rpc_call_t **ptrs = ps.ptrs;
     struct xfer x = {.f = f, .uiov = iov, .uiovcnt = iovcnt};
     int rc = 0;
     while (pos < end && rc == 0) {
         int n = 0;
-        for (; n < MAX_INFLIGHT && pos < end; n++) {
+        for (; n < ps.cap && pos < end; n++) {
             struct piece *p = &pc[n];
             uint64_t idx = pos / cs, coff = pos % cs;
             uint64_t len = cs - coff < end - pos ? cs - coff : end - pos;
@@ -261,8 +299,7 @@ ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
         if (rc == 0)
             rc = wr;
     }
-    free(pc);
-    free(ptrs);
+    pieces_free(&ps);
     if (rc < 0)
         return rc;
     raise_known_size(f, end);
@@ -308,24 +345,23 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
     if (pos >= size || total == 0)
         return 0;
     uint64_t end = pos + total < size ? pos + total : size, cs = fs->chunk_size;
-    struct piece *pc = calloc(MAX_INFLIGHT, sizeof(*pc));
-    bfs_rpc_call_t **ptrs = calloc(MAX_INFLIGHT, sizeof(*ptrs));
-    int *start_ui = calloc(MAX_INFLIGHT, sizeof(*start_ui));
-    size_t *start_uoff = calloc(MAX_INFLIGHT, sizeof(*start_uoff));
+    struct pieces ps;
+    if (pieces_init(&ps, pos, end, cs) < 0)
+        return -ENOMEM;
+    struct piece *pc = ps.p;
+    bfs_rpc_call_t **ptrs = ps.ptrs;
     int rc = 0;
-    if (!pc || !ptrs || !start_ui || !start_uoff)
-        rc = -ENOMEM;
     struct xfer x = {.f = f, .uiov = iov, .uiovcnt = iovcnt};
     while (pos < end && rc == 0) {
         int n = 0;
-        for (; n < MAX_INFLIGHT && pos < end; n++) {
+        for (; n < ps.cap && pos < end; n++) {
             struct piece *p = &pc[n];
             uint64_t idx = pos / cs, coff = pos % cs;
             uint64_t len = cs - coff < end - pos ? cs - coff : end - pos;
             memset(&p->call, 0, sizeof(p->call));
             p->bounce = NULL;
-            start_ui[n] = x.ui;
-            start_uoff[n] = x.uoff;
+            p->ui = x.ui;
+            p->uoff = x.uoff;
             if ((rc = take_user(&x, p, 0, len, 0)) < 0)
                 break;
             p->call.server = (int)bfs_place_chunk(f->fid, idx, fs->nservers);
@@ -347,7 +383,7 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
                 size_t got = p->call.resp_len;
                 if (p->bounce) {
                     memset(p->bounce + got, 0, p->len - got);
-                    unbounce(iov, start_ui[i], start_uoff[i], p->bounce, p->len);
+                    unbounce(iov, p->ui, p->uoff, p->bounce, p->len);
                 } else {
                     size_t skip = got;
                     for (int k = 0; k < p->niov; k++) {
@@ -365,10 +401,7 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
         if (rc == 0)
             rc = wr;
     }
-    free(pc);
-    free(ptrs);
-    free(start_ui);
-    free(start_uoff);
+    pieces_free(&ps);
     if (rc < 0)
         return rc;
     return (ssize_t)(end - (uint64_t)off);
