@@ -8,6 +8,34 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export BENCHFS_RPC_TIMEOUT_MS=${BENCHFS_RPC_TIMEOUT_MS:-10000}
 BENCHFSD="$top_builddir/server/benchfsd"
+# LeakSanitizer suppressions (UCX/PMIx internals) also when run by hand.
+case "${LSAN_OPTIONS:-}" in
+    *lsan.supp*) ;;
+    *) export LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan.supp:print_suppressions=0 ${LSAN_OPTIONS:-}" ;;
+esac
+
+# The LD_PRELOAD library, and what LD_PRELOAD must hold to load it. A library
+# built with --enable-sanitizers links the ASan runtime, which must be the
+# first library of the process: it goes in front. PRELOAD_SANITIZED=1 then.
+PL="$top_builddir/preload/.libs/libbenchfs.so"
+PRELOAD="$PL"
+PRELOAD_SANITIZED=0
+if [ -f "$PL" ]; then
+    asan_rt=$(ldd "$PL" 2>/dev/null | awk '$1 ~ /^libasan\.so/ { print $3; exit }')
+    if [ -n "$asan_rt" ]; then
+        [ -f "$asan_rt" ] || asan_rt=$(${CC:-gcc} -print-file-name=libasan.so)
+        PRELOAD="$asan_rt $PL"
+        PRELOAD_SANITIZED=1
+    fi
+fi
+# Run a program that is not ours (coreutils, python, fio, MPI programs,
+# mpirun) with the preload library. In a sanitized build its own leaks (many
+# by design: exit without freeing) are not our business, so leak checking is
+# off for it; invalid accesses and undefined behaviour are still reported.
+# Our own programs under the preload (preload_posix_test) keep leak checking:
+# run them with LD_PRELOAD="$PRELOAD".
+FOREIGN_ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+with_preload() { env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" "$@"; }
 T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
