@@ -39,6 +39,14 @@ with_preload() { env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" 
 T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
+# A standalone server (start_servers 0) runs under this command when set
+# (words, e.g. "valgrind --error-exitcode=99"): tests/server_valgrind.sh.
+SERVER_WRAPPER=${SERVER_WRAPPER:-}
+# Bounds, in seconds, for servers to publish the registry and to exit after
+# the shutdown RPC (slow servers, e.g. under valgrind, need more).
+REGISTRY_WAIT_S=${REGISTRY_WAIT_S:-30}
+STOP_WAIT_S=${STOP_WAIT_S:-10}
+STOPPED_BY= # how stop_servers stopped the servers last: rpc or signal
 
 # Stop the servers; fails (and shows their log) unless they shut down
 # cleanly: a server that crashed or reported a sanitizer error is caught here.
@@ -48,7 +56,7 @@ stop_servers() {
     # SIGTERM is the fallback (mpirun reports killed jobs as failed).
     local how=rpc
     timeout 20 "$top_builddir/tests/fs_tool" shutdown >>"$SERVER_LOG" 2>&1 || how=signal
-    for _ in $(seq 100); do
+    for _ in $(seq $((STOP_WAIT_S * 10))); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -64,6 +72,7 @@ stop_servers() {
     wait "$SERVER_PID" 2>/dev/null
     local rc=$?
     [ $how = rpc ] || rc=0
+    STOPPED_BY=$how
     SERVER_PID=
     if [ $rc -ne 0 ] || grep -qE "AddressSanitizer|runtime error:|LeakSanitizer" "$SERVER_LOG"; then
         echo "servers did not shut down cleanly (exit $rc):"
@@ -83,14 +92,14 @@ trap 'exit 1' INT TERM
 
 # wait_registry FILE: bounded wait for servers to publish.
 wait_registry() {
-    for _ in $(seq 300); do
+    for _ in $(seq $((REGISTRY_WAIT_S * 10))); do
         [ -s "$1" ] && return 0
         if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
             echo "servers exited before publishing $1:"; cat "$SERVER_LOG"; return 1
         fi
         sleep 0.1
     done
-    echo "servers did not publish $1 within 30 s:"; cat "$SERVER_LOG"; return 1
+    echo "servers did not publish $1 within $REGISTRY_WAIT_S s:"; cat "$SERVER_LOG"; return 1
 }
 
 # start_servers N DIR [args]: N servers under mpirun (N=0: standalone, no mpirun).
@@ -99,7 +108,9 @@ start_servers() {
     export BENCHFS_REGISTRY="$T/registry"
     rm -f "$BENCHFS_REGISTRY"
     if [ "$n" = 0 ]; then
-        "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
+        # shellcheck disable=SC2086
+        $SERVER_WRAPPER "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" \
+            >>"$SERVER_LOG" 2>&1 &
     else
         "$MPIRUN" -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
             --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &

@@ -16,5 +16,6 @@ tests/tsan_client_test: $(BFS_TSAN_SRC) $(BFS_TSAN_HDR)
 	$(AM_V_CC)$(CC) -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=thread \
 	  -I$(top_srcdir) $(UCX_CFLAGS) -o $@ $(BFS_TSAN_SRC) $(UCX_LIBS) -lpthread
 CLEANFILES += tests/tsan_client_test
-TESTS += tests/tsan_client.sh
-EXTRA_DIST += tests/sanitizers.mk tests/tsan_client.sh tests/tsan.supp tests/tsan_client_test.c
+TESTS += tests/tsan_client.sh tests/server_valgrind.sh
+EXTRA_DIST += tests/sanitizers.mk tests/tsan_client.sh tests/tsan.supp tests/tsan_client_test.c \
+	tests/server_valgrind.sh tests/valgrind.supp
