@@ -19,3 +19,4 @@ CLEANFILES += tests/tsan_client_test
 TESTS += tests/tsan_client.sh tests/server_valgrind.sh
 EXTRA_DIST += tests/sanitizers.mk tests/tsan_client.sh tests/tsan.supp tests/tsan_client_test.c \
 	tests/server_valgrind.sh tests/valgrind.supp
+EXTRA_DIST += tests/fuzz docs/RELIABILITY.md
