@@ -74,6 +74,15 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
                   struct bfs_inode *ino);
 int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size);
 
+/* The next entry of a READDIR reply page (entries of u8 type, u16 little
+ * endian name length, name) at *pos, which it advances: 1 and *ent filled, 0
+ * at the page's end, -EPROTO for a malformed page (torn entry, empty or
+ * overlong name, '/' or NUL in it, "." or "..", or a name that does not sort
+ * after prev, the last name returned; prev may be NULL or ""). Pure: the
+ * client's parser of server replies, fuzzed in tests/fuzz. */
+int bfs_cl_dirpage_next(const void *page, size_t len, size_t *pos, const char *prev,
+                        struct benchfs_dirent *ent);
+
 void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st);
 
 #endif

@@ -70,25 +70,18 @@ static int fetch(benchfs_dir_t *d)
 int benchfs_readdir(benchfs_dir_t *d, struct benchfs_dirent *ent)
 {
     for (;;) {
-        if (d->pos + 3 <= d->page_len) {
-            const unsigned char *p = (const unsigned char *)d->page + d->pos;
-            size_t n = (size_t)p[1] | (size_t)p[2] << 8;
-            if (n == 0 || n > BFS_NAME_MAX || d->pos + 3 + n > d->page_len)
-                return -EPROTO;
-            ent->type = p[0];
-            memcpy(ent->name, p + 3, n);
-            ent->name[n] = '\0';
-            memcpy(d->last, ent->name, n + 1);
-            d->pos += 3 + n;
-            return 1;
+        int rc = bfs_cl_dirpage_next(d->page, d->page_len, &d->pos, d->last, ent);
+        if (rc != 0) {
+            if (rc == 1)
+                memcpy(d->last, ent->name, strlen(ent->name) + 1);
+            return rc;
         }
         if (d->started && !d->more)
             return 0;
-        int rc = fetch(d);
-        if (rc < 0)
+        if ((rc = fetch(d)) < 0)
             return rc;
-        if (d->page_len == 0 && !d->more)
-            return 0;
+        if (d->page_len == 0)
+            return d->more ? -EPROTO : 0; /* "more" with nothing would loop forever */
     }
 }
 

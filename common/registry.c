@@ -58,12 +58,8 @@ void bfs_registry_free(struct bfs_registry *r)
     memset(r, 0, sizeof(*r));
 }
 
-int bfs_registry_read(const char *path, struct bfs_registry *r)
+static int parse(FILE *f, struct bfs_registry *r)
 {
-    memset(r, 0, sizeof(*r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -121,10 +117,33 @@ int bfs_registry_read(const char *path, struct bfs_registry *r)
         }
     }
     free(line);
-    fclose(f);
     if (rc == 0 && (!seen_header || !r->servers || got != r->nservers || r->chunk_size == 0))
         rc = -EBADMSG;
     if (rc != 0)
         bfs_registry_free(r);
+    return rc;
+}
+
+int bfs_registry_read(const char *path, struct bfs_registry *r)
+{
+    memset(r, 0, sizeof(*r));
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    int rc = parse(f, r);
+    fclose(f);
+    return rc;
+}
+
+int bfs_registry_parse(const void *buf, size_t len, struct bfs_registry *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (len == 0)
+        return -EBADMSG;
+    FILE *f = fmemopen((void *)buf, len, "r");
+    if (!f)
+        return -errno;
+    int rc = parse(f, r);
+    fclose(f);
     return rc;
 }

@@ -36,6 +36,8 @@ struct bfs_registry {
 int bfs_registry_write(const char *path, const struct bfs_registry *r);
 /* 0, -ENOENT (not there yet), -EACCES, or -EBADMSG for a malformed file. */
 int bfs_registry_read(const char *path, struct bfs_registry *r);
+/* The same from len bytes in memory (the parser, fuzzed in tests/fuzz). */
+int bfs_registry_parse(const void *buf, size_t len, struct bfs_registry *r);
 void bfs_registry_free(struct bfs_registry *r);
 
 #endif

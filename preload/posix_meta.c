@@ -314,25 +314,35 @@ int fchown(int fd, uid_t u, gid_t g)
     return 0;
 }
 
+/* The times of an open BenchFS file (of: from bfs_pl_get, released here). */
+static int utimens_of(struct bfs_ofile *of, const struct timespec t[2])
+{
+    benchfs_t *fs = bfs_pl_fs();
+    int rc = fs ? benchfs_utimens(fs, of->path, t) : -EIO;
+    bfs_pl_put(of);
+    return (int)bfs_pl_ret(rc);
+}
+
 int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
 {
     if (bfs_pl_is_null(path)) {
+        /* Linux: utimensat(fd, NULL, ...) is futimens(fd, ...). */
         struct bfs_ofile *of = bfs_pl_get(dirfd);
         if (!of)
             return REAL(utimensat)(dirfd, path, t, flags);
-        benchfs_t *fs = bfs_pl_fs();
-        int rc = fs ? benchfs_utimens(fs, of->path, t) : -EIO;
-        bfs_pl_put(of);
-        return (int)bfs_pl_ret(rc);
+        return utimens_of(of, t);
     }
     PATH_CALL_DIRFD(path, REAL(utimensat)(dirfd, path, t, flags), benchfs_utimens(fs, fp, t));
 }
 
+/* Not utimensat(fd, NULL, ...): glibc declares its path nonnull, so such a
+ * call is undefined behaviour (UBSan: nonnull-attribute). */
 int futimens(int fd, const struct timespec t[2])
 {
-    if (!bfs_pl_is_ours(fd))
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
         return REAL(futimens)(fd, t);
-    return utimensat(fd, NULL, t, 0);
+    return utimens_of(of, t);
 }
 
 static void tv_to_ts(const struct timeval tv[2], struct timespec ts[2])
@@ -355,12 +365,13 @@ int lutimes(const char *path, const struct timeval tv[2]) { return utimes(path, 
 
 int futimes(int fd, const struct timeval tv[2])
 {
-    if (!bfs_pl_is_ours(fd))
+    struct bfs_ofile *of = bfs_pl_get(fd);
+    if (!of)
         return REAL(futimes)(fd, tv);
     struct timespec ts[2];
     if (tv)
         tv_to_ts(tv, ts);
-    return utimensat(fd, NULL, tv ? ts : NULL, 0);
+    return utimens_of(of, tv ? ts : NULL);
 }
 
 int utime(const char *path, const struct utimbuf *b)

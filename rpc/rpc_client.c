@@ -756,10 +756,11 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
         if (ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
             continue;
         c->waiters++;
+        /* Another thread may progress our replies: then it pokes wakefd.
+         * (Read under the lock: other threads change waiters.) */
+        int cap = c->waiters > 1 ? 5 : 1000;
         pthread_mutex_unlock(&c->mu);
         uint64_t left_ms = (nearest - now) / 1000000ull + 1;
-        /* Another thread may progress our replies: then it pokes wakefd. */
-        int cap = c->waiters > 1 ? 5 : 1000;
         int tmo = left_ms < (uint64_t)cap ? (int)left_ms : cap;
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->wakefd, .events = POLLIN}};
         int pr = poll(pf, 2, tmo);

@@ -1,6 +1,7 @@
 /* The file-system RPC handlers: decode a request, call the metadata or chunk
  * store, reply. See common/proto.h for what each RPC carries. */
 #include "server.h"
+#include "fs_decode.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/path.h"
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-#define READDIR_MAX_REPLY (1u << 20)
 
 static void reply_status(bfs_rpc_req_t *req, int st) { bfs_rpc_reply(req, st, NULL, 0); }
 
@@ -112,38 +111,18 @@ int bfs_fs_commit(void *arg)
     return 1; /* replies were posted: let the RPC layer progress them */
 }
 
-/* Copy the path in the first plen payload bytes (all of it when plen is 0)
- * into out after validating it. */
-static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, size_t plen, char *out)
+/* A decoder's result (fs_decode.h); refused paths are logged, rate limited. */
+static int decoded(struct bfs_server *s, const struct bfs_fs_args *a, int rc)
 {
-    size_t len = plen ? plen : req->hdr.len;
-    if (len > req->hdr.len || !req->data)
-        return -EINVAL;
-    int rc = bfs_path_check(req->data, len);
-    if (rc < 0) {
-        if (bfs_log_ratelimit(&s->log_bad_ns))
-            bfs_warn("refused a request with an invalid path (%s)", strerror(-rc));
-        return rc;
-    }
-    memcpy(out, req->data, len);
-    out[len] = '\0';
-    return (int)len;
+    if (rc < 0 && a->bad_path && bfs_log_ratelimit(&s->log_bad_ns))
+        bfs_warn("refused a request with an invalid path (%s)", strerror(-rc));
+    return rc;
 }
 
-/* The name after the directory path in a payload "dir" + "name". */
-static int take_name(bfs_rpc_req_t *req, size_t dlen, char *out, int allow_empty)
+/* The path of a request whose whole payload is a path, into a. */
+static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, struct bfs_fs_args *a)
 {
-    size_t n = req->hdr.len - dlen;
-    if (n > BFS_NAME_MAX || (!allow_empty && n == 0))
-        return n ? -ENAMETOOLONG : -EINVAL;
-    const char *p = (const char *)req->data + dlen;
-    if (memchr(p, '/', n) || memchr(p, '\0', n))
-        return -EINVAL;
-    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-        return -EINVAL;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return 0;
+    return decoded(s, a, bfs_fs_decode_path(&req->hdr, req->data, a));
 }
 
 static int parent_of(const char *path, size_t len, char *parent, const char **base)
@@ -161,9 +140,11 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
+    struct bfs_fs_args a;
+    char parent[BFS_PATH_MAX];
     const char *base = NULL;
-    int len = take_path(s, req, 0, path);
+    int len = take_path(s, req, &a);
+    const char *path = a.path;
     if (len < 0 || len == 1) {
         meta_reply(s, req, len < 0 ? len : -EEXIST, NULL, 0);
         return BFS_RPC_DONE;
@@ -202,11 +183,11 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
 static int h_stat(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
-    char path[BFS_PATH_MAX];
+    struct bfs_fs_args a;
     struct bfs_inode ino;
-    int rc = take_path(s, req, 0, path);
+    int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_get(s->meta, path, &ino);
+        rc = bfs_meta_get(s->meta, a.path, &ino);
     if (rc < 0)
         reply_status(req, rc);
     else
@@ -218,10 +199,10 @@ static int h_chmod(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX];
-    int rc = take_path(s, req, 0, path);
+    struct bfs_fs_args a;
+    int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_chmod(s->meta, path, (uint32_t)req->hdr.arg0, (int64_t)req->hdr.offset);
+        rc = bfs_meta_chmod(s->meta, a.path, (uint32_t)req->hdr.arg0, (int64_t)req->hdr.offset);
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
@@ -230,10 +211,10 @@ static int h_utimens(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX];
-    int rc = take_path(s, req, 0, path);
+    struct bfs_fs_args a;
+    int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_utimens(s->meta, path, (int64_t)req->hdr.arg0, (int64_t)req->hdr.arg1,
+        rc = bfs_meta_utimens(s->meta, a.path, (int64_t)req->hdr.arg0, (int64_t)req->hdr.arg1,
                               (int64_t)req->hdr.offset);
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
@@ -243,11 +224,11 @@ static int h_setsize(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX];
+    struct bfs_fs_args a;
     struct bfs_inode before;
-    int rc = take_path(s, req, 0, path);
+    int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_set_size(s->meta, path, req->hdr.arg0, (int64_t)req->hdr.offset, &before);
+        rc = bfs_meta_set_size(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, &before);
     if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
     else
@@ -259,10 +240,10 @@ static int h_grow(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX];
-    int rc = take_path(s, req, 0, path);
+    struct bfs_fs_args a;
+    int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_grow(s->meta, path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
+        rc = bfs_meta_grow(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
@@ -271,10 +252,12 @@ static int h_remove(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
+    struct bfs_fs_args a;
+    char parent[BFS_PATH_MAX];
     const char *base;
     struct bfs_inode ino;
-    int len = take_path(s, req, 0, path);
+    int len = take_path(s, req, &a);
+    const char *path = a.path;
     if (len < 0 || len == 1) {
         meta_reply(s, req, len < 0 ? len : -EBUSY, NULL, 0);
         return BFS_RPC_DONE;
@@ -296,24 +279,24 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
-    char path[BFS_PATH_MAX], parent[BFS_PATH_MAX];
+    struct bfs_fs_args a;
+    char parent[BFS_PATH_MAX];
     const char *base;
-    struct bfs_inode ino, old;
-    int len = take_path(s, req, req->hdr.arg2, path);
-    if (len < 0 || len == 1 || req->hdr.len != (uint64_t)len + sizeof(ino)) {
-        meta_reply(s, req, len < 0 ? len : len == 1 ? -EBUSY : -EINVAL, NULL, 0);
+    struct bfs_inode old;
+    int len = decoded(s, &a, bfs_fs_decode_put(&req->hdr, req->data, &a));
+    if (len < 0) {
+        meta_reply(s, req, len, NULL, 0);
         return BFS_RPC_DONE;
     }
-    memcpy(&ino, (const char *)req->data + len, sizeof(ino));
     if (req->hdr.flags & BFS_F_DIRENT) {
-        parent_of(path, (size_t)len, parent, &base);
-        int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(ino.mode));
+        parent_of(a.path, (size_t)len, parent, &base);
+        int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(a.ino.mode));
         if (rc < 0) {
             meta_reply(s, req, rc, NULL, 0);
             return BFS_RPC_DONE;
         }
     }
-    int rc = bfs_meta_put(s->meta, path, &ino, &old);
+    int rc = bfs_meta_put(s->meta, a.path, &a.ino, &old);
     if (rc == 1)
         meta_reply_inode(s, req, 1, &old);
     else
@@ -323,14 +306,12 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
 
 static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
 {
-    char dir[BFS_PATH_MAX], name[BFS_NAME_MAX + 1];
+    struct bfs_fs_args a;
     meta_begin(s);
-    int rc = req->hdr.arg2 ? take_path(s, req, req->hdr.arg2, dir) : -EINVAL;
+    int rc = decoded(s, &a, bfs_fs_decode_dirent(&req->hdr, req->data, &a));
     if (rc >= 0)
-        rc = take_name(req, req->hdr.arg2, name, 0);
-    if (rc >= 0)
-        rc = add ? bfs_meta_dirent_add(s->meta, dir, name, (uint8_t)req->hdr.arg0)
-                 : bfs_meta_dirent_del(s->meta, dir, name);
+        rc = add ? bfs_meta_dirent_add(s->meta, a.path, a.name, (uint8_t)req->hdr.arg0)
+                 : bfs_meta_dirent_del(s->meta, a.path, a.name);
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
@@ -369,14 +350,9 @@ static struct pool_buf *pool_buf_get(struct bfs_server *s, size_t cap)
 static int h_readdir(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
-    char dir[BFS_PATH_MAX], after[BFS_NAME_MAX + 1];
-    size_t dlen = req->hdr.arg2 ? req->hdr.arg2 : req->hdr.len;
-    int rc = take_path(s, req, dlen, dir);
-    if (rc >= 0)
-        rc = take_name(req, dlen, after, 1);
-    size_t cap = req->hdr.rcap < READDIR_MAX_REPLY ? req->hdr.rcap : READDIR_MAX_REPLY;
-    if (rc >= 0 && cap < 16)
-        rc = -EINVAL;
+    struct bfs_fs_args a;
+    int rc = decoded(s, &a, bfs_fs_decode_readdir(&req->hdr, req->data, &a));
+    size_t cap = a.rcap;
     if (rc < 0) {
         reply_status(req, rc);
         return BFS_RPC_DONE;
@@ -387,7 +363,7 @@ static int h_readdir(bfs_rpc_req_t *req, void *arg)
         return BFS_RPC_DONE;
     }
     int more = 0;
-    ssize_t n = bfs_meta_readdir(s->meta, dir, after, pb->buf, cap, &more);
+    ssize_t n = bfs_meta_readdir(s->meta, a.path, a.name, pb->buf, cap, &more);
     req->user = pb;
     req->on_done = pool_buf_release;
     if (n < 0) {
@@ -419,11 +395,6 @@ static int h_statfs(bfs_rpc_req_t *req, void *arg)
 
 /* ---- data ---- */
 
-static int chunk_range_ok(struct bfs_server *s, uint64_t off, uint64_t len)
-{
-    return off <= s->chunk_size && len <= s->chunk_size - off;
-}
-
 static void write_done(int64_t res, void *arg)
 {
     bfs_rpc_req_t *req = arg;
@@ -449,27 +420,17 @@ static void write_done(int64_t res, void *arg)
 static int h_write(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
-    size_t plen = req->hdr.arg2;
-    if (plen > req->hdr.len || ((req->hdr.flags & BFS_F_GROW) && plen == 0)) {
-        reply_status(req, -EINVAL);
-        return BFS_RPC_DONE;
-    }
-    if (plen) {
-        int rc = bfs_path_check(req->data, plen);
-        if (rc < 0) {
-            reply_status(req, rc);
-            return BFS_RPC_DONE;
-        }
-    }
-    uint64_t len = req->hdr.len - plen;
-    if (!chunk_range_ok(s, req->hdr.offset, len) ||
-        !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, -EINVAL);
+    struct bfs_fs_args a;
+    int rc = bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a);
+    if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
+        rc = -EINVAL;
+    if (rc < 0) {
+        reply_status(req, rc);
         return BFS_RPC_DONE;
     }
     req->user = s;
-    int rc = bfs_chunk_write(s->chunks, req->hdr.arg0, req->hdr.arg1, req->hdr.offset,
-                             (const char *)req->data + plen, len, write_done, req);
+    rc = bfs_chunk_write(s->chunks, req->hdr.arg0, req->hdr.arg1, req->hdr.offset, a.wdata,
+                         a.wlen, write_done, req);
     if (rc < 0) {
         req->user = NULL;
         reply_status(req, rc);
@@ -489,8 +450,9 @@ static void read_done(int64_t res, void *arg)
 static int h_read(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
+    struct bfs_fs_args a;
     uint64_t len = req->hdr.rcap;
-    if (!chunk_range_ok(s, req->hdr.offset, len) ||
+    if (bfs_fs_decode_read(&req->hdr, s->chunk_size, &a) < 0 ||
         !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
         reply_status(req, -EINVAL);
         return BFS_RPC_DONE;

@@ -21,7 +21,7 @@ EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.
 
 if HAVE_MPI
 # Built with the MPI compiler wrapper, outside libtool.
-check_SCRIPTS = tests/mpi_io_test
+check_SCRIPTS += tests/mpi_io_test
 tests/mpi_io_test: $(srcdir)/tests/mpi_io_test.c
 	$(AM_V_CC)$(MPICC) -O2 -Wall -Wextra -o $@ $(srcdir)/tests/mpi_io_test.c
 CLEANFILES += tests/mpi_io_test

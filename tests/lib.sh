@@ -8,9 +8,45 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export BENCHFS_RPC_TIMEOUT_MS=${BENCHFS_RPC_TIMEOUT_MS:-10000}
 BENCHFSD="$top_builddir/server/benchfsd"
+# LeakSanitizer suppressions (UCX/PMIx internals) also when run by hand.
+case "${LSAN_OPTIONS:-}" in
+    *lsan.supp*) ;;
+    *) export LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan.supp:print_suppressions=0 ${LSAN_OPTIONS:-}" ;;
+esac
+
+# The LD_PRELOAD library, and what LD_PRELOAD must hold to load it. A library
+# built with --enable-sanitizers links the ASan runtime, which must be the
+# first library of the process: it goes in front. PRELOAD_SANITIZED=1 then.
+PL="$top_builddir/preload/.libs/libbenchfs.so"
+PRELOAD="$PL"
+PRELOAD_SANITIZED=0
+if [ -f "$PL" ]; then
+    asan_rt=$(ldd "$PL" 2>/dev/null | awk '$1 ~ /^libasan\.so/ { print $3; exit }')
+    if [ -n "$asan_rt" ]; then
+        [ -f "$asan_rt" ] || asan_rt=$(${CC:-gcc} -print-file-name=libasan.so)
+        PRELOAD="$asan_rt $PL"
+        PRELOAD_SANITIZED=1
+    fi
+fi
+# Run a program that is not ours (coreutils, python, fio, MPI programs,
+# mpirun) with the preload library. In a sanitized build its own leaks (many
+# by design: exit without freeing) are not our business, so leak checking is
+# off for it; invalid accesses and undefined behaviour are still reported.
+# Our own programs under the preload (preload_posix_test) keep leak checking:
+# run them with LD_PRELOAD="$PRELOAD".
+FOREIGN_ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+with_preload() { env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" "$@"; }
 T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
+# A standalone server (start_servers 0) runs under this command when set
+# (words, e.g. "valgrind --error-exitcode=99"): tests/server_valgrind.sh.
+SERVER_WRAPPER=${SERVER_WRAPPER:-}
+# Bounds, in seconds, for servers to publish the registry and to exit after
+# the shutdown RPC (slow servers, e.g. under valgrind, need more).
+REGISTRY_WAIT_S=${REGISTRY_WAIT_S:-30}
+STOP_WAIT_S=${STOP_WAIT_S:-10}
+STOPPED_BY= # how stop_servers stopped the servers last: rpc or signal
 
 # Stop the servers; fails (and shows their log) unless they shut down
 # cleanly: a server that crashed or reported a sanitizer error is caught here.
@@ -20,7 +56,7 @@ stop_servers() {
     # SIGTERM is the fallback (mpirun reports killed jobs as failed).
     local how=rpc
     timeout 20 "$top_builddir/tests/fs_tool" shutdown >>"$SERVER_LOG" 2>&1 || how=signal
-    for _ in $(seq 100); do
+    for _ in $(seq $((STOP_WAIT_S * 10))); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -36,6 +72,7 @@ stop_servers() {
     wait "$SERVER_PID" 2>/dev/null
     local rc=$?
     [ $how = rpc ] || rc=0
+    STOPPED_BY=$how
     SERVER_PID=
     if [ $rc -ne 0 ] || grep -qE "AddressSanitizer|runtime error:|LeakSanitizer" "$SERVER_LOG"; then
         echo "servers did not shut down cleanly (exit $rc):"
@@ -56,14 +93,14 @@ trap 'exit 1' INT TERM
 
 # wait_registry FILE: bounded wait for servers to publish.
 wait_registry() {
-    for _ in $(seq 300); do
+    for _ in $(seq $((REGISTRY_WAIT_S * 10))); do
         [ -s "$1" ] && return 0
         if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
             echo "servers exited before publishing $1:"; cat "$SERVER_LOG"; return 1
         fi
         sleep 0.1
     done
-    echo "servers did not publish $1 within 30 s:"; cat "$SERVER_LOG"; return 1
+    echo "servers did not publish $1 within $REGISTRY_WAIT_S s:"; cat "$SERVER_LOG"; return 1
 }
 
 # start_servers N DIR [args]: N servers under mpirun (N=0: standalone, no mpirun).
@@ -72,7 +109,9 @@ start_servers() {
     export BENCHFS_REGISTRY="$T/registry"
     rm -f "$BENCHFS_REGISTRY"
     if [ "$n" = 0 ]; then
-        "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
+        # shellcheck disable=SC2086
+        $SERVER_WRAPPER "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" \
+            >>"$SERVER_LOG" 2>&1 &
     else
         "$MPIRUN" -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
             --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &

@@ -4,9 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 start_servers 1 "$T/dir" --chunk-size 64K || exit 1
 export BENCHFS_MOUNT=/benchfs
-PL="$top_builddir/preload/.libs/libbenchfs.so"
 [ -f "$PL" ] || fail "no $PL"
-B() { LD_PRELOAD="$PL" env "$@"; }
+B() { with_preload "$@"; }
 M=/benchfs
 
 # A local tree of a few hundred files of assorted sizes.
@@ -28,7 +27,15 @@ B cp $M/a/f3 $M/a/b/f3copy || fail "cp within"
 B cp $M/a/b/f3copy "$T/back" || fail "cp out"
 cmp "$SRC/d1/f3" "$T/back" || fail "cmp after cp out"
 [ "$(B cat $M/a/f3 | sha256sum)" = "$(sha256sum < "$SRC/d1/f3")" ] || fail "cat"
-for bs in 1 4096 65536 1M 3M; do
+# dd asks aligned_alloc(page size, bs): GCC 12's ASan refuses a size that is
+# not a multiple of the alignment (C11's rule, which glibc does not enforce),
+# so with a sanitized library (ASan preloaded into dd) bs=1 cannot run.
+DD_SIZES="1 4096 65536 1M 3M"
+if [ "$PRELOAD_SANITIZED" = 1 ]; then
+    DD_SIZES="4096 65536 1M 3M"
+    echo "note: dd bs=1 left out: ASan's aligned_alloc refuses dd's buffer"
+fi
+for bs in $DD_SIZES; do
     B dd if="$SRC/d2/f5" of=$M/a/dd.$bs bs=$bs status=none || fail "dd bs=$bs in"
     B dd if=$M/a/dd.$bs of="$T/dd.$bs" bs=$bs status=none || fail "dd bs=$bs out"
     cmp "$SRC/d2/f5" "$T/dd.$bs" || fail "dd bs=$bs content"

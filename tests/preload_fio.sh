@@ -4,11 +4,10 @@
 . "$(dirname "$0")/lib.sh"
 command -v fio >/dev/null || { echo "SKIP: fio not installed (apt-get install fio)"; exit 77; }
 start_servers 1 "$T/dir" --chunk-size 256K || exit 1
-PL="$top_builddir/preload/.libs/libbenchfs.so"
-LD_PRELOAD="$PL" env mkdir /benchfs/fio || fail "mkdir"
+with_preload mkdir /benchfs/fio || fail "mkdir"
 for engine in psync sync; do
     for rw in write randwrite; do
-        LD_PRELOAD="$PL" fio --name=v-$engine-$rw --directory=/benchfs/fio --ioengine=$engine \
+        with_preload fio --name=v-$engine-$rw --directory=/benchfs/fio --ioengine=$engine \
             --rw=$rw --bs=64k --size=8m --numjobs=2 --verify=crc32c --do_verify=1 \
             --fallocate=none --end_fsync=1 --verify_state_save=0 --output="$T/fio-$engine-$rw.txt" \
             || { cat "$T/fio-$engine-$rw.txt"; fail "fio $engine $rw"; }
@@ -16,6 +15,6 @@ for engine in psync sync; do
     done
 done
 # The files fio wrote are really on BenchFS (and nowhere local).
-[ "$(LD_PRELOAD="$PL" env ls /benchfs/fio | wc -l)" -ge 4 ] || fail "fio files not on BenchFS"
+[ "$(with_preload ls /benchfs/fio | wc -l)" -ge 4 ] || fail "fio files not on BenchFS"
 [ ! -e /benchfs ] || fail "/benchfs exists on the host: the test proves nothing"
 echo "PASS: fio"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +62,12 @@ static void test_fds(void)
     CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENODEV, "mmap refused");
     CHECK(close(d) == 0 && close(100) == 0 && close(d3) == 0, "close dups");
     CHECK(pread(fd, b, 1, 0) == 1, "original still open after closing dups");
+    struct timespec ts[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1200000000, .tv_nsec = 5}};
+    CHECK(futimens(fd, ts) == 0 && fstat(fd, &st) == 0 && st.st_mtim.tv_sec == 1200000000 &&
+              st.st_mtim.tv_nsec == 5 && st.st_atim.tv_sec == 1000000000, "futimens");
+    struct timeval tv[2] = {{.tv_sec = 1100000000}, {.tv_sec = 1300000000, .tv_usec = 7}};
+    CHECK(futimes(fd, tv) == 0 && fstat(fd, &st) == 0 && st.st_mtim.tv_sec == 1300000000 &&
+              st.st_mtim.tv_nsec == 7000, "futimes");
     CHECK(close(fd) == 0, "close");
     CHECK(read(fd, b, 1) == -1 && errno == EBADF, "closed fd gives EBADF");
     close(local);

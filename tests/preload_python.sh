@@ -7,6 +7,5 @@ start_servers 1 "$T/dir" --chunk-size 64K || exit 1
 mkdir -p "$T/src/a/b"
 for i in $(seq 1 20); do head -c $((i * 5000)) /dev/urandom > "$T/src/a/f$i"; done
 head -c 200000 /dev/urandom > "$T/src/a/b/deep"
-LD_PRELOAD="$top_builddir/preload/.libs/libbenchfs.so" \
-    python3 "$top_srcdir/tests/preload_python.py" "$T/src" || fail "python on BenchFS"
+with_preload python3 "$top_srcdir/tests/preload_python.py" "$T/src" || fail "python on BenchFS"
 echo "PASS: python"
