@@ -2,6 +2,7 @@
  * mpirun (or benchfs-run); runs standalone as rank 0 of 1 without mpirun. */
 #include "bootstrap.h"
 #include "server.h"
+#include "watchdog.h"
 #include "../common/log.h"
 #include "../common/placement.h"
 #include "../common/registry.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
     struct bfs_registry reg = {0};
     char mydir[4096], metadir[4200];
     int sfd = -1, rc, wrote_registry = 0;
+    struct bfs_watchdog *wd = NULL;
     if ((rc = bfs_boot_init(&boot)) < 0)
         return 1;
     s.rank = boot.rank;
@@ -257,7 +259,10 @@ int main(int argc, char **argv)
     }
     bfs_info("rank %u of %u serving %s (chunk size %" PRIu64 ")", s.rank, s.nservers, mydir,
              s.chunk_size);
+    if (bfs_watchdog_start(&wd, s.rank, s.nservers, &reg, boot.who) < 0)
+        bfs_warn("cannot start the peer watchdog: peer failures will not be reported");
     rc = bfs_evloop_run(s.loop);
+    bfs_watchdog_stop(wd);
 
 out:
     if (wrote_registry)
