@@ -242,6 +242,11 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto fail;
+    if (opts && opts->exclude_cma && !getenv("UCX_TLS") &&
+        (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
+        ucp_config_release(cfg);
+        goto fail;
+    }
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,

@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "  --chunk-size SIZE  bytes per chunk, with K/M/G suffix (default 1M)\n"
             "  --direct           use O_DIRECT for aligned chunk I/O\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
-            "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport.\n");
+            "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
+            "  (without UCX_TLS the cma transport is left out; BENCHFS_CMA=1 keeps it).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -202,7 +203,12 @@ int main(int argc, char **argv)
     if ((rc = bfs_evloop_create(&s.loop)) < 0)
         goto out;
     w.loop = s.loop;
-    if ((rc = bfs_rpc_server_create(&s.rpc, NULL)) < 0)
+    /* No cma unless asked for (docs/DESIGN.md, "Transports"): a client
+     * that dies in the middle of a large transfer must not take the server,
+     * and everybody's data, down with it. */
+    const char *cma = getenv("BENCHFS_CMA");
+    struct bfs_rpc_server_opts ro = {.exclude_cma = !(cma && !strcmp(cma, "1"))};
+    if ((rc = bfs_rpc_server_create(&s.rpc, &ro)) < 0)
         goto out;
 
     uint64_t secret = 0;
