@@ -139,29 +139,65 @@ int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t
     return bfs_cl_meta_call(fs, path, dlen, &m);
 }
 
-int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
+void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uint64_t end,
+                          unsigned char *on)
 {
-    if (old_size <= new_size && new_size % fs->chunk_size == 0)
+    /* Chunks go round robin: N consecutive ones cover every server. */
+    if (end > first && end - first >= fs->nservers) {
+        memset(on, 1, fs->nservers);
+        return;
+    }
+    for (uint64_t i = first; i < end; i++)
+        on[bfs_place_chunk(fid, i, fs->nservers)] = 1;
+}
+
+int bfs_cl_servers_call(benchfs_t *fs, const unsigned char *on, const bfs_rpc_call_t *tmpl)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < fs->nservers; i++)
+        n += on[i] != 0;
+    if (n == 0)
         return 0;
-    bfs_rpc_call_t *calls = calloc(fs->nservers, sizeof(*calls));
-    bfs_rpc_call_t **ptrs = calloc(fs->nservers, sizeof(*ptrs));
+    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
+    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
     if (!calls || !ptrs) {
         free(calls);
         free(ptrs);
         return -ENOMEM;
     }
+    unsigned k = 0;
     for (unsigned i = 0; i < fs->nservers; i++) {
-        calls[i].server = (int)i;
-        calls[i].rpc_id = BFS_OP_TRUNC_CHUNKS;
-        calls[i].arg0 = fid;
-        calls[i].offset = new_size;
-        calls[i].arg1 = old_size;
-        ptrs[i] = &calls[i];
-        bfs_rpc_start(fs->rpc, &calls[i]);
+        if (!on[i])
+            continue;
+        calls[k] = *tmpl;
+        calls[k].server = (int)i;
+        ptrs[k] = &calls[k];
+        bfs_rpc_start(fs->rpc, &calls[k]);
+        k++;
     }
-    int rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)fs->nservers);
+    int rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
     free(calls);
     free(ptrs);
+    return rc;
+}
+
+int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
+{
+    uint64_t cs = fs->chunk_size;
+    if (old_size <= new_size && new_size % cs == 0)
+        return 0;
+    /* Only the servers of the chunks cut or dropped: the one holding the
+     * chunk new_size falls in, and those past it up to the old end. */
+    uint64_t first = new_size / cs, had = (old_size + cs - 1) / cs;
+    uint64_t end = had > first + 1 ? had : first + 1;
+    unsigned char *on = calloc(fs->nservers, 1);
+    if (!on)
+        return -ENOMEM;
+    bfs_cl_chunk_servers(fs, fid, first, end, on);
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .arg0 = fid, .offset = new_size,
+                        .arg1 = old_size};
+    int rc = bfs_cl_servers_call(fs, on, &t);
+    free(on);
     return rc;
 }
 

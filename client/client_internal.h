@@ -53,7 +53,13 @@ int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct 
  * that server is `skip_server` (which did it in the same request). */
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type);
 
-/* Free a file's chunks beyond new_size on every server. */
+/* Mark in on[nservers] the servers holding chunks first .. end-1 of fid. */
+void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uint64_t end,
+                          unsigned char *on);
+/* The call tmpl (server ignored) to every server marked in on, at once. */
+int bfs_cl_servers_call(benchfs_t *fs, const unsigned char *on, const bfs_rpc_call_t *tmpl);
+
+/* Free a file's chunks beyond new_size on the servers that hold them. */
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size);
 
 /* Create an inode and its parent's entry: 0 new, 1 existed (not excl). */

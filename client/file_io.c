@@ -409,24 +409,18 @@ int benchfs_fsync(benchfs_file_t *f)
     int rc = refresh_size(f, &ino);
     if (rc < 0)
         return rc;
-    unsigned n = fs->nservers;
-    bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
-    bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
-    if (!calls || !ptrs) {
-        free(calls);
-        free(ptrs);
+    /* The servers of the file's chunks, its metadata server and its parent
+     * directory's (the entry): a server that holds nothing of the file is
+     * not asked, so a file that avoids a dead server can still be synced. */
+    unsigned char *on = calloc(fs->nservers, 1);
+    if (!on)
         return -ENOMEM;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        calls[i].server = (int)i;
-        calls[i].rpc_id = BFS_OP_FSYNC;
-        calls[i].arg0 = f->fid;
-        calls[i].arg1 = ino.size;
-        ptrs[i] = &calls[i];
-        bfs_rpc_start(fs->rpc, &calls[i]);
-    }
-    rc = bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
-    free(calls);
-    free(ptrs);
+    uint64_t cs = fs->chunk_size;
+    bfs_cl_chunk_servers(fs, f->fid, 0, (ino.size + cs - 1) / cs, on);
+    on[bfs_cl_meta_server(fs, f->path, f->plen)] = 1;
+    on[bfs_cl_meta_server(fs, f->path, bfs_path_parent_len(f->path, f->plen))] = 1;
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
+    rc = bfs_cl_servers_call(fs, on, &t);
+    free(on);
     return rc;
 }
