@@ -37,6 +37,7 @@ struct conn {
     size_t len;
     ucp_ep_h ep;
     int failed;               /* UCX reported the peer dead */
+    uint64_t retry_ns;        /* no new endpoint before this (last one failed) */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
 };
@@ -54,6 +55,7 @@ struct bfs_rpc_client {
     int timeout_ms;
     int peer_errors;
     int spin_us;
+    uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
     uint64_t yield_ns;      /* sched_yield() this often while spinning; 0: never */
@@ -99,6 +101,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     c->spin_max_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_MAX_US", 1000) * 1000ull;
     c->yield_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_YIELD_US", 5) * 1000ull;
     c->backoff_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_BACKOFF_US", 2000) * 1000ull;
+    c->reconnect_ns = (uint64_t)env_int("BENCHFS_RPC_RECONNECT_MS", 1000) * 1000000ull;
     c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wakefd < 0)
         goto fail;
@@ -281,6 +284,7 @@ int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr,
     cn->addr = a;
     cn->len = len;
     cn->failed = 0;
+    cn->retry_ns = 0;
     pthread_mutex_unlock(&c->mu);
     return 0;
 }
@@ -511,6 +515,13 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     if (cn->ep)
         close_ep(c, cn, 1);
     cn->failed = 0;
+    /* A server that could not be reached a moment ago is not tried again
+     * at once: each attempt costs UCX's own error lines on stderr (two per
+     * attempt for a dead shared-memory peer), and a client hammering a dead
+     * server would flood the application's output. */
+    uint64_t now = bfs_now_ns();
+    if (now < cn->retry_ns)
+        return NULL;
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
         .address = cn->addr,
@@ -523,6 +534,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     }
     if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK) {
         cn->ep = NULL;
+        cn->retry_ns = now + c->reconnect_ns;
         return NULL;
     }
     /* HELLO first (see rpc_wire.h): our address, so that the server can
