@@ -33,3 +33,9 @@ EXTRA_DIST += tests/preload_posix.sh
 # Benchmarks (make bench), not tests.
 noinst_PROGRAMS += tests/bench/preload_overhead
 EXTRA_DIST += tests/bench/run-preload-overhead.sh
+
+# Failure, limit and security tests (docs/PROMISES.md says what each proves).
+check_PROGRAMS += tests/fault_client
+tests_fault_client_LDADD = $(FS_TEST_LIBS)
+TESTS += tests/fault_server_kill.sh
+EXTRA_DIST += tests/fault_server_kill.sh

@@ -66,6 +66,8 @@ wait_registry() {
 }
 
 # start_servers N DIR [args]: N servers under mpirun (N=0: standalone, no mpirun).
+# $MPIRUN_ARGS: more mpirun options, e.g. --enable-recovery (the other servers
+# keep running when one dies; without it mpirun aborts the whole job).
 start_servers() {
     local n=$1 dir=$2; shift 2
     export BENCHFS_REGISTRY="$T/registry"
@@ -73,11 +75,31 @@ start_servers() {
     if [ "$n" = 0 ]; then
         "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
     else
-        "$MPIRUN" -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
+        # shellcheck disable=SC2086
+        "$MPIRUN" ${MPIRUN_ARGS:-} -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
             --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
     fi
     SERVER_PID=$!
     wait_registry "$BENCHFS_REGISTRY"
+}
+
+# server_pid RANK: the pid of server RANK of the running job (from its
+# PMIX_RANK), found among the descendants of mpirun.
+server_pid() {
+    local want=$1 p kids todo="$SERVER_PID"
+    while [ -n "$todo" ]; do
+        kids=""
+        for p in $todo; do kids="$kids $(pgrep -P "$p" | tr '\n' ' ')"; done
+        for p in $kids; do
+            if grep -q benchfsd "/proc/$p/comm" 2>/dev/null &&
+                tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "PMIX_RANK=$want"; then
+                echo "$p"
+                return 0
+            fi
+        done
+        todo=$kids
+    done
+    return 1
 }
 
 fail() { echo "FAIL: $*"; exit 1; }
