@@ -18,9 +18,12 @@
  *      read it back, stat it; every call must return within LIMIT_MS, and
  *      a failed one must fail with EIO, ETIMEDOUT, ECONNRESET or
  *      ECONNREFUSED. Prints what it saw; exit 0 if so, 1 otherwise.
- *  fault_client overwrite PATH SIZE SEED BLOCK
+ *  fault_client overwrite PATH SIZE SEED BLOCK [SEED2]
  *      write the pattern over PATH in BLOCK-byte calls, again and again
- *      (until killed); prints "writing" once the first call returned
+ *      (until killed), alternating between SEED and SEED2 when given;
+ *      prints "writing" once the first call returned
+ *  fault_client write PATH SIZE SEED
+ *      create/truncate PATH and write SIZE bytes of the pattern, fsync
  *  fault_client pages PATH SIZE SEEDA SEEDB PAGE
  *      every PAGE bytes of PATH hold all of pattern A or all of pattern B;
  *      prints how many of each
@@ -281,18 +284,19 @@ static int cmd_stress(const char *p, int seconds, double limit)
     return slow || wrong ? 1 : 0;
 }
 
-static int cmd_overwrite(const char *p, size_t size, unsigned seed, size_t block)
+static int cmd_overwrite(const char *p, size_t size, unsigned seed, size_t block, unsigned seed2)
 {
+    unsigned seeds[2] = {seed, seed2 ? seed2 : seed};
     benchfs_file_t *f;
     int rc = benchfs_open(fs, p, O_RDWR, 0, &f);
     if (rc < 0)
         return die(p, rc);
     unsigned char *b = malloc(block);
     int said = 0;
-    for (;;) {
+    for (unsigned pass = 0;; pass++) {
         for (size_t off = 0; off < size; off += block) {
             size_t n = size - off < block ? size - off : block;
-            fill(b, n, off, seed);
+            fill(b, n, off, seeds[pass & 1]);
             ssize_t w = benchfs_pwrite(f, b, n, (off_t)off);
             if (w != (ssize_t)n)
                 return die("pwrite", w < 0 ? (int)w : -EIO);
@@ -303,6 +307,18 @@ static int cmd_overwrite(const char *p, size_t size, unsigned seed, size_t block
             }
         }
     }
+}
+
+static int cmd_write(const char *p, size_t size, unsigned seed)
+{
+    benchfs_file_t *f;
+    int rc = benchfs_open(fs, p, O_CREAT | O_TRUNC | O_RDWR, 0644, &f);
+    if (rc < 0)
+        return die(p, rc);
+    if ((rc = write_pattern(f, size, seed, 4 << 20)) < 0 || (rc = benchfs_fsync(f)) < 0)
+        return die(p, rc);
+    benchfs_close(f);
+    return 0;
 }
 
 static int cmd_pages(const char *p, size_t size, unsigned a, unsigned b, size_t page)
@@ -404,9 +420,11 @@ int main(int argc, char **argv)
                         argc == 6 ? atoi(argv[5]) : -1);
     else if (!strcmp(c, "stress") && argc == 5)
         rc = cmd_stress(argv[2], atoi(argv[3]), atof(argv[4]));
-    else if (!strcmp(c, "overwrite") && argc == 6)
+    else if (!strcmp(c, "overwrite") && (argc == 6 || argc == 7))
         rc = cmd_overwrite(argv[2], strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]),
-                           strtoull(argv[5], NULL, 0));
+                           strtoull(argv[5], NULL, 0), argc == 7 ? (unsigned)atoi(argv[6]) : 0);
+    else if (!strcmp(c, "write") && argc == 5)
+        rc = cmd_write(argv[2], strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]));
     else if (!strcmp(c, "pages") && argc == 7)
         rc = cmd_pages(argv[2], strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]),
                        (unsigned)atoi(argv[5]), strtoull(argv[6], NULL, 0));
