@@ -354,8 +354,12 @@ static void write_done(int64_t res, void *arg)
         path[req->hdr.arg2] = '\0';
         uint64_t end = req->hdr.arg1 * s->chunk_size + req->hdr.offset + (uint64_t)res;
         /* The file may have been unlinked meanwhile: the data write still
-         * succeeded, so the caller is told so. */
-        bfs_meta_grow(s->meta, path, end, bfs_wall_ns(), NULL);
+         * succeeded, so the caller is told so. Any other failure (ENOSPC:
+         * the metadata store cannot grow on a full disk) means the bytes
+         * are not part of the file: the write must not be acknowledged. */
+        int g = bfs_meta_grow(s->meta, path, end, bfs_wall_ns(), NULL);
+        if (g < 0 && g != -ENOENT)
+            res = g;
     }
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
