@@ -27,6 +27,9 @@
  *  fault_client pages PATH SIZE SEEDA SEEDB PAGE
  *      every PAGE bytes of PATH hold all of pattern A or all of pattern B;
  *      prints how many of each
+ *  fault_client touch DIR COUNT
+ *      create empty files DIR/tN until COUNT exist or one fails; a failure
+ *      must be ENOSPC; prints how many were made (exit 0 if so)
  *  fault_client fill PATH BLOCK MAXBYTES SEED
  *      write the pattern in BLOCK-byte calls until a write fails; the
  *      error must be ENOSPC; prints the bytes written, then checks that
@@ -356,6 +359,27 @@ static int cmd_pages(const char *p, size_t size, unsigned a, unsigned b, size_t 
     return mixed ? 1 : 0;
 }
 
+static int cmd_touch(const char *dir, int count)
+{
+    int rc = benchfs_mkdir(fs, dir, 0755);
+    if (rc < 0 && rc != -EEXIST) {
+        printf("touch %s: mkdir: %s\n", dir, strerror(-rc));
+        return rc == -ENOSPC ? 0 : 1;
+    }
+    int n = 0;
+    rc = 0;
+    for (; n < count; n++) {
+        char p[4096];
+        benchfs_file_t *f;
+        snprintf(p, sizeof(p), "%s/t%d", dir, n);
+        if ((rc = benchfs_open(fs, p, O_CREAT | O_WRONLY, 0644, &f)) < 0)
+            break;
+        benchfs_close(f);
+    }
+    printf("touch %s: %d files made, then %s\n", dir, n, rc < 0 ? strerror(-rc) : "the limit");
+    return rc == 0 || rc == -ENOSPC ? 0 : 1;
+}
+
 static int cmd_fill(const char *p, size_t block, size_t max, unsigned seed)
 {
     benchfs_file_t *f;
@@ -428,6 +452,8 @@ int main(int argc, char **argv)
     else if (!strcmp(c, "pages") && argc == 7)
         rc = cmd_pages(argv[2], strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]),
                        (unsigned)atoi(argv[5]), strtoull(argv[6], NULL, 0));
+    else if (!strcmp(c, "touch") && argc == 4)
+        rc = cmd_touch(argv[2], atoi(argv[3]));
     else if (!strcmp(c, "fill") && argc == 6)
         rc = cmd_fill(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
                       (unsigned)atoi(argv[5]));

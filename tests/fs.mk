@@ -37,5 +37,5 @@ EXTRA_DIST += tests/bench/run-preload-overhead.sh
 # Failure, limit and security tests (docs/PROMISES.md says what each proves).
 check_PROGRAMS += tests/fault_client
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
-TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh
-EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh
+TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh
+EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh

@@ -44,9 +44,15 @@ stop_servers() {
     fi
 }
 
+# at_exit CMD: run CMD when the test ends, after the servers are stopped
+# and before $T is removed (unmount what the test mounted there, say).
+AT_EXIT=
+at_exit() { AT_EXIT="$AT_EXIT $1;"; }
+
 cleanup() {
     local rc=$?
     stop_servers || rc=1
+    [ -z "$AT_EXIT" ] || eval "$AT_EXIT"
     rm -rf "$T"
     exit $rc
 }
