@@ -83,6 +83,9 @@ int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *srv, unsigned rpc_id,
  * request is recycled either way). */
 int bfs_rpc_reply(bfs_rpc_req_t *req, int32_t status, const struct iovec *iov, int iovcnt);
 
+/* The RPC id the request came for. */
+unsigned bfs_rpc_req_id(const bfs_rpc_req_t *req);
+
 /* Progress the worker until it has nothing more to do right now. */
 int bfs_rpc_server_progress(bfs_rpc_server_t *srv);
 

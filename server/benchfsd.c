@@ -262,6 +262,8 @@ int main(int argc, char **argv)
             goto out;
         }
         wrote_registry = 1;
+        bfs_debug("registry %s written: %u servers, chunk size %" PRIu64 ", job secret set",
+                  o.registry, reg.nservers, reg.chunk_size);
     }
     bfs_info("rank %u of %u serving %s (chunk size %" PRIu64 ")", s.rank, s.nservers, mydir,
              s.chunk_size);

@@ -40,35 +40,56 @@ static void reply_inode(bfs_rpc_req_t *req, int st, const struct bfs_inode *ino)
     reply_copy(req, st, ino, sizeof(*ino));
 }
 
+/* Kinds of refused requests: each is logged at most once a second. */
+enum refusal { R_PATH, R_PATHLEN, R_NAME, R_RANGE, R_LENGTHS };
+
+static int refused(struct bfs_server *s, bfs_rpc_req_t *req, enum refusal kind, int err)
+{
+    static const char *what[] = {
+        [R_PATH] = "an invalid path",
+        [R_PATHLEN] = "an invalid path",
+        [R_NAME] = "an invalid entry name",
+        [R_RANGE] = "a range outside a chunk or a chunk this server does not hold",
+        [R_LENGTHS] = "lengths that do not add up",
+    };
+    if (bfs_log_ratelimit(&s->log_refused_ns[kind]))
+        bfs_warn("refused a request with %s (rpc %u: %s)", what[kind], bfs_rpc_req_id(req),
+                 strerror(-err));
+    return err;
+}
+
+static int path_refused(struct bfs_server *s, bfs_rpc_req_t *req, int err)
+{
+    return refused(s, req, err == -ENAMETOOLONG ? R_PATHLEN : R_PATH, err);
+}
+
 /* Copy the path in the first plen payload bytes (all of it when plen is 0)
  * into out after validating it. */
 static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, size_t plen, char *out)
 {
     size_t len = plen ? plen : req->hdr.len;
     if (len > req->hdr.len || !req->data)
-        return -EINVAL;
+        return refused(s, req, R_LENGTHS, -EINVAL);
     int rc = bfs_path_check(req->data, len);
-    if (rc < 0) {
-        if (bfs_log_ratelimit(&s->log_bad_ns))
-            bfs_warn("refused a request with an invalid path (%s)", strerror(-rc));
-        return rc;
-    }
+    if (rc < 0)
+        return path_refused(s, req, rc);
     memcpy(out, req->data, len);
     out[len] = '\0';
     return (int)len;
 }
 
 /* The name after the directory path in a payload "dir" + "name". */
-static int take_name(bfs_rpc_req_t *req, size_t dlen, char *out, int allow_empty)
+static int take_name(struct bfs_server *s, bfs_rpc_req_t *req, size_t dlen, char *out,
+                     int allow_empty)
 {
     size_t n = req->hdr.len - dlen;
     if (n > BFS_NAME_MAX || (!allow_empty && n == 0))
-        return n ? -ENAMETOOLONG : -EINVAL;
+        return refused(s, req, R_NAME, n ? -ENAMETOOLONG : -EINVAL);
     const char *p = (const char *)req->data + dlen;
     if (memchr(p, '/', n) || memchr(p, '\0', n))
-        return -EINVAL;
+        return refused(s, req, R_NAME, -EINVAL);
     if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-        return -EINVAL;
+        return refused(s, req, R_NAME, -EINVAL);
     memcpy(out, p, n);
     out[n] = '\0';
     return 0;
@@ -222,6 +243,8 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
     struct bfs_inode ino, old;
     int len = take_path(s, req, req->hdr.arg2, path);
     if (len < 0 || len == 1 || req->hdr.len != (uint64_t)len + sizeof(ino)) {
+        if (len > 1)
+            refused(s, req, R_LENGTHS, -EINVAL);
         reply_status(req, len < 0 ? len : len == 1 ? -EBUSY : -EINVAL);
         return BFS_RPC_DONE;
     }
@@ -245,9 +268,10 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
 static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
 {
     char dir[BFS_PATH_MAX], name[BFS_NAME_MAX + 1];
-    int rc = req->hdr.arg2 ? take_path(s, req, req->hdr.arg2, dir) : -EINVAL;
+    int rc = req->hdr.arg2 ? take_path(s, req, req->hdr.arg2, dir)
+                           : refused(s, req, R_LENGTHS, -EINVAL);
     if (rc >= 0)
-        rc = take_name(req, req->hdr.arg2, name, 0);
+        rc = take_name(s, req, req->hdr.arg2, name, 0);
     if (rc >= 0)
         rc = add ? bfs_meta_dirent_add(s->meta, dir, name, (uint8_t)req->hdr.arg0)
                  : bfs_meta_dirent_del(s->meta, dir, name);
@@ -293,10 +317,10 @@ static int h_readdir(bfs_rpc_req_t *req, void *arg)
     size_t dlen = req->hdr.arg2 ? req->hdr.arg2 : req->hdr.len;
     int rc = take_path(s, req, dlen, dir);
     if (rc >= 0)
-        rc = take_name(req, dlen, after, 1);
+        rc = take_name(s, req, dlen, after, 1);
     size_t cap = req->hdr.rcap < READDIR_MAX_REPLY ? req->hdr.rcap : READDIR_MAX_REPLY;
     if (rc >= 0 && cap < 16)
-        rc = -EINVAL;
+        rc = refused(s, req, R_LENGTHS, -EINVAL);
     if (rc < 0) {
         reply_status(req, rc);
         return BFS_RPC_DONE;
@@ -371,20 +395,20 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
     struct bfs_server *s = arg;
     size_t plen = req->hdr.arg2;
     if (plen > req->hdr.len || ((req->hdr.flags & BFS_F_GROW) && plen == 0)) {
-        reply_status(req, -EINVAL);
+        reply_status(req, refused(s, req, R_LENGTHS, -EINVAL));
         return BFS_RPC_DONE;
     }
     if (plen) {
         int rc = bfs_path_check(req->data, plen);
         if (rc < 0) {
-            reply_status(req, rc);
+            reply_status(req, path_refused(s, req, rc));
             return BFS_RPC_DONE;
         }
     }
     uint64_t len = req->hdr.len - plen;
     if (!chunk_range_ok(s, req->hdr.offset, len) ||
         !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, -EINVAL);
+        reply_status(req, refused(s, req, R_RANGE, -EINVAL));
         return BFS_RPC_DONE;
     }
     req->user = s;
@@ -412,7 +436,7 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     uint64_t len = req->hdr.rcap;
     if (!chunk_range_ok(s, req->hdr.offset, len) ||
         !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, -EINVAL);
+        reply_status(req, refused(s, req, R_RANGE, -EINVAL));
         return BFS_RPC_DONE;
     }
     if (len == 0) {
