@@ -4,7 +4,8 @@ check_PROGRAMS += tests/fs_api_test tests/fs_shared_write tests/fs_security_test
 	tests/preload_posix_test
 tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
-tests_fs_security_test_LDADD = $(FS_TEST_LIBS)
+tests_fs_security_test_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS)
+tests_fs_security_test_LDADD = $(FS_TEST_LIBS) $(UCX_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh \
 	tests/fs_orphans.sh
@@ -37,5 +38,7 @@ EXTRA_DIST += tests/bench/run-preload-overhead.sh
 # Failure, limit and security tests (docs/PROMISES.md says what each proves).
 check_PROGRAMS += tests/fault_client
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
-TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh
-EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh
+TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
+	tests/fault_security.sh
+EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
+	tests/fault_security.sh
