@@ -30,6 +30,14 @@
  *  fault_client touch DIR COUNT
  *      create empty files DIR/tN until COUNT exist or one fails; a failure
  *      must be ENOSPC; prints how many were made (exit 0 if so)
+ *  fault_client load DIR NFILES BYTES SEED
+ *      mkdir DIR, create NFILES files in it holding BYTES in all (the
+ *      pattern, each file from its own offset), then read every one back
+ *      and verify it; prints the times
+ *  fault_client mkmany DIR FIRST COUNT / rmmany DIR FIRST COUNT
+ *      create / unlink the empty files DIR/eN, N in FIRST .. FIRST+COUNT-1
+ *  fault_client count DIR N
+ *      list DIR completely: exactly N entries, each name once
  *  fault_client fill PATH BLOCK MAXBYTES SEED
  *      write the pattern in BLOCK-byte calls until a write fails; the
  *      error must be ENOSPC; prints the bytes written, then checks that
@@ -380,6 +388,95 @@ static int cmd_touch(const char *dir, int count)
     return rc == 0 || rc == -ENOSPC ? 0 : 1;
 }
 
+static int cmd_load(const char *dir, int nfiles, size_t bytes, unsigned seed)
+{
+    int rc = benchfs_mkdir(fs, dir, 0755);
+    if (rc < 0 && rc != -EEXIST)
+        return die(dir, rc);
+    size_t per = bytes / (size_t)nfiles;
+    unsigned char *b = malloc(per + 1), *r = malloc(per + 1);
+    double t0 = now_ms();
+    for (int k = 0; k < nfiles; k++) {
+        char p[4096];
+        benchfs_file_t *f;
+        snprintf(p, sizeof(p), "%s/f%d", dir, k);
+        if ((rc = benchfs_open(fs, p, O_CREAT | O_EXCL | O_WRONLY, 0644, &f)) < 0)
+            return die(p, rc);
+        fill(b, per, (uint64_t)k * per, seed);
+        ssize_t w = benchfs_pwrite(f, b, per, 0);
+        if (w != (ssize_t)per)
+            return die(p, w < 0 ? (int)w : -EIO);
+        benchfs_close(f);
+    }
+    double t1 = now_ms();
+    for (int k = 0; k < nfiles; k++) {
+        char p[4096];
+        benchfs_file_t *f;
+        snprintf(p, sizeof(p), "%s/f%d", dir, k);
+        if ((rc = benchfs_open(fs, p, O_RDONLY, 0, &f)) < 0)
+            return die(p, rc);
+        ssize_t got = benchfs_pread(f, r, per + 1, 0);
+        benchfs_close(f);
+        fill(b, per, (uint64_t)k * per, seed);
+        if (got != (ssize_t)per || memcmp(b, r, per) != 0) {
+            fprintf(stderr, "fault_client: %s: read %zd of %zu bytes, %s\n", p, got, per,
+                    got == (ssize_t)per ? "content differs" : "wrong size");
+            return 1;
+        }
+    }
+    printf("load %s: %d files, %zu bytes: written in %.1f s, verified in %.1f s\n", dir, nfiles,
+           per * (size_t)nfiles, (t1 - t0) / 1e3, (now_ms() - t1) / 1e3);
+    free(b);
+    free(r);
+    return 0;
+}
+
+static int cmd_many(const char *dir, int first, int count, int make)
+{
+    for (int k = first; k < first + count; k++) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/e%d", dir, k);
+        int rc;
+        if (make) {
+            benchfs_file_t *f;
+            if ((rc = benchfs_open(fs, p, O_CREAT | O_EXCL | O_WRONLY, 0644, &f)) == 0)
+                benchfs_close(f);
+        } else {
+            rc = benchfs_unlink(fs, p);
+        }
+        if (rc < 0)
+            return die(p, rc);
+    }
+    return 0;
+}
+
+static int cmd_count(const char *dir, int want)
+{
+    benchfs_dir_t *d;
+    int rc = benchfs_opendir(fs, dir, &d);
+    if (rc < 0)
+        return die(dir, rc);
+    unsigned char *seen = calloc((size_t)want + 1, 1);
+    struct benchfs_dirent e;
+    long n = 0, dup = 0, odd = 0;
+    while ((rc = benchfs_readdir(d, &e)) == 1) {
+        n++;
+        char *end;
+        long k = e.name[0] == 'e' ? strtol(e.name + 1, &end, 10) : -1;
+        if (k < 0 || k >= want || *end)
+            odd++;
+        else if (seen[k]++)
+            dup++;
+    }
+    benchfs_closedir(d);
+    if (rc < 0)
+        return die("readdir", rc);
+    printf("count %s: %ld entries (%ld repeated, %ld unexpected), expected %d\n", dir, n, dup, odd,
+           want);
+    free(seen);
+    return n == want && !dup && !odd ? 0 : 1;
+}
+
 static int cmd_fill(const char *p, size_t block, size_t max, unsigned seed)
 {
     benchfs_file_t *f;
@@ -454,6 +551,12 @@ int main(int argc, char **argv)
                        (unsigned)atoi(argv[5]), strtoull(argv[6], NULL, 0));
     else if (!strcmp(c, "touch") && argc == 4)
         rc = cmd_touch(argv[2], atoi(argv[3]));
+    else if (!strcmp(c, "load") && argc == 6)
+        rc = cmd_load(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0), (unsigned)atoi(argv[5]));
+    else if ((!strcmp(c, "mkmany") || !strcmp(c, "rmmany")) && argc == 5)
+        rc = cmd_many(argv[2], atoi(argv[3]), atoi(argv[4]), c[0] == 'm');
+    else if (!strcmp(c, "count") && argc == 4)
+        rc = cmd_count(argv[2], atoi(argv[3]));
     else if (!strcmp(c, "fill") && argc == 6)
         rc = cmd_fill(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
                       (unsigned)atoi(argv[5]));

@@ -8,7 +8,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export BENCHFS_RPC_TIMEOUT_MS=${BENCHFS_RPC_TIMEOUT_MS:-10000}
 BENCHFSD="$top_builddir/server/benchfsd"
-T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-test.XXXXXX")
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
 
