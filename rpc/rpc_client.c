@@ -84,7 +84,7 @@ void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
      * any call's deadline and with the client's lock held. Non-blocking,
      * the call fails at its deadline like any other. */
     if (!getenv("UCX_TCP_CONN_NB"))
-        (void)ucp_config_modify(cfg, "TCP_CONN_NB", "y");
+        (void)ucp_config_modify(cfg, "CONN_NB", "y"); /* the tcp table strips "TCP_" */
 }
 
 static int env_int(const char *name, int dflt)
