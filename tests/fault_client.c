@@ -38,6 +38,9 @@
  *      create / unlink the empty files DIR/eN, N in FIRST .. FIRST+COUNT-1
  *  fault_client count DIR N
  *      list DIR completely: exactly N entries, each name once
+ *  fault_client where PATH NCHUNKS
+ *      print the server of PATH's metadata, then of each of its first
+ *      NCHUNKS chunks, on one line
  *  fault_client fill PATH BLOCK MAXBYTES SEED
  *      write the pattern in BLOCK-byte calls until a write fails; the
  *      error must be ENOSPC; prints the bytes written, then checks that
@@ -477,6 +480,21 @@ static int cmd_count(const char *dir, int want)
     return n == want && !dup && !odd ? 0 : 1;
 }
 
+static int cmd_where(const char *p, int nchunks)
+{
+    benchfs_file_t *f;
+    int rc = benchfs_open(fs, p, O_RDONLY, 0, &f);
+    struct stat st;
+    if (rc < 0 || (rc = benchfs_fstat(f, &st)) < 0)
+        return die(p, rc);
+    benchfs_close(f);
+    printf("%d", meta_on(p));
+    for (int i = 0; i < nchunks; i++)
+        printf(" %u", bfs_place_chunk((uint64_t)st.st_ino, (uint64_t)i, benchfs_nservers(fs)));
+    printf("\n");
+    return 0;
+}
+
 static int cmd_fill(const char *p, size_t block, size_t max, unsigned seed)
 {
     benchfs_file_t *f;
@@ -557,6 +575,8 @@ int main(int argc, char **argv)
         rc = cmd_many(argv[2], atoi(argv[3]), atoi(argv[4]), c[0] == 'm');
     else if (!strcmp(c, "count") && argc == 4)
         rc = cmd_count(argv[2], atoi(argv[3]));
+    else if (!strcmp(c, "where") && argc == 4)
+        rc = cmd_where(argv[2], atoi(argv[3]));
     else if (!strcmp(c, "fill") && argc == 6)
         rc = cmd_fill(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
                       (unsigned)atoi(argv[5]));

@@ -39,6 +39,6 @@ EXTRA_DIST += tests/bench/run-preload-overhead.sh
 check_PROGRAMS += tests/fault_client
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
-	tests/fault_security.sh tests/fault_load.sh
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
 EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
-	tests/fault_security.sh tests/fault_load.sh
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
