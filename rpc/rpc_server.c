@@ -176,7 +176,7 @@ static void conn_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 /* Close the endpoints of released connections. */
-static void reap_conns(bfs_rpc_server_t *s)
+static void reap_conns(bfs_rpc_server_t *s, int force)
 {
     while (s->reap) {
         struct srv_conn *c = s->reap;
@@ -184,7 +184,7 @@ static void reap_conns(bfs_rpc_server_t *s)
         if (c->ep) {
             ucp_request_param_t p = {
                 .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
-                .flags = c->peer_errors ? UCP_EP_CLOSE_FLAG_FORCE : 0,
+                .flags = c->peer_errors || force ? UCP_EP_CLOSE_FLAG_FORCE : 0,
             };
             ucs_status_ptr_t r = ucp_ep_close_nbx(c->ep, &p);
             if (UCS_PTR_IS_PTR(r))
@@ -317,7 +317,13 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
         for (unsigned b = 0; b < CONN_BUCKETS; b++)
             while (s->conns[b])
                 conn_unlink(s->conns[b]);
-        reap_conns(s);
+        /* Forced: without peer error handling the server never learns that
+         * a client went away, and a graceful close of an endpoint to a
+         * client long gone cannot flush - UCX then logs three "error during
+         * flush: Endpoint timeout" lines per client at every shutdown. A
+         * client still running when its servers stop sees them gone either
+         * way. */
+        reap_conns(s, 1);
         /* Let the closes go out (bounded: a dead peer never answers). */
         end = bfs_now_ns() + 100000000ull;
         while (bfs_now_ns() < end && ucp_worker_progress(s->worker))
@@ -351,7 +357,7 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *s)
     while (ucp_worker_progress(s->worker))
         n++;
     if (s->reap)
-        reap_conns(s);
+        reap_conns(s, 0);
     if (n && s->spin_ns)
         s->last_active_ns = bfs_now_ns();
     return n;
