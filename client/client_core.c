@@ -140,9 +140,9 @@ int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t
 }
 
 bfs_rpc_call_t *bfs_cl_broadcast(benchfs_t *fs, const bfs_rpc_call_t *tmpl,
-                                 const struct iovec *resp)
+                                 const struct iovec *resp, const unsigned char *on)
 {
-    unsigned n = fs->nservers;
+    unsigned n = fs->nservers, k = 0;
     bfs_rpc_call_t *calls = calloc(n, sizeof(*calls));
     bfs_rpc_call_t **ptrs = calloc(n, sizeof(*ptrs));
     if (!calls || !ptrs) {
@@ -153,14 +153,17 @@ bfs_rpc_call_t *bfs_cl_broadcast(benchfs_t *fs, const bfs_rpc_call_t *tmpl,
     for (unsigned i = 0; i < n; i++) {
         calls[i] = *tmpl;
         calls[i].server = (int)i;
+        calls[i].status = 0;
+        if (on && !on[i])
+            continue;
         if (resp) {
             calls[i].resp_iov = &resp[i];
             calls[i].resp_iovcnt = 1;
         }
-        ptrs[i] = &calls[i];
+        ptrs[k++] = &calls[i];
         bfs_rpc_start(fs->rpc, &calls[i]);
     }
-    bfs_rpc_wait_all(fs->rpc, ptrs, (int)n);
+    bfs_rpc_wait_all(fs->rpc, ptrs, (int)k);
     free(ptrs);
     return calls;
 }
@@ -173,9 +176,9 @@ int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n)
     return 0;
 }
 
-int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl)
+int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl, const unsigned char *on)
 {
-    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, tmpl, NULL);
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, tmpl, NULL, on);
     if (!calls)
         return -ENOMEM;
     int rc = bfs_cl_first_error(calls, fs->nservers);
@@ -183,13 +186,36 @@ int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl)
     return rc;
 }
 
+void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uint64_t end,
+                          unsigned char *on)
+{
+    /* Chunks go round robin: N consecutive ones cover every server. */
+    if (end > first && end - first >= fs->nservers) {
+        memset(on, 1, fs->nservers);
+        return;
+    }
+    for (uint64_t i = first; i < end; i++)
+        on[bfs_place_chunk(fid, i, fs->nservers)] = 1;
+}
+
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
 {
-    if (old_size <= new_size && new_size % fs->chunk_size == 0)
+    uint64_t cs = fs->chunk_size;
+    if (old_size <= new_size && new_size % cs == 0)
         return 0;
+    /* Only the servers of the chunks cut or dropped: the one holding the
+     * chunk new_size falls in, and those past it up to the old end. */
+    uint64_t first = new_size / cs, had = (old_size + cs - 1) / cs;
+    uint64_t end = had > first + 1 ? had : first + 1;
+    unsigned char *on = calloc(fs->nservers, 1);
+    if (!on)
+        return -ENOMEM;
+    bfs_cl_chunk_servers(fs, fid, first, end, on);
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .arg0 = fid, .offset = new_size,
                         .arg1 = old_size};
-    return bfs_cl_broadcast_status(fs, &t);
+    int rc = bfs_cl_broadcast_status(fs, &t, on);
+    free(on);
+    return rc;
 }
 
 void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st)
@@ -216,7 +242,7 @@ int benchfs_ping(benchfs_t *fs, double *lat_us)
 {
     /* Who answers: all at once, so dead servers cost one deadline in all. */
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_PING};
-    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL);
+    bfs_rpc_call_t *calls = bfs_cl_broadcast(fs, &t, NULL, NULL);
     if (!calls)
         return -ENOMEM;
     int ok = 0;
@@ -243,5 +269,5 @@ int benchfs_ping(benchfs_t *fs, double *lat_us)
 int benchfs_shutdown_servers(benchfs_t *fs)
 {
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_SHUTDOWN};
-    return bfs_cl_broadcast_status(fs, &t);
+    return bfs_cl_broadcast_status(fs, &t, NULL);
 }

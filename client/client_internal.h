@@ -53,20 +53,25 @@ int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct 
  * that server is `skip_server` (which did it in the same request). */
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type);
 
-/* Send one RPC (tmpl, server field ignored) to every server at once and wait
- * for all. resp (optional) gives server i its reply buffer resp[i]. Returns
- * the calls (server i's outcome in [i]; caller frees) or NULL without
- * memory. */
+/* Send one RPC (tmpl, server field ignored) at once to every server, or to
+ * those marked in on[] when on is not NULL, and wait for all. resp
+ * (optional) gives server i its reply buffer resp[i]. Returns the calls
+ * (server i's outcome in [i], status 0 for servers not asked; caller frees)
+ * or NULL without memory. */
 bfs_rpc_call_t *bfs_cl_broadcast(benchfs_t *fs, const bfs_rpc_call_t *tmpl,
-                                 const struct iovec *resp);
+                                 const struct iovec *resp, const unsigned char *on);
 
 /* bfs_cl_broadcast, then the first error among the replies, or 0. */
-int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl);
+int bfs_cl_broadcast_status(benchfs_t *fs, const bfs_rpc_call_t *tmpl, const unsigned char *on);
 
 /* The first negative status among n calls, or 0. */
 int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n);
 
-/* Free a file's chunks beyond new_size on every server. */
+/* Mark in on[nservers] the servers holding chunks first .. end-1 of fid. */
+void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uint64_t end,
+                          unsigned char *on);
+
+/* Free a file's chunks beyond new_size on the servers that hold them. */
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size);
 
 /* Create an inode and its parent's entry: 0 new, 1 existed (not excl). */

@@ -442,6 +442,18 @@ int benchfs_fsync(benchfs_file_t *f)
     int rc = refresh_size(f, &ino);
     if (rc < 0)
         return rc;
+    /* The servers of the file's chunks, its metadata server and its parent
+     * directory's (the entry): a server that holds nothing of the file is
+     * not asked, so a file that avoids a dead server can still be synced. */
+    unsigned char *on = calloc(fs->nservers, 1);
+    if (!on)
+        return -ENOMEM;
+    uint64_t cs = fs->chunk_size;
+    bfs_cl_chunk_servers(fs, f->fid, 0, (ino.size + cs - 1) / cs, on);
+    on[bfs_cl_meta_server(fs, f->path, f->plen)] = 1;
+    on[bfs_cl_meta_server(fs, f->path, bfs_path_parent_len(f->path, f->plen))] = 1;
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
-    return bfs_cl_broadcast_status(fs, &t);
+    rc = bfs_cl_broadcast_status(fs, &t, on);
+    free(on);
+    return rc;
 }

@@ -210,7 +210,7 @@ int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
         iov[i].iov_len = sizeof(st[i]);
     }
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_STATFS};
-    if (!(calls = bfs_cl_broadcast(fs, &t, iov)))
+    if (!(calls = bfs_cl_broadcast(fs, &t, iov, NULL)))
         goto out;
     if ((rc = bfs_cl_first_error(calls, n)) < 0)
         goto out;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int bfs_registry_write(const char *path, const struct bfs_registry *r)
@@ -14,9 +15,20 @@ int bfs_registry_write(const char *path, const struct bfs_registry *r)
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* The file holds the job's secret. A file or symlink already at the
+     * temporary name (planted in a shared directory by someone else) must
+     * neither receive it nor lend it its permissions: always a new file,
+     * never through a link, mode exactly 0600 whatever the umask. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    if (fchmod(fd, 0600) != 0) {
+        int e = -errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int e = -errno;

@@ -3,6 +3,7 @@
 #include "rpc_client.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
+#include "rpc_ucx.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -37,6 +38,7 @@ struct conn {
     size_t len;
     ucp_ep_h ep;
     int failed;               /* UCX reported the peer dead */
+    uint64_t retry_ns;        /* no new endpoint before this (last one failed) */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
 };
@@ -54,6 +56,7 @@ struct bfs_rpc_client {
     int timeout_ms;
     int peer_errors;
     int spin_us;
+    uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
     uint64_t yield_ns;      /* sched_yield() this often while spinning; 0: never */
@@ -72,6 +75,17 @@ struct bfs_rpc_client {
 
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+
+void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
+{
+    /* UCX 1.13 connects tcp endpoints with a blocking connect() inside
+     * ucp_ep_create unless TCP_CONN_NB is set: to a host whose link is down
+     * that blocks for the kernel's SYN retries (38 s measured), far past
+     * any call's deadline and with the client's lock held. Non-blocking,
+     * the call fails at its deadline like any other. */
+    if (!getenv("UCX_TCP_CONN_NB"))
+        (void)ucp_config_modify(cfg, "CONN_NB", "y"); /* the tcp table strips "TCP_" */
+}
 
 static int env_int(const char *name, int dflt)
 {
@@ -99,6 +113,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     c->spin_max_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_MAX_US", 1000) * 1000ull;
     c->yield_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_YIELD_US", 5) * 1000ull;
     c->backoff_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_BACKOFF_US", 2000) * 1000ull;
+    c->reconnect_ns = (uint64_t)env_int("BENCHFS_RPC_RECONNECT_MS", 1000) * 1000000ull;
     c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wakefd < 0)
         goto fail;
@@ -106,6 +121,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     ucp_config_t *cfg;
     if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
         goto fail;
+    bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
@@ -281,6 +297,7 @@ int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr,
     cn->addr = a;
     cn->len = len;
     cn->failed = 0;
+    cn->retry_ns = 0;
     pthread_mutex_unlock(&c->mu);
     return 0;
 }
@@ -511,6 +528,13 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     if (cn->ep)
         close_ep(c, cn, 1);
     cn->failed = 0;
+    /* A server that could not be reached a moment ago is not tried again
+     * at once: each attempt costs UCX's own error lines on stderr (two per
+     * attempt for a dead shared-memory peer), and a client hammering a dead
+     * server would flood the application's output. */
+    uint64_t now = bfs_now_ns();
+    if (now < cn->retry_ns)
+        return NULL;
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
         .address = cn->addr,
@@ -523,6 +547,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     }
     if (ucp_ep_create(c->worker, &ep, &cn->ep) != UCS_OK) {
         cn->ep = NULL;
+        cn->retry_ns = now + c->reconnect_ns;
         return NULL;
     }
     /* HELLO first (see rpc_wire.h): our address, so that the server can

@@ -15,7 +15,9 @@
  * flight at once; bfs_rpc_wait_all() waits for a set of them. Every call has
  * a deadline: a dead or unreachable server yields -ETIMEDOUT (or
  * -ECONNRESET / -EIO when UCX detects the failure first, -ECONNREFUSED when
- * no connection can be made), never a hang. Deadlines are enforced while
+ * no connection can be made), never a hang. After a failed connection
+ * attempt, calls to that server fail with -ECONNREFUSED at once for
+ * $BENCHFS_RPC_RECONNECT_MS (default 1000) before the next attempt. Deadlines are enforced while
  * the call is waited for (bfs_rpc_wait_all, bfs_rpc_call): bfs_rpc_done()
  * only reports. A waiting thread spins briefly, then sleeps on the worker's
  * event fd: at least spin_us, up to twice as long as recent waits took when

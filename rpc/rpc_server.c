@@ -4,6 +4,7 @@
 #include "rpc_bufpool.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
+#include "rpc_ucx.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -62,7 +63,10 @@ struct bfs_rpc_server {
     struct srv_req *free_reqs;
     unsigned inflight;
     struct bfs_rpc_server_stats stats;
-    uint64_t log_bad_ns, log_secret_ns, log_noreply_ns;
+    /* Rate limits of the refusal warnings, one per kind: each kind is
+     * logged at most once a second, and one kind cannot hide another. */
+    uint64_t log_stray_ns, log_hdr_ns, log_len_ns, log_secret_ns, log_unknown_ns, log_hello_ns,
+        log_addr_ns, log_noreply_ns;
     bfs_rpc_bufpool_t pool;
     /* The request being dispatched from inside a UCX AM callback, and
      * whether it finished before the callback returned: then UCX keeps (and
@@ -104,7 +108,7 @@ static ucs_status_t stray_cb(void *arg, const void *header, size_t header_length
 {
     bfs_rpc_server_t *s = arg;
     s->stats.rejected++;
-    if (bfs_log_ratelimit(&s->log_bad_ns))
+    if (bfs_log_ratelimit(&s->log_stray_ns))
         bfs_warn("rpc server: message for an AM id that is no RPC dropped (header %zu bytes, "
                  "payload %zu bytes)", header_length, length);
     return UCS_OK;
@@ -172,7 +176,7 @@ static void conn_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 /* Close the endpoints of released connections. */
-static void reap_conns(bfs_rpc_server_t *s)
+static void reap_conns(bfs_rpc_server_t *s, int force)
 {
     while (s->reap) {
         struct srv_conn *c = s->reap;
@@ -180,7 +184,7 @@ static void reap_conns(bfs_rpc_server_t *s)
         if (c->ep) {
             ucp_request_param_t p = {
                 .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
-                .flags = c->peer_errors ? UCP_EP_CLOSE_FLAG_FORCE : 0,
+                .flags = c->peer_errors || force ? UCP_EP_CLOSE_FLAG_FORCE : 0,
             };
             ucs_status_ptr_t r = ucp_ep_close_nbx(c->ep, &p);
             if (UCS_PTR_IS_PTR(r))
@@ -242,6 +246,12 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto fail;
+    bfs_rpc_ucx_defaults(cfg); /* the server connects back to clients */
+    if (opts && opts->exclude_cma && !getenv("UCX_TLS") &&
+        (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
+        ucp_config_release(cfg);
+        goto fail;
+    }
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
@@ -307,7 +317,13 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
         for (unsigned b = 0; b < CONN_BUCKETS; b++)
             while (s->conns[b])
                 conn_unlink(s->conns[b]);
-        reap_conns(s);
+        /* Forced: without peer error handling the server never learns that
+         * a client went away, and a graceful close of an endpoint to a
+         * client long gone cannot flush - UCX then logs three "error during
+         * flush: Endpoint timeout" lines per client at every shutdown. A
+         * client still running when its servers stop sees them gone either
+         * way. */
+        reap_conns(s, 1);
         /* Let the closes go out (bounded: a dead peer never answers). */
         end = bfs_now_ns() + 100000000ull;
         while (bfs_now_ns() < end && ucp_worker_progress(s->worker))
@@ -341,7 +357,7 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *s)
     while (ucp_worker_progress(s->worker))
         n++;
     if (s->reap)
-        reap_conns(s);
+        reap_conns(s, 0);
     if (n && s->spin_ns)
         s->last_active_ns = bfs_now_ns();
     return n;
@@ -504,10 +520,17 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
     return 0;
 }
 
+unsigned bfs_rpc_req_id(const bfs_rpc_req_t *req) { return ((const struct srv_req *)req)->rpc_id; }
+
 static void dispatch(struct srv_req *r)
 {
     bfs_rpc_server_t *s = r->pub.server;
     struct handler_slot *slot = &s->slots[r->rpc_id];
+    /* Never the secret: logs end up in shared places. */
+    bfs_debug("rpc %u req %llu: %llu payload bytes, arg0 %llu arg1 %llu offset %llu", r->rpc_id,
+              (unsigned long long)r->pub.hdr.req_id, (unsigned long long)r->pub.hdr.len,
+              (unsigned long long)r->pub.hdr.arg0, (unsigned long long)r->pub.hdr.arg1,
+              (unsigned long long)r->pub.hdr.offset);
     s->stats.requests++;
     s->stats.bytes_in += r->pub.hdr.len;
     slot->fn(&r->pub, slot->arg);
@@ -554,7 +577,7 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
 
     int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
     if (rc < 0) {
-        if (bfs_log_ratelimit(&s->log_bad_ns))
+        if (bfs_log_ratelimit(rc == -EMSGSIZE ? &s->log_len_ns : &s->log_hdr_ns))
             bfs_warn("rpc server: malformed request for rpc %u refused (header %zu bytes, "
                      "payload %zu bytes): %s", slot->id, header_length, length, strerror(-rc));
         return refuse(s, ep, slot->id, &h, rc);
@@ -566,7 +589,7 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
         return refuse(s, ep, slot->id, &h, -EACCES);
     }
     if (!slot->fn) {
-        if (bfs_log_ratelimit(&s->log_bad_ns))
+        if (bfs_log_ratelimit(&s->log_unknown_ns))
             bfs_warn("rpc server: request for unknown rpc %u refused", slot->id);
         return refuse(s, ep, slot->id, &h, -ENOSYS);
     }
@@ -661,7 +684,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, con
 {
     if (!addr_plausible(s, addr, len)) {
         s->stats.rejected++;
-        if (bfs_log_ratelimit(&s->log_bad_ns))
+        if (bfs_log_ratelimit(&s->log_addr_ns))
             bfs_warn("rpc server: hello with a malformed worker address (%zu bytes) refused",
                      len);
         return;
@@ -731,10 +754,12 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
         rc = -EINVAL;
     if (rc < 0) {
         s->stats.rejected++;
-        if (bfs_log_ratelimit(&s->log_bad_ns))
+        if (bfs_log_ratelimit(&s->log_hello_ns))
             bfs_warn("rpc server: hello refused: %s", strerror(-rc));
         return UCS_OK;
     }
+    bfs_debug("hello from a client (%s error handling, %zu-byte worker address)",
+              h.arg0 ? "peer" : "no", length);
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
         conn_connect(s, key, h.arg0 != 0, data, length);
         return UCS_OK;

@@ -47,6 +47,12 @@ typedef void *(*bfs_rpc_recv_buf_fn)(const struct bfs_rpc_hdr *hdr, void *arg);
 struct bfs_rpc_server_opts {
     uint64_t secret;   /* requests must carry it; 0 accepts any */
     int peer_errors;   /* 1: UCP_ERR_HANDLING_MODE_PEER on reply endpoints */
+    int exclude_cma;   /* 1: no cma transport (UCX_TLS=^cma) unless UCX_TLS is
+                          set: then no lane to this server uses cma, in either
+                          direction. UCX 1.13 aborts a process whose peer
+                          dies in the middle of a cma rendezvous; this keeps
+                          the server and its clients alive when the other
+                          side dies (shared memory is still used) */
 };
 
 int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts);
@@ -76,6 +82,9 @@ int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *srv, unsigned rpc_id,
  * touch it after this call except from on_done. Returns 0 or -errno (the
  * request is recycled either way). */
 int bfs_rpc_reply(bfs_rpc_req_t *req, int32_t status, const struct iovec *iov, int iovcnt);
+
+/* The RPC id the request came for. */
+unsigned bfs_rpc_req_id(const bfs_rpc_req_t *req);
 
 /* Progress the worker until it has nothing more to do right now. */
 int bfs_rpc_server_progress(bfs_rpc_server_t *srv);

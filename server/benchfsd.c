@@ -2,6 +2,7 @@
  * mpirun (or benchfs-run); runs standalone as rank 0 of 1 without mpirun. */
 #include "bootstrap.h"
 #include "server.h"
+#include "watchdog.h"
 #include "../common/log.h"
 #include "../common/placement.h"
 #include "../common/registry.h"
@@ -38,7 +39,8 @@ static void usage(FILE *f)
             "                     writes, reads through the page cache), direct (both),\n"
             "                     buffered (neither); --direct means --io direct\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
-            "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport.\n");
+            "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
+            "  (without UCX_TLS the cma transport is left out; BENCHFS_CMA=1 keeps it).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
     struct bfs_registry reg = {0};
     char mydir[4096], metadir[4200];
     int sfd = -1, rc, wrote_registry = 0;
+    struct bfs_watchdog *wd = NULL;
     if ((rc = bfs_boot_init(&boot)) < 0)
         return 1;
     s.rank = boot.rank;
@@ -216,7 +219,12 @@ int main(int argc, char **argv)
     if ((rc = bfs_evloop_create(&s.loop)) < 0)
         goto out;
     w.loop = s.loop;
-    if ((rc = bfs_rpc_server_create(&s.rpc, NULL)) < 0)
+    /* No cma unless asked for (docs/DESIGN.md, "Transports"): a client
+     * that dies in the middle of a large transfer must not take the server,
+     * and everybody's data, down with it. */
+    const char *cma = getenv("BENCHFS_CMA");
+    struct bfs_rpc_server_opts ro = {.exclude_cma = !(cma && !strcmp(cma, "1"))};
+    if ((rc = bfs_rpc_server_create(&s.rpc, &ro)) < 0)
         goto out;
 
     uint64_t secret = 0;
@@ -272,10 +280,15 @@ int main(int argc, char **argv)
             goto out;
         }
         wrote_registry = 1;
+        bfs_debug("registry %s written: %u servers, chunk size %" PRIu64 ", job secret set",
+                  o.registry, reg.nservers, reg.chunk_size);
     }
     bfs_info("rank %u of %u serving %s (chunk size %" PRIu64 ")", s.rank, s.nservers, mydir,
              s.chunk_size);
+    if (bfs_watchdog_start(&wd, s.rank, s.nservers, &reg, boot.who) < 0)
+        bfs_warn("cannot start the peer watchdog: peer failures will not be reported");
     rc = bfs_evloop_run(s.loop);
+    bfs_watchdog_stop(wd);
 
 out:
     if (s.meta && s.pending_tail)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include "bootstrap.h"
 #include "../common/log.h"
 
@@ -5,10 +6,13 @@
 #include <pmix.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KEY_ADDR "benchfs.addr"
 #define KEY_SECRET "benchfs.secret"
+#define KEY_WHO "benchfs.who"
 
 static pmix_proc_t g_me;
 
@@ -61,10 +65,24 @@ static int fence(void)
     return 0;
 }
 
+/* "host H pid P": how a server is named when it is reported dead. */
+static char *whoami(void)
+{
+    char host[256] = "?", *s = NULL;
+    gethostname(host, sizeof(host) - 1);
+    if (asprintf(&s, "host %s pid %d", host, (int)getpid()) < 0)
+        return NULL;
+    return s;
+}
+
 int bfs_boot_exchange(struct bfs_boot *b, const void *addr, size_t len, uint64_t *secret,
                       struct bfs_registry_server *peers)
 {
+    b->who = calloc(b->size, sizeof(*b->who));
+    if (!b->who)
+        return -ENOMEM;
     if (!b->pmix) {
+        b->who[0] = whoami();
         peers[0].addr = malloc(len);
         if (!peers[0].addr)
             return -ENOMEM;
@@ -78,6 +96,15 @@ int bfs_boot_exchange(struct bfs_boot *b, const void *addr, size_t len, uint64_t
     v.data.bo.bytes = (char *)addr;
     v.data.bo.size = len;
     pmix_status_t rc = PMIx_Put(PMIX_GLOBAL, KEY_ADDR, &v);
+    char *me = whoami();
+    if (rc == PMIX_SUCCESS && me) {
+        pmix_value_t w;
+        PMIX_VALUE_CONSTRUCT(&w);
+        w.type = PMIX_STRING;
+        w.data.string = me;
+        rc = PMIx_Put(PMIX_GLOBAL, KEY_WHO, &w);
+    }
+    free(me);
     if (rc == PMIX_SUCCESS && b->rank == 0) {
         pmix_value_t s;
         PMIX_VALUE_CONSTRUCT(&s);
@@ -111,6 +138,13 @@ int bfs_boot_exchange(struct bfs_boot *b, const void *addr, size_t len, uint64_t
         memcpy(peers[r].addr, val->data.bo.bytes, val->data.bo.size);
         peers[r].len = val->data.bo.size;
         PMIX_VALUE_RELEASE(val);
+        val = NULL;
+        if (PMIx_Get(&p, KEY_WHO, NULL, 0, &val) == PMIX_SUCCESS && val &&
+            val->type == PMIX_STRING && val->data.string)
+            b->who[r] = strdup(val->data.string);
+        if (val)
+            PMIX_VALUE_RELEASE(val);
+        val = NULL;
         if (r == 0 && b->rank != 0) {
             rc = PMIx_Get(&p, KEY_SECRET, NULL, 0, &val);
             if (rc != PMIX_SUCCESS || !val) {
@@ -137,6 +171,10 @@ int bfs_boot_barrier(struct bfs_boot *b)
 
 void bfs_boot_fini(struct bfs_boot *b)
 {
+    for (unsigned r = 0; b->who && r < b->size; r++)
+        free(b->who[r]);
+    free(b->who);
+    b->who = NULL;
     if (b->pmix)
         PMIx_Finalize(NULL, 0);
     b->pmix = 0;

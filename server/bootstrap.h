@@ -12,6 +12,7 @@
 struct bfs_boot {
     unsigned rank, size;
     int pmix; /* 1 when running under a PMIx server (mpirun) */
+    char **who; /* after bfs_boot_exchange: "host H pid P" of every rank */
 };
 
 int bfs_boot_init(struct bfs_boot *b);

@@ -5,6 +5,12 @@
 #include <errno.h>
 #include <string.h>
 
+static int refuse(struct bfs_fs_args *a, enum bfs_refusal why, int err)
+{
+    a->refused = why;
+    return err;
+}
+
 /* The path in the first plen payload bytes (all of them when plen is 0),
  * validated and copied into a->path. Returns its length. */
 static int take_path(const struct bfs_rpc_hdr *h, const void *data, size_t plen,
@@ -12,11 +18,11 @@ static int take_path(const struct bfs_rpc_hdr *h, const void *data, size_t plen,
 {
     size_t len = plen ? plen : h->len;
     if (len > h->len || !data)
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     int rc = bfs_path_check(data, len);
     if (rc < 0) {
         a->bad_path = 1;
-        return rc;
+        return refuse(a, BFS_REFUSED_PATH, rc);
     }
     memcpy(a->path, data, len); /* bfs_path_check: len < BFS_PATH_MAX */
     a->path[len] = '\0';
@@ -30,12 +36,12 @@ static int take_name(const struct bfs_rpc_hdr *h, const void *data, size_t dlen,
 {
     size_t n = h->len - dlen;
     if (n > BFS_NAME_MAX || (!allow_empty && n == 0))
-        return n ? -ENAMETOOLONG : -EINVAL;
+        return refuse(a, BFS_REFUSED_NAME, n ? -ENAMETOOLONG : -EINVAL);
     const char *p = (const char *)data + dlen;
     if (n && (memchr(p, '/', n) || memchr(p, '\0', n)))
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_NAME, -EINVAL);
     if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_NAME, -EINVAL);
     if (n)
         memcpy(a->name, p, n);
     a->name[n] = '\0';
@@ -52,6 +58,7 @@ static void args_init(struct bfs_fs_args *a)
     a->has_path = 0;
     a->rcap = 0;
     a->bad_path = 0;
+    a->refused = BFS_REFUSED_NONE;
 }
 
 static int chunk_range_ok(uint64_t chunk_size, uint64_t off, uint64_t len)
@@ -74,7 +81,7 @@ int bfs_fs_decode_put(const struct bfs_rpc_hdr *h, const void *data, struct bfs_
     if (len == 1)
         return -EBUSY;
     if (h->len != (uint64_t)len + sizeof(a->ino))
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     memcpy(&a->ino, (const char *)data + len, sizeof(a->ino));
     return len;
 }
@@ -83,7 +90,7 @@ int bfs_fs_decode_dirent(const struct bfs_rpc_hdr *h, const void *data, struct b
 {
     args_init(a);
     if (!h->arg2)
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     int rc = take_path(h, data, h->arg2, a);
     if (rc < 0)
         return rc;
@@ -101,7 +108,7 @@ int bfs_fs_decode_readdir(const struct bfs_rpc_hdr *h, const void *data, struct 
         return rc;
     uint64_t cap = h->rcap < BFS_FS_READDIR_MAX_REPLY ? h->rcap : BFS_FS_READDIR_MAX_REPLY;
     if (cap < BFS_FS_READDIR_MIN_REPLY)
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     a->rcap = (size_t)cap;
     return 0;
 }
@@ -112,7 +119,7 @@ int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t 
     args_init(a);
     size_t plen = h->arg2;
     if (plen > h->len || ((h->flags & BFS_F_GROW) && plen == 0) || (h->len && !data))
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     if (plen) {
         int rc = take_path(h, data, plen, a);
         if (rc < 0)
@@ -122,7 +129,7 @@ int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t 
     a->wdata = h->len ? (const char *)data + plen : NULL;
     a->wlen = h->len - plen;
     if (!chunk_range_ok(chunk_size, h->offset, a->wlen))
-        return -EINVAL;
+        return refuse(a, BFS_REFUSED_RANGE, -EINVAL);
     return 0;
 }
 
@@ -130,5 +137,6 @@ int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, uint64_t chunk_size, struct 
 {
     args_init(a);
     a->wlen = h->rcap;
-    return chunk_range_ok(chunk_size, h->offset, h->rcap) ? 0 : -EINVAL;
+    return chunk_range_ok(chunk_size, h->offset, h->rcap) ? 0
+                                                          : refuse(a, BFS_REFUSED_RANGE, -EINVAL);
 }

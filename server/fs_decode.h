@@ -25,6 +25,16 @@
 /* The smallest rcap a READDIR must give (room for one short entry). */
 #define BFS_FS_READDIR_MIN_REPLY 16u
 
+/* Why a request was refused, so that each kind is logged on its own. */
+enum bfs_refusal {
+    BFS_REFUSED_NONE,
+    BFS_REFUSED_PATH,    /* bfs_path_check refused the path */
+    BFS_REFUSED_NAME,    /* an invalid entry name */
+    BFS_REFUSED_RANGE,   /* outside a chunk */
+    BFS_REFUSED_LENGTHS, /* lengths that do not add up */
+    BFS_REFUSED_KINDS
+};
+
 struct bfs_fs_args {
     char path[BFS_PATH_MAX];      /* the path (directory for DIRENT_*, READDIR), NUL terminated */
     size_t plen;                  /* its length */
@@ -35,6 +45,7 @@ struct bfs_fs_args {
     int has_path;                 /* WRITE: a path came along (arg2 > 0) */
     size_t rcap;                  /* READDIR: reply bytes to fill */
     int bad_path;                 /* the error is bfs_path_check refusing the path */
+    enum bfs_refusal refused;     /* why the request was refused, if it was */
 };
 
 /* The whole payload is a path (CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW,

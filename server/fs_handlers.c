@@ -111,18 +111,34 @@ int bfs_fs_commit(void *arg)
     return 1; /* replies were posted: let the RPC layer progress them */
 }
 
-/* A decoder's result (fs_decode.h); refused paths are logged, rate limited. */
-static int decoded(struct bfs_server *s, const struct bfs_fs_args *a, int rc)
+/* Log a refused request: each kind at most once a second. */
+static int refused(struct bfs_server *s, bfs_rpc_req_t *req, enum bfs_refusal why, int err)
 {
-    if (rc < 0 && a->bad_path && bfs_log_ratelimit(&s->log_bad_ns))
-        bfs_warn("refused a request with an invalid path (%s)", strerror(-rc));
+    static const char *what[BFS_REFUSED_KINDS] = {
+        [BFS_REFUSED_NONE] = "an invalid request",
+        [BFS_REFUSED_PATH] = "an invalid path",
+        [BFS_REFUSED_NAME] = "an invalid entry name",
+        [BFS_REFUSED_RANGE] = "a range outside a chunk or a chunk this server does not hold",
+        [BFS_REFUSED_LENGTHS] = "lengths that do not add up",
+    };
+    if (bfs_log_ratelimit(&s->log_refused_ns[why]))
+        bfs_warn("refused a request with %s (rpc %u: %s)", what[why], bfs_rpc_req_id(req),
+                 strerror(-err));
+    return err;
+}
+
+/* A decoder's result (fs_decode.h): refusals are logged. */
+static int decoded(struct bfs_server *s, bfs_rpc_req_t *req, const struct bfs_fs_args *a, int rc)
+{
+    if (rc < 0 && a->refused != BFS_REFUSED_NONE)
+        refused(s, req, a->refused, rc);
     return rc;
 }
 
 /* The path of a request whose whole payload is a path, into a. */
 static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, struct bfs_fs_args *a)
 {
-    return decoded(s, a, bfs_fs_decode_path(&req->hdr, req->data, a));
+    return decoded(s, req, a, bfs_fs_decode_path(&req->hdr, req->data, a));
 }
 
 static int parent_of(const char *path, size_t len, char *parent, const char **base)
@@ -283,7 +299,7 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
     char parent[BFS_PATH_MAX];
     const char *base;
     struct bfs_inode old;
-    int len = decoded(s, &a, bfs_fs_decode_put(&req->hdr, req->data, &a));
+    int len = decoded(s, req, &a, bfs_fs_decode_put(&req->hdr, req->data, &a));
     if (len < 0) {
         meta_reply(s, req, len, NULL, 0);
         return BFS_RPC_DONE;
@@ -308,7 +324,7 @@ static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
 {
     struct bfs_fs_args a;
     meta_begin(s);
-    int rc = decoded(s, &a, bfs_fs_decode_dirent(&req->hdr, req->data, &a));
+    int rc = decoded(s, req, &a, bfs_fs_decode_dirent(&req->hdr, req->data, &a));
     if (rc >= 0)
         rc = add ? bfs_meta_dirent_add(s->meta, a.path, a.name, (uint8_t)req->hdr.arg0)
                  : bfs_meta_dirent_del(s->meta, a.path, a.name);
@@ -351,7 +367,7 @@ static int h_readdir(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
-    int rc = decoded(s, &a, bfs_fs_decode_readdir(&req->hdr, req->data, &a));
+    int rc = decoded(s, req, &a, bfs_fs_decode_readdir(&req->hdr, req->data, &a));
     size_t cap = a.rcap;
     if (rc < 0) {
         reply_status(req, rc);
@@ -406,8 +422,12 @@ static void write_done(int64_t res, void *arg)
         path[req->hdr.arg2] = '\0';
         uint64_t end = req->hdr.arg1 * s->chunk_size + req->hdr.offset + (uint64_t)res;
         /* The file may have been unlinked meanwhile: the data write still
-         * succeeded, so the caller is told so. */
-        bfs_meta_grow(s->meta, path, end, bfs_wall_ns(), NULL);
+         * succeeded, so the caller is told so. Any other failure (ENOSPC:
+         * the metadata store cannot grow on a full disk) means the bytes
+         * are not part of the file: the write must not be acknowledged. */
+        int g = bfs_meta_grow(s->meta, path, end, bfs_wall_ns(), NULL);
+        if (g < 0 && g != -ENOENT)
+            res = g;
     }
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
@@ -421,9 +441,9 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
-    int rc = bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a);
+    int rc = decoded(s, req, &a, bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a));
     if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
-        rc = -EINVAL;
+        rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
     if (rc < 0) {
         reply_status(req, rc);
         return BFS_RPC_DONE;
@@ -454,7 +474,7 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     uint64_t len = req->hdr.rcap;
     if (bfs_fs_decode_read(&req->hdr, s->chunk_size, &a) < 0 ||
         !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, -EINVAL);
+        reply_status(req, refused(s, req, BFS_REFUSED_RANGE, -EINVAL));
         return BFS_RPC_DONE;
     }
     if (len == 0) {

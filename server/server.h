@@ -21,7 +21,7 @@ struct bfs_server {
     bfs_meta_t *meta;
     bfs_chunk_store_t *chunks;
     bfs_rpc_bufpool_t pool; /* read and readdir reply buffers */
-    uint64_t log_bad_ns;
+    uint64_t log_refused_ns[8]; /* rate limits of refusal warnings, per kind */
     /* Replies waiting for the metadata batch to commit (fs_handlers.c). */
     struct pending_reply *pending, **pending_tail;
 };

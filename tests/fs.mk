@@ -4,7 +4,8 @@ check_PROGRAMS += tests/fs_api_test tests/fs_shared_write tests/fs_security_test
 	tests/preload_posix_test
 tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
-tests_fs_security_test_LDADD = $(FS_TEST_LIBS)
+tests_fs_security_test_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS)
+tests_fs_security_test_LDADD = $(FS_TEST_LIBS) $(UCX_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh \
 	tests/fs_orphans.sh
@@ -46,3 +47,11 @@ EXTRA_DIST += tests/run_lib.sh tests/tool_cmds.sh tests/run_exit.sh tests/run_si
 if HAVE_MPI
 TESTS += tests/run_mpi_job.sh
 endif
+
+# Failure, limit and security tests (docs/PROMISES.md says what each proves).
+check_PROGRAMS += tests/fault_client
+tests_fault_client_LDADD = $(FS_TEST_LIBS)
+TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
+EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh

@@ -36,7 +36,7 @@ fi
 # run them with LD_PRELOAD="$PRELOAD".
 FOREIGN_ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 with_preload() { env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" "$@"; }
-T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-test.XXXXXX")
 SERVER_PID=
 SERVER_LOG="$T/servers.log"
 # A standalone server (start_servers 0) runs under this command when set
@@ -81,10 +81,16 @@ stop_servers() {
     fi
 }
 
+# at_exit CMD: run CMD when the test ends, after the servers are stopped
+# and before $T is removed (unmount what the test mounted there, say).
+AT_EXIT=
+at_exit() { AT_EXIT="$AT_EXIT $1;"; }
+
 # cleanup [STATUS]: the exit trap; STATUS defaults to the script's.
 cleanup() {
     local rc=${1:-$?}
     stop_servers || rc=1
+    [ -z "$AT_EXIT" ] || eval "$AT_EXIT"
     rm -rf "$T"
     exit $rc
 }
@@ -104,6 +110,8 @@ wait_registry() {
 }
 
 # start_servers N DIR [args]: N servers under mpirun (N=0: standalone, no mpirun).
+# $MPIRUN_ARGS: more mpirun options, e.g. --enable-recovery (the other servers
+# keep running when one dies; without it mpirun aborts the whole job).
 start_servers() {
     local n=$1 dir=$2; shift 2
     export BENCHFS_REGISTRY="$T/registry"
@@ -113,11 +121,31 @@ start_servers() {
         $SERVER_WRAPPER "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" \
             >>"$SERVER_LOG" 2>&1 &
     else
-        "$MPIRUN" -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
+        # shellcheck disable=SC2086
+        "$MPIRUN" ${MPIRUN_ARGS:-} -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
             --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
     fi
     SERVER_PID=$!
     wait_registry "$BENCHFS_REGISTRY"
+}
+
+# server_pid RANK: the pid of server RANK of the running job (from its
+# PMIX_RANK), found among the descendants of mpirun.
+server_pid() {
+    local want=$1 p kids todo="$SERVER_PID"
+    while [ -n "$todo" ]; do
+        kids=""
+        for p in $todo; do kids="$kids $(pgrep -P "$p" | tr '\n' ' ')"; done
+        for p in $kids; do
+            if grep -q benchfsd "/proc/$p/comm" 2>/dev/null &&
+                tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "PMIX_RANK=$want"; then
+                echo "$p"
+                return 0
+            fi
+        done
+        todo=$kids
+    done
+    return 1
 }
 
 fail() { echo "FAIL: $*"; exit 1; }
