@@ -131,6 +131,14 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
         return -EISDIR;
     struct bfs_inode ino;
     int rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
+    if (rc == -ENOSPC) {
+        /* The metadata server's disk is full and even a removal needs a few
+         * pages: free the file's data first, then remove it. */
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
+        if (bfs_cl_meta_call(fs, path, (size_t)plen, &st) == 0 && S_ISREG(ino.mode) &&
+            ino.size > 0 && bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
+            rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
+    }
     if (rc == 0 && ino.size > 0)
         bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size);
     return rc;

@@ -121,7 +121,9 @@ static int refused(struct bfs_server *s, bfs_rpc_req_t *req, enum bfs_refusal wh
         [BFS_REFUSED_RANGE] = "a range outside a chunk or a chunk this server does not hold",
         [BFS_REFUSED_LENGTHS] = "lengths that do not add up",
     };
-    if (bfs_log_ratelimit(&s->log_refused_ns[why]))
+    /* Overlong paths are a kind of their own. */
+    unsigned slot = why == BFS_REFUSED_PATH && err == -ENAMETOOLONG ? BFS_REFUSED_KINDS : why;
+    if (bfs_log_ratelimit(&s->log_refused_ns[slot]))
         bfs_warn("refused a request with %s (rpc %u: %s)", what[why], bfs_rpc_req_id(req),
                  strerror(-err));
     return err;
