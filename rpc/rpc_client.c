@@ -3,7 +3,6 @@
 #include "rpc_client.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
-#include "rpc_ucx.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -76,17 +75,6 @@ struct bfs_rpc_client {
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
 
-void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
-{
-    /* UCX 1.13 connects tcp endpoints with a blocking connect() inside
-     * ucp_ep_create unless TCP_CONN_NB is set: to a host whose link is down
-     * that blocks for the kernel's SYN retries (38 s measured), far past
-     * any call's deadline and with the client's lock held. Non-blocking,
-     * the call fails at its deadline like any other. */
-    if (!getenv("UCX_TCP_CONN_NB"))
-        (void)ucp_config_modify(cfg, "CONN_NB", "y"); /* the tcp table strips "TCP_" */
-}
-
 static int env_int(const char *name, int dflt)
 {
     const char *v = getenv(name);
@@ -121,7 +109,6 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     ucp_config_t *cfg;
     if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
         goto fail;
-    bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,

@@ -4,7 +4,6 @@
 #include "rpc_bufpool.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
-#include "rpc_ucx.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -246,7 +245,6 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto fail;
-    bfs_rpc_ucx_defaults(cfg); /* the server connects back to clients */
     if (opts && opts->exclude_cma && !getenv("UCX_TLS") &&
         (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
         ucp_config_release(cfg);
