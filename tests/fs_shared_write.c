@@ -29,9 +29,11 @@ static int child(int i, size_t region)
     size_t piece = region / 4 + 17;
     for (size_t end = region; end > 0;) {
         size_t start = end > piece ? end - piece : 0;
-        if (benchfs_pwrite(f, b + start, end - start, (off_t)(i * region + start)) !=
-            (ssize_t)(end - start))
+        ssize_t w_ = benchfs_pwrite(f, b + start, end - start, (off_t)(i * region + start));
+        if (w_ != (ssize_t)(end - start)) {
+            fprintf(stderr, "writer %d: pwrite %zu at %zu: %zd (%s)\n", i, end - start, i * region + start, w_, strerror((int)-w_));
             return 3;
+        }
         end = start;
     }
     memset(b, i + 1, region);
