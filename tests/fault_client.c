@@ -295,6 +295,8 @@ static int cmd_stress(const char *p, int seconds, double limit)
            p, ok, errs, errs ? strerror(-lasterr) : "none", first_err, worst, slow, wrong);
     if (f)
         benchfs_close(f);
+    free(w);
+    free(r);
     return slow || wrong ? 1 : 0;
 }
 
@@ -538,6 +540,7 @@ static int cmd_fill(const char *p, size_t block, size_t max, unsigned seed)
             break;
     }
     benchfs_close(f);
+    free(b);
     return bad || !err;
 }
 

@@ -54,12 +54,12 @@ done
 # The same with dd under the preload library, copying host files of the
 # two patterns (made by fault_client) over the file in turn.
 "$FC" write /patb $SIZE 9 || fail "pattern B"
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs cp /benchfs/patb "$T/patb" || fail "reading pattern B"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs cp /benchfs/patb "$T/patb" || fail "reading pattern B"
 "$FC" write /pata $SIZE 1 || fail "pattern A"
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs cp /benchfs/pata "$T/pata" || fail "reading pattern A"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs cp /benchfs/pata "$T/pata" || fail "reading pattern A"
 for round in 1 2; do
     (
-        export LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs
+        export LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs
         while :; do
             for src in patb pata; do
                 dd if="$T/$src" of=/benchfs/big bs=4M conv=notrunc status=none || exit 1

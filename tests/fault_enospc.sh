@@ -34,7 +34,7 @@ df -k "$T/full" | tail -1 | awk '{print "# tmpfs: " $3 " KiB used of " $2 " befo
 "$FC" fill /big $((1 << 20)) $((200 << 20)) 23 || fail "filling through the API"
 
 # The preload library: dd says so.
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs \
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs \
     dd if=/dev/zero of=/benchfs/dd bs=1M count=64 2>"$T/dd.err"
 ddrc=$?
 sed 's/^/# dd: /' "$T/dd.err" | head -3
@@ -49,10 +49,10 @@ df -k "$T/full" | tail -1 | awk '{print "# tmpfs: " $3 " KiB used of " $2 " when
 kill -0 "$SERVER_PID" || fail "the server died"
 "$FC" verify /keep $((1 << 20)) 21 4 || fail "earlier files on a full file system"
 "$FC" pages /small 5000 22 22 5000 >/dev/null || fail "the small file on a full file system"
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs ls -l /benchfs/keep >/dev/null || fail "ls on a full file system"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs ls -l /benchfs/keep >/dev/null || fail "ls on a full file system"
 
 # Space freed: writes work again.
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs rm -f /benchfs/big /benchfs/dd || fail "rm on a full file system"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs rm -f /benchfs/big /benchfs/dd || fail "rm on a full file system"
 "$FC" write /after $((4 << 20)) 24 || fail "writing after space was freed"
 "$FC" touch /many2 100 || fail "creating files after space was freed"
 

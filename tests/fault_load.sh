@@ -59,7 +59,7 @@ awk -v a="$t0" -v b="$t1" -v n=$((CLIENTS * FILES)) -v mb=$((CLIENTS * BYTES >> 
     '"$CLIENTS"', n, mb, s, 2 * n / s, 2 * mb / s }'
 
 # 2. A directory of ENTRIES entries.
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs mkdir /benchfs/big || fail "mkdir /big"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs mkdir /benchfs/big || fail "mkdir /big"
 per=$((ENTRIES / 8))
 t0=$(date +%s.%N)
 pids=()
@@ -71,7 +71,7 @@ wait_all "creating $ENTRIES entries" "${pids[@]}" || { cat "$T"/mk*.out; exit 1;
 t1=$(date +%s.%N)
 "$FC" count /big $ENTRIES || fail "listing $ENTRIES entries (client API)"
 t2=$(date +%s.%N)
-n=$(LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs ls -f /benchfs/big | grep -c '^e')
+n=$(LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs ls -f /benchfs/big | grep -c '^e')
 t3=$(date +%s.%N)
 [ "$n" = "$ENTRIES" ] || fail "ls -f listed $n entries, not $ENTRIES"
 pids=()
@@ -82,7 +82,7 @@ done
 wait_all "removing $ENTRIES entries" "${pids[@]}" || { cat "$T"/rm*.out; exit 1; }
 t4=$(date +%s.%N)
 "$FC" count /big 0 >/dev/null || fail "the directory is not empty after removing everything"
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs rmdir /benchfs/big || fail "rmdir /big"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs rmdir /benchfs/big || fail "rmdir /big"
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v n=$ENTRIES 'BEGIN {
     printf "# directory of %d entries: created in %.1f s (8 processes, %.0f/s), listed in %.2f s (API) and %.2f s (ls -f, preload), removed in %.1f s (%.0f/s)\n",
     n, b - a, n / (b - a), c - b, d - c, e - d, n / (e - d) }'

@@ -25,7 +25,6 @@
 # Skipped (exit 77, with the reason) where namespaces cannot be created.
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 MPI_IO="$top_builddir/tests/mpi_io_test"
 DEADLINE=3000
 LIMIT_MS=$((DEADLINE + 1000))
@@ -127,11 +126,11 @@ on h2 "$FC" verify /x0 300000 5 3 >/dev/null || fail "h2 reading what h0 wrote"
 echo "# h1 and h2 read back what h0 wrote"
 
 if [ -x "$MPI_IO" ]; then
-    on h0 env LD_PRELOAD="$PRELOAD" mkdir /benchfs/mpi || fail "mkdir /benchfs/mpi"
+    on h0 env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" mkdir /benchfs/mpi || fail "mkdir /benchfs/mpi"
     # shellcheck disable=SC2086
     timeout 120 "$T/on" "${P}hd" "$MPIRUN" --hostfile "$T/hostfile" $MPI_NET \
         --mca pml ob1 --mca btl self,tcp -x UCX_TLS -x UCX_NET_DEVICES \
-        -x BENCHFS_RPC_TIMEOUT_MS -x BENCHFS_REGISTRY -x LD_PRELOAD="$PRELOAD" \
+        -x BENCHFS_RPC_TIMEOUT_MS -x BENCHFS_REGISTRY -x LD_PRELOAD="$PRELOAD" -x ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" \
         -np 3 --map-by node "$MPI_IO" /benchfs/mpi >"$T/mpi.out" 2>&1 ||
         { cat "$T/mpi.out"; fail "mpi_io_test across the namespaces"; }
     tail -2 "$T/mpi.out" | sed 's/^/# mpi_io_test: /'
@@ -182,7 +181,7 @@ t_cut=$(date +%s)
 # NETNS_BLOCKING=1 first times one client with UCX's default.
 if [ "${NETNS_BLOCKING:-0}" = 1 ]; then
     t0=$(date +%s%N)
-    on h0 env UCX_TCP_CONN_NB=n LD_PRELOAD="$PRELOAD" timeout 300 cat /benchfs/y/f2 >/dev/null 2>"$T/pl.err"
+    on h0 env UCX_TCP_CONN_NB=n LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" timeout 300 cat /benchfs/y/f2 >/dev/null 2>"$T/pl.err"
     echo "# with blocking connects: cat exit $? after $((($(date +%s%N) - t0) / 1000000)) ms: $(grep -v "UCX " "$T/pl.err" | tr '\n' ' ')"
 fi
 export UCX_TCP_CONN_NB=y
@@ -191,7 +190,7 @@ grep -v "UCX " "$T/stress.out" | sed 's/^/# /'
 grep -qE "ok, [1-9][0-9]* errors" "$T/stress.out" || fail "no call saw the cut"
 for cmd in "cat /benchfs/y/f0" "dd if=/dev/zero of=/benchfs/y/f1 bs=64K count=8 conv=notrunc,fsync status=none"; do
     t0=$(date +%s%N)
-    on h0 env LD_PRELOAD="$PRELOAD" timeout 60 $cmd >/dev/null 2>"$T/pl.err"
+    on h0 env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" timeout 60 $cmd >/dev/null 2>"$T/pl.err"
     rc=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
     echo "# preload after the cut: '${cmd%% *}' exit $rc in $ms ms: $(grep -v "UCX " "$T/pl.err" | tr '\n' ' ')"
@@ -202,7 +201,7 @@ done
 # Chunk by chunk through the preload library: the pieces on h2 fail within
 # the limit, the others are written (placement from fault_client where).
 echo "# $wfile: metadata on rank ${where%% *}, chunks 0-4 on ranks ${where#* }"
-on h0 env LD_PRELOAD="$PRELOAD" python3 "$T/chunks.py" "/benchfs$wfile" "$(echo "${where#* }" | tr ' ' ,)" $LIMIT_MS \
+on h0 env LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" python3 "$T/chunks.py" "/benchfs$wfile" "$(echo "${where#* }" | tr ' ' ,)" $LIMIT_MS \
     >"$T/chunks.out" 2>&1 || { cat "$T/chunks.out"; fail "chunk writes after the cut"; }
 grep -v "UCX " "$T/chunks.out"
 for _ in $(seq 150); do

@@ -63,7 +63,7 @@ cat "$T/client.out"
 
 # The preload library: long names and paths, paths leaving the mount.
 mkdir -p "$T/host"
-LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs python3 - "$T" >>"$T/client.out" 2>&1 <<'EOF' || fail "preload paths"
+LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs python3 - "$T" >>"$T/client.out" 2>&1 <<'EOF' || fail "preload paths"
 import errno, os, sys
 T = sys.argv[1]
 def expect_errno(what, fn, err):

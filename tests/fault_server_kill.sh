@@ -49,7 +49,7 @@ done
 # ...and the preload library (dd and cat, each call timed).
 head -c 524288 /dev/urandom >"$T/src"
 (
-    export LD_PRELOAD="$PRELOAD" BENCHFS_MOUNT=/benchfs
+    export LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" BENCHFS_MOUNT=/benchfs
     end=$(($(date +%s) + STRESS_S))
     n=0
     while [ "$(date +%s)" -lt $end ]; do
