@@ -16,7 +16,6 @@
 # and at the end the servers shut down cleanly (exit 0).
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 SIZE=$((32 << 20))
 ROUNDS=${ROUNDS:-4}
 t_begin=$(date +%s)

@@ -15,7 +15,6 @@
 #    still holds every earlier file.
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 t_begin=$(date +%s)
 
 mkdir -p "$T/full"

@@ -13,7 +13,6 @@
 # Times are printed; each phase must finish within BUDGET seconds.
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 CLIENTS=64
 BYTES=$((16 << 20))
 ENTRIES=100000 BUDGET=600

@@ -21,7 +21,6 @@
 #    no client output, at debug level.
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 export BENCHFS_LOG=debug
 t_begin=$(date +%s)
 umask_was=$(umask)

@@ -21,7 +21,6 @@
 #    the kill, byte for byte.
 . "$(dirname "$0")/lib.sh"
 FC="$top_builddir/tests/fault_client"
-PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 export BENCHFS_RPC_TIMEOUT_MS=2000
 LIMIT_MS=3000           # deadline + 1 s for one call
 VICTIM=1
