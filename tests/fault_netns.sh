@@ -24,6 +24,7 @@
 #  - the link is restored, the servers serve again and shut down cleanly.
 # Skipped (exit 77, with the reason) where namespaces cannot be created.
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 PRELOAD="$top_builddir/preload/.libs/libbenchfs.so"
 MPI_IO="$top_builddir/tests/mpi_io_test"
