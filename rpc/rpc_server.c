@@ -4,6 +4,7 @@
 #include "rpc_bufpool.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
+#include "rpc_ucx.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -246,15 +247,11 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto fail;
-    if (opts && opts->exclude_cma) {
-        if (!getenv("UCX_TLS") && (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
-            ucp_config_release(cfg);
-            goto fail;
-        }
-        /* Matched inside the tcp transport's table, where the "TCP_"
-         * prefix is stripped. */
-        if (!getenv("UCX_TCP_PUT_ENABLE"))
-            (void)ucp_config_modify(cfg, "PUT_ENABLE", "n");
+    bfs_rpc_ucx_defaults(cfg);
+    if (opts && opts->exclude_cma && !getenv("UCX_TLS") &&
+        (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
+        ucp_config_release(cfg);
+        goto fail;
     }
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES,

@@ -38,8 +38,8 @@ static void usage(FILE *f)
             "  --direct           use O_DIRECT for aligned chunk I/O\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
-            "  (cma and tcp put lanes are left out unless UCX_TLS / UCX_TCP_PUT_ENABLE\n"
-            "  are set; BENCHFS_CMA=1 keeps UCX's defaults).\n");
+            "  (cma is left out unless UCX_TLS is set or BENCHFS_CMA=1; tcp put lanes\n"
+            "  are off and tcp connects non-blocking unless UCX_TCP_* say otherwise).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
