@@ -3,6 +3,7 @@
 #include "rpc_client.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
+#include "rpc_ucx.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -109,6 +110,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     ucp_config_t *cfg;
     if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
         goto fail;
+    bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,

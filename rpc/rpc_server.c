@@ -4,6 +4,7 @@
 #include "rpc_bufpool.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
+#include "rpc_ucx.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@ struct srv_conn {
     ucp_ep_h key;             /* the reply_ep the client's requests come with */
     ucp_ep_h ep;              /* ours, to the client; NULL if creation failed */
     int peer_errors;          /* err mode of ep */
+    int borrowed;             /* ep is UCX's reply_ep (no peer errors): not ours to close */
     int dead;                 /* UCX reported the client gone */
     int in_table;
     unsigned refs;            /* the table's and the requests' */
@@ -180,7 +182,7 @@ static void reap_conns(bfs_rpc_server_t *s, int force)
     while (s->reap) {
         struct srv_conn *c = s->reap;
         s->reap = c->next;
-        if (c->ep) {
+        if (c->ep && !c->borrowed) {
             ucp_request_param_t p = {
                 .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
                 .flags = c->peer_errors || force ? UCP_EP_CLOSE_FLAG_FORCE : 0,
@@ -245,6 +247,7 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucs_status_t st = ucp_config_read(NULL, NULL, &cfg);
     if (st != UCS_OK)
         goto fail;
+    bfs_rpc_ucx_defaults(cfg);
     if (opts && opts->exclude_cma && !getenv("UCX_TLS") &&
         (st = ucp_config_modify(cfg, "TLS", "^cma")) != UCS_OK) {
         ucp_config_release(cfg);
@@ -697,21 +700,32 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, con
     c->key = key;
     c->peer_errors = peer_errors;
     c->refs = 1;
-    ucp_ep_params_t ep = {
-        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
-        .address = addr,
-        .err_mode = peer_errors ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
-    };
-    if (peer_errors) {
-        ep.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
-        ep.err_handler.cb = conn_err_cb;
-        ep.err_handler.arg = c;
-    }
-    ucs_status_t st = ucp_ep_create(s->worker, &ep, &c->ep);
-    if (st != UCS_OK) {
-        c->ep = NULL;
-        if (bfs_log_ratelimit(&s->log_noreply_ns))
-            bfs_warn("rpc server: cannot connect back to a client: %s", ucs_status_string(st));
+    if (!peer_errors) {
+        /* Without peer error handling UCX never destroys the reply_ep on
+         * its own: later replies can use it, and no connection back to the
+         * client is made. Connecting back costs a wireup (over tcp lanes
+         * when cma is left out) to a client that may be dying: UCX 1.13
+         * then failed assertions in the server now and then
+         * (ucp_am_rndv_process_rts: ep->worker == worker; ucp_request.c:
+         * wireup message type) when clients were SIGKILLed right after
+         * their HELLO. */
+        c->ep = key;
+        c->borrowed = 1;
+    } else {
+        ucp_ep_params_t ep = {
+            .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                          UCP_EP_PARAM_FIELD_ERR_HANDLER,
+            .address = addr,
+            .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+            .err_handler = {.cb = conn_err_cb, .arg = c},
+        };
+        ucs_status_t st = ucp_ep_create(s->worker, &ep, &c->ep);
+        if (st != UCS_OK) {
+            c->ep = NULL;
+            if (bfs_log_ratelimit(&s->log_noreply_ns))
+                bfs_warn("rpc server: cannot connect back to a client: %s",
+                         ucs_status_string(st));
+        }
     }
     if (old)
         conn_unlink(old); /* key is a new endpoint now: the old client is gone */

@@ -47,12 +47,13 @@ typedef void *(*bfs_rpc_recv_buf_fn)(const struct bfs_rpc_hdr *hdr, void *arg);
 struct bfs_rpc_server_opts {
     uint64_t secret;   /* requests must carry it; 0 accepts any */
     int peer_errors;   /* 1: UCP_ERR_HANDLING_MODE_PEER on reply endpoints */
-    int exclude_cma;   /* 1: no cma transport (UCX_TLS=^cma) unless UCX_TLS is
-                          set: then no lane to this server uses cma, in either
-                          direction. UCX 1.13 aborts a process whose peer
-                          dies in the middle of a cma rendezvous; this keeps
-                          the server and its clients alive when the other
-                          side dies (shared memory is still used) */
+    int exclude_cma;   /* 1: leave out cma (UCX_TLS=^cma, unless UCX_TLS is
+                          set): UCX 1.13 aborts a process whose peer dies in
+                          the middle of a cma transfer. The worker address
+                          then offers no cma, so no lane to this server uses
+                          it, in either direction. (Every BenchFS process
+                          also leaves out tcp put lanes: rpc_ucx.h.) See
+                          docs/DESIGN.md, "Transports". */
 };
 
 int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts);

@@ -40,7 +40,8 @@ static void usage(FILE *f)
             "                     buffered (neither); --direct means --io direct\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
-            "  (without UCX_TLS the cma transport is left out; BENCHFS_CMA=1 keeps it).\n");
+            "  (cma is left out unless UCX_TLS is set or BENCHFS_CMA=1; tcp put lanes\n"
+            "  are off and tcp connects non-blocking unless UCX_TCP_* say otherwise).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)

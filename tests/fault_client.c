@@ -276,8 +276,11 @@ static int cmd_stress(const char *p, int seconds, double limit)
             if (rc == 0) {
                 ok++;
             } else {
-                if (!errs)
+                if (!errs) {
                     first_err = t0 - t_start;
+                    fprintf(stderr, "fault_client: %s: first error: op %d: %s after %.0f ms (call took %.0f ms)\n",
+                            p, op, strerror(-rc), first_err, dt);
+                }
                 errs++;
                 lasterr = rc;
                 if (!allowed(rc)) {

@@ -15,6 +15,7 @@
 #    chunk);
 # and at the end the servers shut down cleanly (exit 0).
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 SIZE=$((32 << 20))
 ROUNDS=${ROUNDS:-4}

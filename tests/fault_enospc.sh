@@ -14,6 +14,7 @@
 #  - the server shuts down cleanly, and restarted on the same directory it
 #    still holds every earlier file.
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 t_begin=$(date +%s)
 

@@ -12,6 +12,7 @@
 # check (about 45 s here); LOAD_FILES=N makes it smaller, and says so.
 # Times are printed; each phase must finish within BUDGET seconds.
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 CLIENTS=64
 BYTES=$((16 << 20))

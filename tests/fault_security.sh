@@ -20,6 +20,7 @@
 #  - the secret (hex, either case, or decimal) appears in no server log and
 #    no client output, at debug level.
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 export BENCHFS_LOG=debug
 t_begin=$(date +%s)

@@ -20,6 +20,7 @@
 #    cannot be restarted alone) serves every file fsync'd or closed before
 #    the kill, byte for byte.
 . "$(dirname "$0")/lib.sh"
+heavy
 FC="$top_builddir/tests/fault_client"
 export BENCHFS_RPC_TIMEOUT_MS=2000
 LIMIT_MS=3000           # deadline + 1 s for one call

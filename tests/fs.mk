@@ -50,6 +50,7 @@ endif
 
 # Failure, limit and security tests (docs/PROMISES.md says what each proves).
 check_PROGRAMS += tests/fault_client
+CLEANFILES += tests/heavy.lock
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
 	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
