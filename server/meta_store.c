@@ -140,6 +140,13 @@ static int wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
     return c < 0 ? c : rc;
 }
 
+/* The key of path and a write transaction for a mutation of it. */
+static int wtxn_begin_path(bfs_meta_t *m, const char *path, MDB_val *k, MDB_txn **txn)
+{
+    int rc = path_key(m, path, k);
+    return rc < 0 ? rc : wtxn_begin(m, txn);
+}
+
 /* Give up a mutation that wrote nothing. */
 static void wtxn_cancel(bfs_meta_t *m, MDB_txn *txn)
 {
@@ -373,11 +380,8 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
     if (!S_ISREG(mode) && !S_ISDIR(mode))
         return -EINVAL;
     MDB_val k;
-    int rc = path_key(m, path, &k);
-    if (rc < 0)
-        return rc;
     MDB_txn *txn;
-    rc = wtxn_begin(m, &txn);
+    int rc = wtxn_begin_path(m, path, &k, &txn);
     if (rc < 0)
         return rc;
 
@@ -414,11 +418,8 @@ int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
                  struct bfs_inode *old)
 {
     MDB_val k;
-    int rc = path_key(m, path, &k);
-    if (rc < 0)
-        return rc;
     MDB_txn *txn;
-    rc = wtxn_begin(m, &txn);
+    int rc = wtxn_begin_path(m, path, &k, &txn);
     if (rc < 0)
         return rc;
 
@@ -467,11 +468,8 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out)
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out)
 {
     MDB_val k;
-    int rc = path_key(m, path, &k);
-    if (rc < 0)
-        return rc;
     MDB_txn *txn;
-    rc = wtxn_begin(m, &txn);
+    int rc = wtxn_begin_path(m, path, &k, &txn);
     if (rc < 0)
         return rc;
 
@@ -507,11 +505,8 @@ static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, con
                         struct bfs_inode *before, struct bfs_inode *after)
 {
     MDB_val k;
-    int rc = path_key(m, path, &k);
-    if (rc < 0)
-        return rc;
     MDB_txn *txn;
-    rc = wtxn_begin(m, &txn);
+    int rc = wtxn_begin_path(m, path, &k, &txn);
     if (rc < 0)
         return rc;
     struct bfs_inode old, ino;
