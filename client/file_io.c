@@ -226,15 +226,22 @@ static size_t iov_len(const struct iovec *iov, int n)
     return t;
 }
 
-ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+/* What every transfer checks first: the open mode, the type, the offset. */
+static int io_allowed(const benchfs_file_t *f, int writing, off_t off)
 {
-    benchfs_t *fs = f->fs;
-    if ((f->flags & O_ACCMODE) == O_RDONLY)
+    if ((f->flags & O_ACCMODE) == (writing ? O_RDONLY : O_WRONLY))
         return -EBADF;
     if (S_ISDIR(f->mode))
         return -EISDIR;
-    if (off < 0)
-        return -EINVAL;
+    return off < 0 ? -EINVAL : 0;
+}
+
+ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+{
+    benchfs_t *fs = f->fs;
+    int ok = io_allowed(f, 1, off);
+    if (ok < 0)
+        return ok;
     size_t total = iov_len(iov, iovcnt);
     if (total == 0)
         return 0;
@@ -326,12 +333,9 @@ static int refresh_size(benchfs_file_t *f, struct bfs_inode *ino)
 ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
 {
     benchfs_t *fs = f->fs;
-    if ((f->flags & O_ACCMODE) == O_WRONLY)
-        return -EBADF;
-    if (S_ISDIR(f->mode))
-        return -EISDIR;
-    if (off < 0)
-        return -EINVAL;
+    int ok = io_allowed(f, 0, off);
+    if (ok < 0)
+        return ok;
     size_t total = iov_len(iov, iovcnt);
     uint64_t pos = (uint64_t)off, size = known_size(f);
     if (pos + total > size) {

@@ -1,6 +1,7 @@
 # libbenchfs.so: the LD_PRELOAD interposition library.
 lib_LTLIBRARIES += preload/libbenchfs.la
 preload_libbenchfs_la_SOURCES = preload/preload.h preload/state.c preload/posix_io.c \
+	preload/handles.c preload/handles.h \
 	preload/posix_meta.c preload/posix_dir.c preload/stdio.c
 # An interposer must accept NULL where glibc declares arguments nonnull.
 preload_libbenchfs_la_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS) -Wno-nonnull -Wno-nonnull-compare \

@@ -1,5 +1,6 @@
 /* Interposed directory streams and getdents64 for BenchFS directories. */
 #include "preload.h"
+#include "handles.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,27 +14,18 @@
  * from libc's; the list is empty (and skipped) in processes that never open
  * a BenchFS directory. */
 struct bfs_dirstream {
+    struct bfs_pl_handle h; /* first: the set hands it back */
     int fd;
     long pos;
     struct dirent ent;
     struct dirent64 ent64;
-    struct bfs_dirstream *next;
 };
 
-static struct bfs_dirstream *g_dirs;
-static int g_ndirs;
-static pthread_mutex_t g_dirs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bfs_pl_handles g_dirs = BFS_PL_HANDLES_INIT;
 
 static struct bfs_dirstream *find_dir(DIR *d)
 {
-    if (!__atomic_load_n(&g_ndirs, __ATOMIC_RELAXED))
-        return NULL;
-    pthread_mutex_lock(&g_dirs_mu);
-    struct bfs_dirstream *s = g_dirs;
-    while (s && (DIR *)s != d)
-        s = s->next;
-    pthread_mutex_unlock(&g_dirs_mu);
-    return s;
+    return (struct bfs_dirstream *)bfs_pl_handles_find(&g_dirs, d);
 }
 
 /* The next entry of an open BenchFS directory: ".", "..", then the stored
@@ -131,11 +123,7 @@ static DIR *stream_for(int fd)
         return NULL;
     }
     s->fd = fd;
-    pthread_mutex_lock(&g_dirs_mu);
-    s->next = g_dirs;
-    g_dirs = s;
-    __atomic_add_fetch(&g_ndirs, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_dirs_mu);
+    bfs_pl_handles_add(&g_dirs, &s->h, s);
     return (DIR *)s;
 }
 
@@ -247,14 +235,7 @@ int closedir(DIR *d)
     struct bfs_dirstream *s = find_dir(d);
     if (!s)
         return REAL(closedir)(d);
-    pthread_mutex_lock(&g_dirs_mu);
-    struct bfs_dirstream **pp = &g_dirs;
-    while (*pp && *pp != s)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = s->next;
-    __atomic_sub_fetch(&g_ndirs, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_dirs_mu);
+    bfs_pl_handles_remove(&g_dirs, &s->h);
     int rc = close(s->fd);
     free(s);
     return rc;

@@ -3,6 +3,7 @@
  * fopencookie on a BenchFS descriptor; every stdio function then works on
  * them unchanged. fileno() is interposed to return that descriptor. */
 #include "preload.h"
+#include "handles.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,14 +11,11 @@
 #include <unistd.h>
 
 struct cookie {
+    struct bfs_pl_handle h; /* keyed by the FILE * */
     int fd;
-    FILE *fp;
-    struct cookie *next;
 };
 
-static struct cookie *g_cookies;
-static int g_ncookies;
-static pthread_mutex_t g_ck_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bfs_pl_handles g_cookies = BFS_PL_HANDLES_INIT;
 
 static ssize_t ck_read(void *c, char *buf, size_t n) { return read(((struct cookie *)c)->fd, buf, n); }
 static ssize_t ck_write(void *c, const char *buf, size_t n)
@@ -38,15 +36,7 @@ static int ck_seek(void *c, off64_t *pos, int whence)
 static int ck_close(void *c)
 {
     struct cookie *k = c;
-    pthread_mutex_lock(&g_ck_mu);
-    struct cookie **pp = &g_cookies;
-    while (*pp && *pp != k)
-        pp = &(*pp)->next;
-    if (*pp) {
-        *pp = k->next;
-        __atomic_sub_fetch(&g_ncookies, 1, __ATOMIC_RELAXED);
-    }
-    pthread_mutex_unlock(&g_ck_mu);
+    bfs_pl_handles_remove(&g_cookies, &k->h);
     int rc = close(k->fd);
     free(k);
     return rc;
@@ -86,12 +76,7 @@ static FILE *stream_on(int fd, const char *mode)
         free(k);
         return NULL;
     }
-    k->fp = fp;
-    pthread_mutex_lock(&g_ck_mu);
-    k->next = g_cookies;
-    g_cookies = k;
-    __atomic_add_fetch(&g_ncookies, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_ck_mu);
+    bfs_pl_handles_add(&g_cookies, &k->h, fp);
     return fp;
 }
 
@@ -172,17 +157,8 @@ FILE *freopen64(const char *path, const char *mode, FILE *stream) { return reope
 
 static int cookie_fd(FILE *fp)
 {
-    if (!__atomic_load_n(&g_ncookies, __ATOMIC_RELAXED))
-        return -1;
-    int fd = -1;
-    pthread_mutex_lock(&g_ck_mu);
-    for (struct cookie *k = g_cookies; k; k = k->next)
-        if (k->fp == fp) {
-            fd = k->fd;
-            break;
-        }
-    pthread_mutex_unlock(&g_ck_mu);
-    return fd;
+    struct cookie *k = (struct cookie *)bfs_pl_handles_find(&g_cookies, fp);
+    return k ? k->fd : -1;
 }
 
 int fileno(FILE *fp)
