@@ -337,6 +337,8 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
     if (ok < 0)
         return ok;
     size_t total = iov_len(iov, iovcnt);
+    if (total == 0)
+        return 0;
     uint64_t pos = (uint64_t)off, size = known_size(f);
     if (pos + total > size) {
         /* Reading past what we know: another process may have written. */

@@ -130,16 +130,18 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
     if (plen == 1)
         return -EISDIR;
     struct bfs_inode ino;
-    int rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
+    int rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino), freed = 0;
     if (rc == -ENOSPC) {
         /* The metadata server's disk is full and even a removal needs a few
          * pages: free the file's data first, then remove it. */
         struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
         if (bfs_cl_meta_call(fs, path, (size_t)plen, &st) == 0 && S_ISREG(ino.mode) &&
-            ino.size > 0 && bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
+            ino.size > 0 && bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0) {
+            freed = 1;
             rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
+        }
     }
-    if (rc == 0 && ino.size > 0)
+    if (rc == 0 && ino.size > 0 && !freed)
         bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size);
     return rc;
 }

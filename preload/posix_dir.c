@@ -38,6 +38,12 @@ static int dir_next(struct bfs_ofile *of, struct benchfs_dirent *e)
         of->offset++;
         return 1;
     }
+    if (of->has_pend) {
+        *e = of->pend;
+        of->has_pend = 0;
+        of->offset++;
+        return 1;
+    }
     if (!of->dir) {
         benchfs_t *fs = bfs_pl_fs();
         if (!fs)
@@ -78,7 +84,6 @@ ssize_t getdents64(int fd, void *buf, size_t len)
     for (;;) {
         struct benchfs_dirent e;
         off_t before = of->offset;
-        benchfs_dir_t *saved = of->dir;
         int r = dir_next(of, &e);
         if (r <= 0) {
             rc = r;
@@ -87,15 +92,10 @@ ssize_t getdents64(int fd, void *buf, size_t len)
         size_t nl = strlen(e.name);
         size_t reclen = (offsetof(struct dirent64, d_name) + nl + 1 + 7) & ~(size_t)7;
         if (used + reclen > len) {
-            /* Does not fit: step back so the next call returns it. */
-            if (saved == of->dir && of->dir && before >= 2) {
-                benchfs_rewinddir(of->dir);
-                of->offset = 0;
-                for (off_t i = 0; i < before; i++)
-                    dir_next(of, &e);
-            } else {
-                of->offset = before;
-            }
+            /* Does not fit: keep it for the next call. */
+            of->pend = e;
+            of->has_pend = 1;
+            of->offset = before;
             if (used == 0)
                 rc = -EINVAL;
             break;
@@ -249,6 +249,7 @@ static void seek_to(struct bfs_dirstream *s, long pos)
     pthread_mutex_lock(&of->mu);
     if (of->dir)
         benchfs_rewinddir(of->dir);
+    of->has_pend = 0;
     of->offset = 0;
     struct benchfs_dirent e;
     while (of->offset < pos && dir_next(of, &e) == 1)

@@ -124,12 +124,9 @@ static ssize_t of_size(struct bfs_ofile *of)
 /* Transfer at the file offset (off < 0) or at off, like read/pread. */
 static ssize_t of_rw(struct bfs_ofile *of, const struct iovec *iov, int cnt, off_t off, int writing)
 {
-    if (of->is_dir)
-        return -EISDIR;
+    /* The client API checks mode, type and offset; O_PATH files reach it
+     * as O_RDONLY, so that one is ours. */
     if (!of->file || (of->flags & O_PATH))
-        return -EBADF;
-    int acc = of->flags & O_ACCMODE;
-    if (writing ? acc == O_RDONLY : acc == O_WRONLY)
         return -EBADF;
     ssize_t r;
     if (off >= 0) {
@@ -307,8 +304,11 @@ off_t lseek(int fd, off_t off, int whence)
     }
     default: rc = -EINVAL;
     }
-    if (rc == 0 && of->is_dir && of->dir)
-        benchfs_rewinddir(of->dir);
+    if (rc == 0 && of->is_dir) {
+        if (of->dir)
+            benchfs_rewinddir(of->dir);
+        of->has_pend = 0;
+    }
     if (rc >= 0)
         of->offset = rc;
     pthread_mutex_unlock(&of->mu);

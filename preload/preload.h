@@ -36,6 +36,8 @@ struct bfs_ofile {
     int refs;
     benchfs_file_t *file;   /* regular files and directories */
     benchfs_dir_t *dir;     /* getdents64 cursor, opened on demand */
+    struct benchfs_dirent pend; /* an entry that did not fit a getdents64 */
+    int has_pend;           /* buffer: returned first next time */
     int is_dir;
     int flags;              /* open flags (access mode, O_APPEND, ...) */
     off_t offset;

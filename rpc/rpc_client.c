@@ -616,6 +616,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
         count = (size_t)call->req_iovcnt;
     }
     call->state_ |= ST_SENDING;
+    call->ep_ = ep;
     ucs_status_ptr_t sp = ucp_am_send_nbx(ep, call->rpc_id, h, sizeof(*h), buf, count, &p);
     if (sp == NULL) {
         call->state_ &= ~ST_SENDING;
@@ -657,7 +658,9 @@ static void timeout_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     if (!(call->state_ & (ST_SENDING | ST_RECVING)))
         return;
     struct conn *cn = c->conns[call->server];
-    if (close_ep(c, cn, 1)) {
+    /* Only the endpoint the call went out on: a newer one (the server was
+     * reconnected meanwhile) carries healthy calls. */
+    if (cn->ep == call->ep_ && close_ep(c, cn, 1)) {
         /* Forced: the cancellations complete at the next progress. */
         uint64_t end = bfs_now_ns() + 1000000000ull;
         while ((call->state_ & (ST_SENDING | ST_RECVING)) && bfs_now_ns() < end)

@@ -76,6 +76,7 @@ struct bfs_rpc_call {
     void *owner_;     /* the client */
     void *recv_iov_;
     void *send_req_;  /* UCX requests in flight for the call */
+    void *ep_;        /* the endpoint it was sent on */
     void *recv_req_;
     unsigned state_;
 };

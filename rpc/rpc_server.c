@@ -41,6 +41,7 @@ struct srv_req {
     struct srv_conn *conn;  /* where later replies go (NULL: unknown client) */
     void *ucx_data;         /* eager payload kept by UCX until released */
     void *pool_buf;         /* our receive buffer, if any */
+    size_t pool_len;        /* the size it was taken for (hdr.len may change) */
     unsigned rpc_id;
     struct srv_req *next_free;
 };
@@ -218,7 +219,7 @@ static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
     else if (r->ucx_data)
         ucp_am_data_release(s->worker, r->ucx_data);
     if (r->pool_buf)
-        bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pub.hdr.len);
+        bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pool_len);
     if (r->conn)
         conn_put(r->conn);
     s->inflight--;
@@ -622,6 +623,7 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
             return s->in_cb_finished ? UCS_OK : UCS_INPROGRESS;
         }
         r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length);
+        r->pool_len = length;
         if (!r->pool_buf) {
             bfs_rpc_reply(&r->pub, -ENOMEM, NULL, 0);
             return UCS_OK;
@@ -635,6 +637,7 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
     void *buf = slot->recv_buf ? slot->recv_buf(&r->pub.hdr, slot->arg) : NULL;
     if (!buf) {
         buf = r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length);
+        r->pool_len = length;
         if (!buf) {
             bfs_rpc_reply(&r->pub, -ENOMEM, NULL, 0);
             return UCS_OK;

@@ -53,27 +53,50 @@ struct pending_reply {
 
 static void meta_begin(struct bfs_server *s) { bfs_meta_batch_begin(s->meta); }
 
+/* Commit the batch, then send every queued reply (an error for all of them
+ * when the commit failed). A reply with data is sent from its queue entry,
+ * which on_done frees: one allocation per change. */
+static int flush_pending(struct bfs_server *s)
+{
+    int rc = bfs_meta_batch_commit(s->meta);
+    if (rc < 0)
+        bfs_error("committing metadata failed: %s", strerror(-rc));
+    struct pending_reply *p = s->pending;
+    s->pending = NULL;
+    s->pending_tail = &s->pending;
+    while (p) {
+        struct pending_reply *next = p->next;
+        bfs_rpc_req_t *req = p->req;
+        int st = rc < 0 ? rc : p->status;
+        if (st >= 0 && p->len) {
+            struct iovec iov = {p->data, p->len};
+            req->user = p;
+            req->on_done = free_user;
+            bfs_rpc_reply(req, st, &iov, 1);
+        } else {
+            free(p);
+            reply_status(req, st);
+        }
+        p = next;
+    }
+    return rc;
+}
+
 static void meta_reply(struct bfs_server *s, bfs_rpc_req_t *req, int st, const void *obj,
                        size_t len)
 {
     struct pending_reply *p = malloc(sizeof(*p));
-    if (!p || len > sizeof(p->data)) {
-        /* Cannot queue: commit now, then answer. */
-        free(p);
-        int rc = bfs_meta_batch_commit(s->meta);
-        if (rc < 0)
-            st = rc;
-        if (st >= 0 && len)
-            reply_copy(req, st, obj, len);
-        else
-            reply_status(req, st);
+    if (!p) {
+        /* Cannot queue: commit (answering what is queued), then answer. */
+        int rc = flush_pending(s);
+        reply_status(req, rc < 0 ? rc : st < 0 ? st : len ? -ENOMEM : st);
         return;
     }
     p->req = req;
     p->status = st;
-    p->len = len;
-    if (len)
-        memcpy(p->data, obj, len);
+    p->len = len < sizeof(p->data) ? len : sizeof(p->data);
+    if (p->len)
+        memcpy(p->data, obj, p->len);
     p->next = NULL;
     *s->pending_tail = p;
     s->pending_tail = &p->next;
@@ -88,27 +111,9 @@ static void meta_reply_inode(struct bfs_server *s, bfs_rpc_req_t *req, int st,
 int bfs_fs_commit(void *arg)
 {
     struct bfs_server *s = arg;
-    if (!s->pending && !bfs_meta_batch_size(s->meta)) {
-        bfs_meta_batch_commit(s->meta);
-        return 0;
-    }
-    int rc = bfs_meta_batch_commit(s->meta);
-    if (rc < 0)
-        bfs_error("committing metadata failed: %s", strerror(-rc));
-    struct pending_reply *p = s->pending;
-    s->pending = NULL;
-    s->pending_tail = &s->pending;
-    while (p) {
-        struct pending_reply *next = p->next;
-        int st = rc < 0 ? rc : p->status;
-        if (st >= 0 && p->len)
-            reply_copy(p->req, st, p->data, p->len);
-        else
-            reply_status(p->req, st);
-        free(p);
-        p = next;
-    }
-    return 1; /* replies were posted: let the RPC layer progress them */
+    int replied = s->pending != NULL;
+    flush_pending(s);
+    return replied; /* replies were posted: let the RPC layer progress them */
 }
 
 /* Log a refused request: each kind at most once a second. */
@@ -182,6 +187,10 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
     int rc = bfs_meta_create(s->meta, path, mode, (uint32_t)(req->hdr.arg1 >> 32),
                              (uint32_t)req->hdr.arg1, (int64_t)req->hdr.offset, &ino);
     if (rc == -EEXIST) {
+        /* The entry added above carries the requested type: keep the
+         * existing file's. */
+        if ((req->hdr.flags & BFS_F_DIRENT) && dtype_of(ino.mode) != dtype_of(mode))
+            bfs_meta_dirent_add(s->meta, parent, base, dtype_of(ino.mode));
         if (req->hdr.flags & BFS_F_EXCL)
             meta_reply(s, req, -EEXIST, NULL, 0);
         else

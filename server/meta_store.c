@@ -232,6 +232,7 @@ static int fid_take(bfs_meta_t *m, MDB_txn *txn, uint64_t *fid, uint64_t *reserv
         if (r > FID_COUNTER_MAX)
             r = FID_COUNTER_MAX;
         MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v = { sizeof(r), &r };
+        m->op_wrote = 1;
         int rc = mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
         if (rc < 0)
             return rc;
@@ -396,7 +397,7 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         /* NOOVERWRITE hands back the existing record: no separate lookup. */
         MDB_val v = { sizeof(ino), &ino };
         int lrc = mdb_put(txn, m->inodes, &k, &v, MDB_NOOVERWRITE);
-        m->op_wrote = lrc != MDB_KEYEXIST;
+        m->op_wrote |= lrc != MDB_KEYEXIST;
         if (lrc == MDB_KEYEXIST) {
             if (v.mv_size == sizeof(ino))
                 memcpy(out, v.mv_data, sizeof(ino));

@@ -4,6 +4,7 @@
  * *at calls, statx, stdio. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -194,6 +195,27 @@ static void test_dirs(void)
     CHECK(chdir("..") == 0 && getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, "/benchfs/p"), "chdir .. %s", cwd);
     CHECK(chdir("/tmp") == 0 && getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, "/tmp"), "chdir out");
     CHECK(rmdir("/benchfs/p/d") == -1 && errno == ENOTEMPTY, "rmdir ENOTEMPTY");
+
+    /* getdents64 with a buffer that holds a few entries at a time: every
+     * entry exactly once, including the ones that did not fit a call. */
+    CHECK(mkdir("/benchfs/p/many", 0755) == 0, "mkdir many");
+    char p[96];
+    for (int i = 0; i < 60; i++) {
+        snprintf(p, sizeof(p), "/benchfs/p/many/entry-with-a-longer-name-%02d", i);
+        close(open(p, O_CREAT | O_WRONLY, 0644));
+    }
+    int mfd = open("/benchfs/p/many", O_RDONLY | O_DIRECTORY);
+    char gbuf[160];
+    int seen = 0;
+    ssize_t gr;
+    while ((gr = getdents64(mfd, gbuf, sizeof(gbuf))) > 0)
+        for (ssize_t o = 0; o < gr; seen++) {
+            unsigned short reclen;
+            memcpy(&reclen, gbuf + o + offsetof(struct dirent64, d_reclen), sizeof(reclen));
+            o += reclen;
+        }
+    CHECK(gr == 0 && seen == 62, "getdents64 in small pieces saw %d of 62", seen);
+    close(mfd);
 }
 
 static void test_stdio(void)
