@@ -9,6 +9,32 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A server whose calls are slow may have moved to a new worker
+ * (rpc_server.c, check_stuck) and published its new address beside the
+ * registry. */
+static int where_moved(void *arg, int server, void **addr, size_t *len)
+{
+    benchfs_t *fs = arg;
+    void *a;
+    size_t n;
+    if (!bfs_registry_read_moved(fs->registry, (unsigned)server, fs->reg.nservers, fs->reg.secret,
+                                 &a, &n))
+        return 0;
+    void *copy = malloc(n);
+    if (!copy) {
+        free(a);
+        return 0;
+    }
+    memcpy(copy, a, n);
+    /* Also for a reconnection after fork. */
+    free(fs->reg.servers[server].addr);
+    fs->reg.servers[server].addr = a;
+    fs->reg.servers[server].len = n;
+    *addr = copy;
+    *len = n;
+    return 1;
+}
+
 static int connect_servers(benchfs_t *fs)
 {
     struct bfs_rpc_client_opts o = {.secret = fs->reg.secret, .peer_errors = -1};
@@ -19,6 +45,8 @@ static int connect_servers(benchfs_t *fs)
         if (idx < 0)
             rc = idx;
     }
+    if (rc == 0)
+        bfs_rpc_client_on_slow(fs->rpc, where_moved, fs);
     return rc;
 }
 
@@ -46,6 +74,10 @@ int benchfs_init(benchfs_t **out, const char *registry)
         return -ENOMEM;
     }
     fs->reg = reg;
+    if (!(fs->registry = strdup(registry))) {
+        benchfs_finalize(fs);
+        return -ENOMEM;
+    }
     fs->nservers = reg.nservers;
     fs->chunk_size = reg.chunk_size;
     fs->uid = (uint32_t)geteuid();
@@ -65,6 +97,7 @@ void benchfs_finalize(benchfs_t *fs)
         return;
     bfs_rpc_client_destroy(fs->rpc);
     bfs_registry_free(&fs->reg);
+    free(fs->registry);
     free(fs);
 }
 

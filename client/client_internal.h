@@ -14,6 +14,7 @@
 struct benchfs {
     bfs_rpc_client_t *rpc;
     struct bfs_registry reg; /* kept to reconnect after fork */
+    char *registry;          /* its path: moved servers publish beside it */
     unsigned nservers;
     uint64_t chunk_size;
     uint32_t uid, gid;

@@ -61,6 +61,30 @@ int bfs_registry_write(const char *path, const struct bfs_registry *r)
     return rc;
 }
 
+int bfs_registry_moved_path(char *buf, size_t n, const char *registry, unsigned rank)
+{
+    int k = snprintf(buf, n, "%s.moved.%u", registry, rank);
+    return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nservers,
+                            uint64_t secret, void **addr, size_t *len)
+{
+    char p[4200];
+    struct bfs_registry r;
+    if (!registry || bfs_registry_moved_path(p, sizeof(p), registry, rank) < 0 ||
+        bfs_registry_read(p, &r) < 0)
+        return 0;
+    int ok = r.nservers == nservers && r.secret == secret && rank < r.nservers;
+    if (ok) {
+        *addr = r.servers[rank].addr;
+        *len = r.servers[rank].len;
+        r.servers[rank].addr = NULL;
+    }
+    bfs_registry_free(&r);
+    return ok;
+}
+
 void bfs_registry_free(struct bfs_registry *r)
 {
     if (r->servers)

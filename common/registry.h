@@ -34,6 +34,16 @@ struct bfs_registry {
 };
 
 int bfs_registry_write(const char *path, const struct bfs_registry *r);
+
+/* Where server RANK publishes the registry again after it moved to a new
+ * UCX worker (rpc_server.c, check_stuck): "<registry>.moved.<rank>", the
+ * same format, its own entry new. Clients whose calls to RANK wait read it.
+ * 0, or -ENAMETOOLONG. */
+int bfs_registry_moved_path(char *buf, size_t n, const char *registry, unsigned rank);
+/* Server rank's published new address (malloc'd), if there is one for this
+ * job (same server count and secret): 1, else 0. */
+int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nservers,
+                            uint64_t secret, void **addr, size_t *len);
 /* 0, -ENOENT (not there yet), -EACCES, or -EBADMSG for a malformed file. */
 int bfs_registry_read(const char *path, struct bfs_registry *r);
 /* The same from len bytes in memory (the parser, fuzzed in tests/fuzz). */

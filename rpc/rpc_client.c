@@ -39,6 +39,7 @@ struct conn {
     ucp_ep_h ep;
     int failed;               /* UCX reported the peer dead */
     uint64_t retry_ns;        /* no new endpoint before this (last one failed) */
+    uint64_t where_ns;        /* no new "where is it" question before this */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
 };
@@ -65,6 +66,8 @@ struct bfs_rpc_client {
     uint64_t backoff_until; /* contention seen: spin only spin_us until then */
     struct conn **conns;
     int nconns;
+    bfs_rpc_where_fn where;
+    void *where_arg;
     /* In-flight calls by slot; req_id = generation << 32 | slot, so a reply
      * that arrives after its call timed out finds a newer generation. */
     bfs_rpc_call_t **slots;
@@ -584,7 +587,8 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     h->rcap = iov_total(call->resp_iov, call->resp_iovcnt);
     h->secret = c->secret;
     int tmo = call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms;
-    call->deadline_ns_ = bfs_now_ns() + (uint64_t)tmo * 1000000ull;
+    call->sent_ns_ = bfs_now_ns();
+    call->deadline_ns_ = call->sent_ns_ + (uint64_t)tmo * 1000000ull;
 
     ucp_ep_h ep = get_ep(c, c->conns[call->server]);
     if (!ep) {
@@ -672,6 +676,75 @@ static void timeout_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     }
 }
 
+void bfs_rpc_client_on_slow(bfs_rpc_client_t *c, bfs_rpc_where_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    c->where = fn;
+    c->where_arg = arg;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Ask where a slow server is after this long, and again this often. */
+#define WHERE_AFTER_NS 1000000000ull
+
+/* Server i moved to addr (taken over): every unfinished call to it is sent
+ * again, to the new address, keeping its deadline. Calls whose reply has
+ * arrived entirely are left to finish. */
+static void follow_move(bfs_rpc_client_t *c, int i, void *addr, size_t len)
+{
+    struct conn *cn = c->conns[i];
+    uint32_t n = 0;
+    bfs_rpc_call_t **again = malloc(sizeof(*again) * (c->nslots ? c->nslots : 1));
+    if (!again) {
+        free(addr);
+        return;
+    }
+    for (uint32_t s = 0; s < c->nslots; s++) {
+        bfs_rpc_call_t *call = c->slots[s];
+        if (!call || call->server != i || (call->state_ & ST_DONE))
+            continue;
+        int replied = (call->state_ & ST_REPLIED) && !(call->state_ & ST_RECVING);
+        detach_call(call);
+        if (replied) {
+            maybe_complete(c, call);
+            continue;
+        }
+        slot_release(c, call);
+        free(call->recv_iov_);
+        call->recv_iov_ = NULL;
+        again[n++] = call;
+    }
+    close_ep(c, cn, 1);
+    free(cn->addr);
+    cn->addr = addr;
+    cn->len = len;
+    cn->failed = 0;
+    cn->retry_ns = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t deadline = again[k]->deadline_ns_;
+        if (start_locked(c, again[k]) == 0)
+            again[k]->deadline_ns_ = deadline;
+    }
+    free(again);
+}
+
+static void ask_where(bfs_rpc_client_t *c, int i, uint64_t now)
+{
+    struct conn *cn = c->conns[i];
+    if (now < cn->where_ns)
+        return;
+    cn->where_ns = now + WHERE_AFTER_NS;
+    void *addr = NULL;
+    size_t len = 0;
+    if (c->where(c->where_arg, i, &addr, &len) != 1)
+        return;
+    if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
+        free(addr);
+        return;
+    }
+    follow_move(c, i, addr, len);
+}
+
 /* Peers that UCX reported dead: fail what waits on them. */
 static void reap_failed(bfs_rpc_client_t *c)
 {
@@ -742,6 +815,8 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
                     continue;
                 if (now >= call->deadline_ns_)
                     timeout_call(c, call);
+                else if (c->where && now - call->sent_ns_ > WHERE_AFTER_NS)
+                    ask_where(c, call->server, now);
                 if (call->state_ & ST_DONE)
                     continue;
                 pending++;

@@ -72,6 +72,7 @@ struct bfs_rpc_call {
     /* private */
     struct bfs_rpc_hdr hdr_;
     uint64_t deadline_ns_;
+    uint64_t sent_ns_;
     uint64_t req_id_;
     void *owner_;     /* the client */
     void *recv_iov_;
@@ -99,6 +100,15 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n);
 /* Start and wait; returns call->status. */
 int bfs_rpc_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call);
 int bfs_rpc_done(const bfs_rpc_call_t *call);
+
+/* Where a server is now, asked while a call to it has waited more than a
+ * second (at most once a second per server): returns 1 and a new malloc'd
+ * address if the server has moved to a new worker (its old one stopped
+ * receiving: rpc_server.c, check_stuck), 0 otherwise. The calls waiting on
+ * the old address are then sent again to the new one: the old worker never
+ * received them. Called with the client's lock held. */
+typedef int (*bfs_rpc_where_fn)(void *arg, int server, void **addr, size_t *len);
+void bfs_rpc_client_on_slow(bfs_rpc_client_t *c, bfs_rpc_where_fn fn, void *arg);
 
 /* Forget the endpoint to a server (after it restarted at a new address, say). */
 int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len);

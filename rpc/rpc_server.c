@@ -40,6 +40,7 @@ struct srv_req {
     ucp_ep_h ep;            /* reply_ep: valid only while it is srv->cb_req */
     struct srv_conn *conn;  /* where later replies go (NULL: unknown client) */
     void *ucx_data;         /* eager payload kept by UCX until released */
+    ucp_worker_h worker;    /* the worker it came from (and ucx_data belongs to) */
     void *pool_buf;         /* our receive buffer, if any */
     size_t pool_len;        /* the size it was taken for (hdr.len may change) */
     unsigned rpc_id;
@@ -47,16 +48,43 @@ struct srv_req {
 };
 
 struct handler_slot {
-    bfs_rpc_server_t *srv;
-    unsigned id;
     bfs_rpc_handler_fn fn;
     void *arg;
     bfs_rpc_recv_buf_fn recv_buf;
 };
 
+/* The argument of a worker's AM handlers: which server, worker and RPC id. */
+struct am_arg {
+    bfs_rpc_server_t *srv;
+    ucp_worker_h worker;
+    unsigned id;
+};
+
+/* A worker given up because its shared-memory receive queue got stuck (see
+ * check_stuck): kept until shutdown, progressed so that replies to what it
+ * had received still go out. */
+struct old_worker {
+    ucp_worker_h worker;
+    ucp_address_t *addr;
+    struct am_arg *args;
+    struct old_worker *next;
+};
+
 struct bfs_rpc_server {
     ucp_context_h ctx;
     ucp_worker_h worker;
+    struct am_arg *args;      /* the current worker's handler arguments */
+    struct old_worker *old;
+    bfs_evloop_t *loop;
+    bfs_rpc_moved_fn on_moved;
+    void *on_moved_arg;
+    uint64_t am_count;        /* AM callbacks so far (progress of the receive side) */
+    uint64_t stuck_since, stuck_am, stuck_rounds;
+    /* Fault injection ($BENCHFS_FAULT_STALL_AFTER, tests/fault_server_move.sh):
+     * after this many requests the current worker is no longer progressed,
+     * like one whose receive queue got stuck. */
+    uint64_t stall_after;
+    ucp_worker_h stalled;
     ucp_address_t *addr;
     size_t addr_len;
     int efd;
@@ -109,6 +137,7 @@ static ucs_status_t stray_cb(void *arg, const void *header, size_t header_length
                              size_t length, const ucp_am_recv_param_t *param)
 {
     bfs_rpc_server_t *s = arg;
+    s->am_count++;
     s->stats.rejected++;
     if (bfs_log_ratelimit(&s->log_stray_ns))
         bfs_warn("rpc server: message for an AM id that is no RPC dropped (header %zu bytes, "
@@ -116,7 +145,7 @@ static ucs_status_t stray_cb(void *arg, const void *header, size_t header_length
     return UCS_OK;
 }
 
-static ucs_status_t set_stray(bfs_rpc_server_t *s, unsigned id)
+static ucs_status_t set_stray(bfs_rpc_server_t *s, ucp_worker_h w, unsigned id)
 {
     ucp_am_handler_param_t hp = {
         .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
@@ -126,7 +155,7 @@ static ucs_status_t set_stray(bfs_rpc_server_t *s, unsigned id)
         .arg = s,
         .flags = UCP_AM_FLAG_WHOLE_MSG,
     };
-    return ucp_worker_set_am_recv_handler(s->worker, &hp);
+    return ucp_worker_set_am_recv_handler(w, &hp);
 }
 
 /* ---- client connections ---- */
@@ -217,7 +246,7 @@ static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
     if (r == s->in_cb)
         s->in_cb_finished = 1;
     else if (r->ucx_data)
-        ucp_am_data_release(s->worker, r->ucx_data);
+        ucp_am_data_release(r->worker, r->ucx_data);
     if (r->pool_buf)
         bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pool_len);
     if (r->conn)
@@ -225,6 +254,58 @@ static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
     s->inflight--;
     r->next_free = s->free_reqs;
     s->free_reqs = r;
+}
+
+static ucs_status_t worker_open(bfs_rpc_server_t *s, ucp_worker_h *wout, ucp_address_t **aout,
+                                size_t *alen, int *efd, struct am_arg **argsout)
+{
+    ucp_worker_h w = NULL;
+    ucp_address_t *addr = NULL;
+    struct am_arg *args = calloc(BFS_RPC_MAX_ID, sizeof(*args));
+    if (!args)
+        return UCS_ERR_NO_MEMORY;
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SINGLE,
+    };
+    ucs_status_t st = ucp_worker_create(s->ctx, &wp, &w);
+    if (st != UCS_OK)
+        goto fail;
+    if ((st = ucp_worker_get_address(w, &addr, alen)) != UCS_OK ||
+        (st = ucp_worker_get_efd(w, efd)) != UCS_OK)
+        goto fail;
+    /* Every id gets our callback, so that an unregistered RPC is answered
+     * with -ENOSYS instead of being dropped by UCX. */
+    for (unsigned id = 1; id < BFS_RPC_MAX_ID; id++) {
+        args[id] = (struct am_arg){.srv = s, .worker = w, .id = id};
+        ucp_am_handler_param_t hp = {
+            .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                          UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+            .id = id,
+            .cb = id == BFS_RPC_HELLO_ID ? hello_cb : am_recv_cb,
+            .arg = &args[id],
+            .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
+        };
+        if ((st = ucp_worker_set_am_recv_handler(w, &hp)) != UCS_OK)
+            goto fail;
+    }
+    /* Highest first: the table grows once. */
+    for (unsigned id = UINT16_MAX; id >= BFS_RPC_MAX_ID; id--)
+        if ((st = set_stray(s, w, id)) != UCS_OK)
+            goto fail;
+    if ((st = set_stray(s, w, BFS_RPC_REPLY_ID)) != UCS_OK)
+        goto fail;
+    *wout = w;
+    *aout = addr;
+    *argsout = args;
+    return UCS_OK;
+fail:
+    if (addr)
+        ucp_worker_release_address(w, addr);
+    if (w)
+        ucp_worker_destroy(w);
+    free(args);
+    return st;
 }
 
 int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts)
@@ -242,6 +323,10 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
         if (v && *v && (*end || us > 1000000))
             us = SERVER_SPIN_US_DEFAULT;
         s->spin_ns = (uint64_t)us * 1000ull;
+    }
+    {
+        const char *v = getenv("BENCHFS_FAULT_STALL_AFTER");
+        s->stall_after = v && *v ? strtoull(v, NULL, 10) : 0;
     }
 
     ucp_config_t *cfg;
@@ -262,41 +347,8 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     ucp_config_release(cfg);
     if (st != UCS_OK)
         goto fail;
-    ucp_worker_params_t wp = {
-        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-        .thread_mode = UCS_THREAD_MODE_SINGLE,
-    };
-    st = ucp_worker_create(s->ctx, &wp, &s->worker);
+    st = worker_open(s, &s->worker, &s->addr, &s->addr_len, &s->efd, &s->args);
     if (st != UCS_OK)
-        goto fail;
-    st = ucp_worker_get_address(s->worker, &s->addr, &s->addr_len);
-    if (st != UCS_OK)
-        goto fail;
-    st = ucp_worker_get_efd(s->worker, &s->efd);
-    if (st != UCS_OK)
-        goto fail;
-    /* Every id gets our callback, so that an unregistered RPC is answered
-     * with -ENOSYS instead of being dropped by UCX. */
-    for (unsigned id = 1; id < BFS_RPC_MAX_ID; id++) {
-        s->slots[id].srv = s;
-        s->slots[id].id = id;
-        ucp_am_handler_param_t hp = {
-            .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
-                          UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
-            .id = id,
-            .cb = id == BFS_RPC_HELLO_ID ? hello_cb : am_recv_cb,
-            .arg = &s->slots[id],
-            .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
-        };
-        st = ucp_worker_set_am_recv_handler(s->worker, &hp);
-        if (st != UCS_OK)
-            goto fail;
-    }
-    /* Highest first: the table grows once. */
-    for (unsigned id = UINT16_MAX; id >= BFS_RPC_MAX_ID; id--)
-        if ((st = set_stray(s, id)) != UCS_OK)
-            goto fail;
-    if ((st = set_stray(s, BFS_RPC_REPLY_ID)) != UCS_OK)
         goto fail;
     *out = s;
     return 0;
@@ -313,7 +365,7 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
     if (s->worker) {
         uint64_t end = bfs_now_ns() + 1000000000ull;
         while (s->inflight && bfs_now_ns() < end)
-            ucp_worker_progress(s->worker);
+            bfs_rpc_server_progress(s);
         if (s->inflight)
             bfs_warn("rpc server: %u requests still in flight at shutdown", s->inflight);
         for (unsigned b = 0; b < CONN_BUCKETS; b++)
@@ -334,6 +386,15 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
             ucp_worker_release_address(s->worker, s->addr);
         ucp_worker_destroy(s->worker);
     }
+    while (s->old) {
+        struct old_worker *o = s->old;
+        s->old = o->next;
+        ucp_worker_release_address(o->worker, o->addr);
+        ucp_worker_destroy(o->worker);
+        free(o->args);
+        free(o);
+    }
+    free(s->args);
     if (s->ctx)
         ucp_cleanup(s->ctx);
     while (s->free_reqs) {
@@ -347,6 +408,12 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
 
 void bfs_rpc_server_set_secret(bfs_rpc_server_t *s, uint64_t secret) { s->secret = secret; }
 
+void bfs_rpc_server_on_moved(bfs_rpc_server_t *s, bfs_rpc_moved_fn fn, void *arg)
+{
+    s->on_moved = fn;
+    s->on_moved_arg = arg;
+}
+
 void bfs_rpc_server_address(bfs_rpc_server_t *s, const void **addr, size_t *len)
 {
     *addr = s->addr;
@@ -356,8 +423,13 @@ void bfs_rpc_server_address(bfs_rpc_server_t *s, const void **addr, size_t *len)
 int bfs_rpc_server_progress(bfs_rpc_server_t *s)
 {
     int n = 0;
-    while (ucp_worker_progress(s->worker))
+    if (s->stall_after && !s->stalled && s->stats.requests >= s->stall_after)
+        s->stalled = s->worker;
+    while (s->worker != s->stalled && ucp_worker_progress(s->worker))
         n++;
+    for (struct old_worker *o = s->old; o; o = o->next)
+        if (o->worker != s->stalled)
+            ucp_worker_progress(o->worker);
     if (s->reap)
         reap_conns(s, 0);
     if (n && s->spin_ns)
@@ -369,6 +441,73 @@ static void on_efd(int fd, void *arg)
 {
     (void)fd;
     bfs_rpc_server_progress(arg);
+}
+
+/* A stuck receive queue. UCX's shared-memory transport has one receive FIFO
+ * per worker, shared by every sender on the node: a sender reserves an
+ * element, writes it, then marks it complete. A client killed (or stopped)
+ * between the reservation and the mark leaves an element that never
+ * completes, and the worker reads its FIFO in order: nothing from anyone
+ * on the node arrives any more, and the worker's event fd stays "busy"
+ * (UCX 1.13; seen in tests/fault_client_kill.sh as a server that spins and
+ * answers nobody). The FIFO cannot be repaired from outside UCX, so the
+ * server moves: a new worker (a new FIFO) serves from then on, its address
+ * is published (on_moved), and clients whose calls wait move to it. The old
+ * worker is kept, still progressed, so that replies to what it received go
+ * out. The sign: the worker stays busy without a single message callback
+ * for STUCK_NS - a busy worker that does not deliver. */
+#define STUCK_NS 3000000000ull
+#define STUCK_ROUNDS 10000
+
+static void move_worker(bfs_rpc_server_t *s)
+{
+    ucp_worker_h w;
+    ucp_address_t *addr;
+    size_t alen;
+    int efd;
+    struct am_arg *args;
+    struct old_worker *o = malloc(sizeof(*o));
+    ucs_status_t st = o ? worker_open(s, &w, &addr, &alen, &efd, &args) : UCS_ERR_NO_MEMORY;
+    if (st != UCS_OK) {
+        bfs_error("rpc server: cannot open a new worker: %s", ucs_status_string(st));
+        free(o);
+        return;
+    }
+    if (s->loop) {
+        bfs_evloop_del_fd(s->loop, s->efd);
+        if (bfs_evloop_add_fd(s->loop, efd, on_efd, s) < 0)
+            bfs_error("rpc server: cannot watch the new worker's event fd");
+    }
+    *o = (struct old_worker){.worker = s->worker, .addr = s->addr, .args = s->args, .next = s->old};
+    s->old = o;
+    s->worker = w;
+    s->addr = addr;
+    s->addr_len = alen;
+    s->efd = efd;
+    s->args = args;
+    s->stats.moves++;
+    if (s->on_moved)
+        s->on_moved(addr, alen, s->on_moved_arg);
+}
+
+static void check_stuck(bfs_rpc_server_t *s, uint64_t now)
+{
+    if (!s->stuck_since || s->am_count != s->stuck_am) {
+        s->stuck_since = now;
+        s->stuck_am = s->am_count;
+        s->stuck_rounds = 0;
+        return;
+    }
+    /* Also many rounds: a loop that was merely away for 3 s (a long
+     * commit, a descheduled process) has gone round only a few times. */
+    if (++s->stuck_rounds < STUCK_ROUNDS || now - s->stuck_since < STUCK_NS)
+        return;
+    bfs_error("rpc server: no message has arrived for %.0f s although UCX has some pending: "
+              "the shared-memory receive queue is stuck (a client died or was stopped in the "
+              "middle of a message); moving to a new UCX worker, clients follow",
+              (double)(now - s->stuck_since) / 1e9);
+    s->stuck_since = 0;
+    move_worker(s);
 }
 
 /* Before the loop blocks. Blocking costs every request that finds the
@@ -402,11 +541,17 @@ static int before_sleep(void *arg)
         return 1;
     }
     /* BUSY: events arrived since the last progress; go round again. */
-    return ucp_worker_arm(s->worker) == UCS_ERR_BUSY;
+    if (ucp_worker_arm(s->worker) != UCS_ERR_BUSY) {
+        s->stuck_since = 0;
+        return 0;
+    }
+    check_stuck(s, now);
+    return 1;
 }
 
 int bfs_rpc_server_attach(bfs_rpc_server_t *s, bfs_evloop_t *loop)
 {
+    s->loop = loop;
     int rc = bfs_evloop_add_fd(loop, s->efd, on_efd, s);
     if (rc == 0)
         rc = bfs_evloop_add_prepare(loop, before_sleep, s);
@@ -571,8 +716,9 @@ static ucs_status_t refuse(bfs_rpc_server_t *s, ucp_ep_h ep, unsigned id,
 static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_length,
                                 void *data, size_t length, const ucp_am_recv_param_t *param)
 {
-    struct handler_slot *slot = arg;
-    bfs_rpc_server_t *s = slot->srv;
+    struct am_arg *aa = arg;
+    bfs_rpc_server_t *s = aa->srv;
+    struct handler_slot *slot = &s->slots[aa->id];
     ucp_ep_h ep = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
     int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     struct bfs_rpc_hdr h;
@@ -581,29 +727,30 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
     if (rc < 0) {
         if (bfs_log_ratelimit(rc == -EMSGSIZE ? &s->log_len_ns : &s->log_hdr_ns))
             bfs_warn("rpc server: malformed request for rpc %u refused (header %zu bytes, "
-                     "payload %zu bytes): %s", slot->id, header_length, length, strerror(-rc));
-        return refuse(s, ep, slot->id, &h, rc);
+                     "payload %zu bytes): %s", aa->id, header_length, length, strerror(-rc));
+        return refuse(s, ep, aa->id, &h, rc);
     }
     if (s->secret && h.secret != s->secret) {
         if (bfs_log_ratelimit(&s->log_secret_ns))
             bfs_warn("rpc server: request for rpc %u with a wrong job secret refused",
-                     slot->id);
-        return refuse(s, ep, slot->id, &h, -EACCES);
+                     aa->id);
+        return refuse(s, ep, aa->id, &h, -EACCES);
     }
     if (!slot->fn) {
         if (bfs_log_ratelimit(&s->log_unknown_ns))
-            bfs_warn("rpc server: request for unknown rpc %u refused", slot->id);
-        return refuse(s, ep, slot->id, &h, -ENOSYS);
+            bfs_warn("rpc server: request for unknown rpc %u refused", aa->id);
+        return refuse(s, ep, aa->id, &h, -ENOSYS);
     }
 
     struct srv_req *r = req_get(s);
     if (!r)
-        return refuse(s, ep, slot->id, &h, -ENOMEM);
+        return refuse(s, ep, aa->id, &h, -ENOMEM);
     r->ep = ep;
+    r->worker = aa->worker;
     s->cb_req = r;
     if (ep && (r->conn = conn_lookup(s, ep)) != NULL)
         r->conn->refs++;
-    r->rpc_id = slot->id;
+    r->rpc_id = aa->id;
     r->pub.hdr = h;
 
     if (length == 0) {
@@ -651,7 +798,7 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
         .user_data = r,
         .datatype = ucp_dt_make_contig(1),
     };
-    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->worker, data, buf, length, &p);
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(aa->worker, data, buf, length, &p);
     if (sp == NULL) {
         /* Completed at once: the callback will not run. */
         dispatch(r);
@@ -665,9 +812,10 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
 static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_length,
                                void *data, size_t length, const ucp_am_recv_param_t *param)
 {
-    struct handler_slot *slot = arg;
+    struct am_arg *aa = arg;
+    aa->srv->am_count++;
     ucs_status_t st = am_recv_req(arg, header, header_length, data, length, param);
-    slot->srv->cb_req = NULL; /* its reply_ep is not ours to keep */
+    aa->srv->cb_req = NULL; /* its reply_ep is not ours to keep */
     return st;
 }
 
@@ -683,8 +831,8 @@ static int addr_plausible(bfs_rpc_server_t *s, const void *addr, size_t len)
            *(const uint8_t *)addr == *(const uint8_t *)s->addr;
 }
 
-static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, const void *addr,
-                         size_t len)
+static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key, int peer_errors,
+                         const void *addr, size_t len)
 {
     if (!addr_plausible(s, addr, len)) {
         s->stats.rejected++;
@@ -722,7 +870,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, con
             .err_mode = UCP_ERR_HANDLING_MODE_PEER,
             .err_handler = {.cb = conn_err_cb, .arg = c},
         };
-        ucs_status_t st = ucp_ep_create(s->worker, &ep, &c->ep);
+        ucs_status_t st = ucp_ep_create(worker, &ep, &c->ep);
         if (st != UCS_OK) {
             c->ep = NULL;
             if (bfs_log_ratelimit(&s->log_noreply_ns))
@@ -740,6 +888,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_ep_h key, int peer_errors, con
 
 struct hello_rndv {
     bfs_rpc_server_t *srv;
+    ucp_worker_h worker;
     ucp_ep_h key;
     int peer_errors;
     size_t len;
@@ -751,15 +900,16 @@ static void hello_rndv_cb(void *request, ucs_status_t status, size_t length, voi
     struct hello_rndv *x = user_data;
     ucp_request_free(request);
     if (status == UCS_OK)
-        conn_connect(x->srv, x->key, x->peer_errors, x->addr, x->len);
+        conn_connect(x->srv, x->worker, x->key, x->peer_errors, x->addr, x->len);
     free(x);
 }
 
 static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param)
 {
-    struct handler_slot *slot = arg;
-    bfs_rpc_server_t *s = slot->srv;
+    struct am_arg *aa = arg;
+    bfs_rpc_server_t *s = aa->srv;
+    s->am_count++;
     ucp_ep_h key = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
     struct bfs_rpc_hdr h;
     int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
@@ -776,7 +926,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     bfs_debug("hello from a client (%s error handling, %zu-byte worker address)",
               h.arg0 ? "peer" : "no", length);
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        conn_connect(s, key, h.arg0 != 0, data, length);
+        conn_connect(s, aa->worker, key, h.arg0 != 0, data, length);
         return UCS_OK;
     }
     /* A worker address sent by rendezvous (tiny UCX_RNDV_THRESH): fetch it.
@@ -785,6 +935,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     if (!x)
         return UCS_OK;
     x->srv = s;
+    x->worker = aa->worker;
     x->key = key;
     x->peer_errors = h.arg0 != 0;
     x->len = length;
@@ -795,9 +946,9 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
         .user_data = x,
         .datatype = ucp_dt_make_contig(1),
     };
-    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->worker, data, x->addr, length, &p);
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(aa->worker, data, x->addr, length, &p);
     if (sp == NULL) {
-        conn_connect(s, key, x->peer_errors, x->addr, length);
+        conn_connect(s, aa->worker, key, x->peer_errors, x->addr, length);
         free(x);
     } else if (UCS_PTR_IS_ERR(sp)) {
         free(x);

@@ -64,8 +64,14 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *srv);
  * which needs the worker address first). 0 accepts any. */
 void bfs_rpc_server_set_secret(bfs_rpc_server_t *srv, uint64_t secret);
 
-/* The worker address clients connect to (valid until destroy). */
+/* The worker address clients connect to (valid until destroy; a new one
+ * after a move). */
 void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *len);
+
+/* The server moved to a new UCX worker (its old one stopped receiving: see
+ * check_stuck in rpc_server.c); addr is where clients find it now. */
+typedef void (*bfs_rpc_moved_fn)(const void *addr, size_t len, void *arg);
+void bfs_rpc_server_on_moved(bfs_rpc_server_t *srv, bfs_rpc_moved_fn fn, void *arg);
 
 /* Watch the worker's event fd from loop; the loop then blocks when idle.
  * After activity the server keeps polling for $BENCHFS_RPC_SERVER_SPIN_US
@@ -95,6 +101,7 @@ unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
 
 struct bfs_rpc_server_stats {
     uint64_t requests, replies, rejected, bytes_in, bytes_out;
+    uint64_t moves; /* times the server moved to a new worker */
 };
 void bfs_rpc_server_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_stats *st);
 

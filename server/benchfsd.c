@@ -180,6 +180,42 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
+/* The RPC server moved to a new worker: publish the registry again, with our
+ * new address, where clients of this rank look (registry.h). */
+struct moved {
+    struct bfs_registry *reg;
+    const char *registry;
+    unsigned rank;
+    int written;
+    char path[4200];
+};
+
+static void on_moved(const void *addr, size_t len, void *arg)
+{
+    struct moved *m = arg;
+    void *copy = malloc(len);
+    if (!copy) {
+        bfs_error("cannot publish the new address: out of memory");
+        return;
+    }
+    memcpy(copy, addr, len);
+    free(m->reg->servers[m->rank].addr);
+    m->reg->servers[m->rank].addr = copy;
+    m->reg->servers[m->rank].len = len;
+    int rc = bfs_registry_write(m->path, m->reg);
+    if (rc < 0) {
+        bfs_error("cannot publish the new address in %s: %s", m->path, strerror(-rc));
+        return;
+    }
+    m->written = 1;
+    /* Also in the registry itself, for clients that start from now on. Two
+     * servers moving at once may each put back the other's old address
+     * there: their clients then find the moved file, a second later. */
+    if ((rc = bfs_registry_write(m->registry, m->reg)) < 0)
+        bfs_warn("cannot update the registry %s: %s", m->registry, strerror(-rc));
+    bfs_info("new address published in %s and %s", m->path, m->registry);
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -203,6 +239,7 @@ int main(int argc, char **argv)
     char mydir[4096], metadir[4200];
     int sfd = -1, rc, wrote_registry = 0;
     struct bfs_watchdog *wd = NULL;
+    struct moved moved = {0};
     if ((rc = bfs_boot_init(&boot)) < 0)
         return 1;
     s.rank = boot.rank;
@@ -272,6 +309,14 @@ int main(int argc, char **argv)
     }
     bfs_evloop_set_tick(s.loop, 1000, on_tick, &w);
 
+    /* A moved address of an earlier job on the same registry path is not ours. */
+    if (bfs_registry_moved_path(moved.path, sizeof(moved.path), o.registry, s.rank) == 0)
+        unlink(moved.path);
+    moved.reg = &reg;
+    moved.registry = o.registry;
+    moved.rank = s.rank;
+    bfs_rpc_server_on_moved(s.rpc, on_moved, &moved);
+
     /* Everyone serves before anyone can find us. */
     if ((rc = bfs_boot_barrier(&boot)) < 0)
         goto out;
@@ -286,7 +331,7 @@ int main(int argc, char **argv)
     }
     bfs_info("rank %u of %u serving %s (chunk size %" PRIu64 ")", s.rank, s.nservers, mydir,
              s.chunk_size);
-    if (bfs_watchdog_start(&wd, s.rank, s.nservers, &reg, boot.who) < 0)
+    if (bfs_watchdog_start(&wd, s.rank, s.nservers, &reg, o.registry, boot.who) < 0)
         bfs_warn("cannot start the peer watchdog: peer failures will not be reported");
     rc = bfs_evloop_run(s.loop);
     bfs_watchdog_stop(wd);
@@ -296,6 +341,8 @@ out:
         bfs_fs_commit(&s); /* answer what the last loop pass queued */
     if (wrote_registry)
         unlink(o.registry);
+    if (moved.written)
+        unlink(moved.path);
     if (s.chunks)
         bfs_chunk_store_close(s.chunks);
     bfs_rpc_server_destroy(s.rpc);

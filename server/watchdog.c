@@ -36,6 +36,7 @@ struct bfs_watchdog {
     int interval_ms, timeout_ms;
     uint64_t secret;
     const struct bfs_registry *reg;
+    const char *registry;
     char **who;       /* "host pid N" of each rank, or NULL */
     unsigned char *down;
 };
@@ -74,6 +75,13 @@ static int nap(struct bfs_watchdog *w)
     return stop;
 }
 
+/* A peer that moved to a new worker (rpc_server.c, check_stuck). */
+static int where_moved(void *arg, int server, void **addr, size_t *len)
+{
+    struct bfs_watchdog *w = arg;
+    return bfs_registry_read_moved(w->registry, (unsigned)server, w->n, w->secret, addr, len);
+}
+
 static void *run(void *arg)
 {
     struct bfs_watchdog *w = arg;
@@ -87,6 +95,7 @@ static void *run(void *arg)
     }
     for (unsigned i = 0; i < w->n; i++)
         bfs_rpc_client_add_server(c, w->reg->servers[i].addr, w->reg->servers[i].len);
+    bfs_rpc_client_on_slow(c, where_moved, w);
     while (!nap(w)) {
         /* The successor, and past it every server already known dead up to
          * the first live one. */
@@ -124,7 +133,7 @@ static void *run(void *arg)
 }
 
 int bfs_watchdog_start(struct bfs_watchdog **out, unsigned rank, unsigned nservers,
-                       const struct bfs_registry *reg, char **who)
+                       const struct bfs_registry *reg, const char *registry, char **who)
 {
     *out = NULL;
     if (nservers < 2 || env_ms("BENCHFS_WATCHDOG_MS", 1000) <= 0)
@@ -145,6 +154,7 @@ int bfs_watchdog_start(struct bfs_watchdog **out, unsigned rank, unsigned nserve
     w->rank = rank;
     w->n = nservers;
     w->reg = reg;
+    w->registry = registry;
     w->who = who;
     w->secret = reg->secret;
     w->interval_ms = env_ms("BENCHFS_WATCHDOG_MS", 1000);

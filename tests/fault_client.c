@@ -41,6 +41,8 @@
  *  fault_client where PATH NCHUNKS
  *      print the server of PATH's metadata, then of each of its first
  *      NCHUNKS chunks, on one line
+ *  fault_client hostfile PATH SIZE SEED
+ *      write SIZE bytes of the pattern to PATH on the host (not BenchFS)
  *  fault_client fill PATH BLOCK MAXBYTES SEED
  *      write the pattern in BLOCK-byte calls until a write fails; the
  *      error must be ENOSPC; prints the bytes written, then checks that
@@ -340,6 +342,49 @@ static int cmd_write(const char *p, size_t size, unsigned seed)
     return 0;
 }
 
+/* What a torn piece holds, for the post-mortem: per 512-byte sector, A (old),
+ * B (new), 0 (zeros) or ?; and where in the file a ? sector's bytes belong
+ * (a misplaced piece of either pattern). */
+static void describe(const unsigned char *buf, size_t size, size_t off, size_t n, unsigned a,
+                     unsigned b)
+{
+    char map[1024];
+    size_t k = 0, first_odd = SIZE_MAX;
+    for (size_t s = 0; s < n && k + 1 < sizeof(map); s += 512, k++) {
+        size_t m = n - s < 512 ? n - s : 512;
+        int isa = 1, isb = 1, isz = 1;
+        for (size_t i = 0; i < m; i++) {
+            isa &= buf[off + s + i] == pat(off + s + i, a);
+            isb &= buf[off + s + i] == pat(off + s + i, b);
+            isz &= buf[off + s + i] == 0;
+        }
+        map[k] = isa ? 'A' : isb ? 'B' : isz ? '0' : '?';
+        if (map[k] == '?' && first_odd == SIZE_MAX)
+            first_odd = off + s;
+    }
+    map[k] = 0;
+    fprintf(stderr, "fault_client:   sectors %s\n", map);
+    if (first_odd == SIZE_MAX)
+        return;
+    fprintf(stderr, "fault_client:   at %zu:", first_odd);
+    for (int i = 0; i < 24; i++)
+        fprintf(stderr, " %02x", buf[first_odd + i]);
+    fprintf(stderr, "\nfault_client:   old would be:");
+    for (int i = 0; i < 24; i++)
+        fprintf(stderr, " %02x", pat(first_odd + i, a));
+    fprintf(stderr, "\n");
+    for (size_t x = 0; x + 512 <= size; x++)
+        for (int w = 0; w < 2; w++) {
+            unsigned seed = w ? b : a;
+            size_t i = 0;
+            while (i < 512 && buf[first_odd + i] == pat(x + i, seed))
+                i++;
+            if (i == 512)
+                fprintf(stderr, "fault_client:   bytes at %zu hold pattern %u of offset %zu\n",
+                        first_odd, seed, x);
+        }
+}
+
 static int cmd_pages(const char *p, size_t size, unsigned a, unsigned b, size_t page)
 {
     benchfs_file_t *f;
@@ -364,13 +409,27 @@ static int cmd_pages(const char *p, size_t size, unsigned a, unsigned b, size_t 
         else if (isb)
             nb++;
         else {
-            if (mixed < 5)
+            if (mixed < 5) {
                 fprintf(stderr, "fault_client: %s: bytes %zu..%zu are neither all old nor all new\n",
                         p, off, off + n - 1);
+                describe(buf, size, off, n, a, b);
+            }
             mixed++;
         }
     }
     printf("%s: %zu-byte pieces: %ld old, %ld new, %ld mixed\n", p, page, na, nb, mixed);
+    if (mixed && page >= 65536) {
+        fprintf(stderr, "fault_client: pieces in order: ");
+        for (size_t off = 0; off < size; off += page) {
+            size_t n = size - off < page ? size - off : page, i = 0, j = 0;
+            while (i < n && buf[off + i] == pat(off + i, a))
+                i++;
+            while (j < n && buf[off + j] == pat(off + j, b))
+                j++;
+            fputc(i == n ? 'A' : j == n ? 'B' : '?', stderr);
+        }
+        fputc('\n', stderr);
+    }
     free(buf);
     return mixed ? 1 : 0;
 }
@@ -500,6 +559,23 @@ static int cmd_where(const char *p, int nchunks)
     return 0;
 }
 
+static int cmd_hostfile(const char *p, size_t size, unsigned seed)
+{
+    FILE *f = fopen(p, "w");
+    if (!f)
+        return die(p, -errno);
+    unsigned char b[65536];
+    for (size_t off = 0; off < size; off += sizeof(b)) {
+        size_t n = size - off < sizeof(b) ? size - off : sizeof(b);
+        fill(b, n, off, seed);
+        if (fwrite(b, 1, n, f) != n) {
+            fclose(f);
+            return die(p, -EIO);
+        }
+    }
+    return fclose(f) == 0 ? 0 : die(p, -errno);
+}
+
 static int cmd_fill(const char *p, size_t block, size_t max, unsigned seed)
 {
     benchfs_file_t *f;
@@ -583,6 +659,8 @@ int main(int argc, char **argv)
         rc = cmd_count(argv[2], atoi(argv[3]));
     else if (!strcmp(c, "where") && argc == 4)
         rc = cmd_where(argv[2], atoi(argv[3]));
+    else if (!strcmp(c, "hostfile") && argc == 5)
+        rc = cmd_hostfile(argv[2], strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]));
     else if (!strcmp(c, "fill") && argc == 6)
         rc = cmd_fill(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0),
                       (unsigned)atoi(argv[5]));

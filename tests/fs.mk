@@ -53,6 +53,6 @@ check_PROGRAMS += tests/fault_client
 CLEANFILES += tests/heavy.lock
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
-	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh tests/fault_server_move.sh
 EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
-	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh
+	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh tests/fault_server_move.sh
