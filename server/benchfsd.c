@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "usage: benchfsd --dir DIR --registry FILE [--chunk-size SIZE] [--io MODE]\n"
             "  --dir DIR          node-local directory for data and metadata (created)\n"
             "  --registry FILE    where server rank 0 publishes the servers' addresses\n"
-            "  --chunk-size SIZE  bytes per chunk, with K/M/G suffix (default 1M)\n"
+            "  --chunk-size SIZE  bytes per chunk, with K/M/G suffix (default 4M)\n"
             "  --io MODE          chunk I/O: direct-write (default: O_DIRECT for aligned\n"
             "                     writes, reads through the page cache), direct (both),\n"
             "                     buffered (neither); --direct means --io direct\n"
@@ -70,7 +70,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    o->chunk_size = 1 << 20;
+    /* 4 MiB: every chunk is a file on the backing store, and creating
+     * files is what a server's CPU goes to when chunks are small (ext4
+     * inode allocation; docs/PERFORMANCE.md). */
+    o->chunk_size = 4u << 20;
     o->direct = 1;
     int c;
     while ((c = getopt_long(argc, argv, "d:r:c:DI:h", longopts, NULL)) != -1) {

@@ -110,6 +110,8 @@ wait_registry() {
 }
 
 # start_servers N DIR [args]: N servers under mpirun (N=0: standalone, no mpirun).
+# Chunks of 1 MiB unless args say otherwise (the geometry the tests were
+# written for; the servers' own default is 4 MiB).
 # $MPIRUN_ARGS: more mpirun options, e.g. --enable-recovery (the other servers
 # keep running when one dies; without it mpirun aborts the whole job).
 start_servers() {
@@ -118,12 +120,12 @@ start_servers() {
     rm -f "$BENCHFS_REGISTRY"
     if [ "$n" = 0 ]; then
         # shellcheck disable=SC2086
-        $SERVER_WRAPPER "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" "$@" \
+        $SERVER_WRAPPER "$BENCHFSD" --dir "$dir" --registry "$BENCHFS_REGISTRY" --chunk-size 1M "$@" \
             >>"$SERVER_LOG" 2>&1 &
     else
         # shellcheck disable=SC2086
         "$MPIRUN" ${MPIRUN_ARGS:-} -np "$n" --bind-to none "$BENCHFSD" --dir "$dir" \
-            --registry "$BENCHFS_REGISTRY" "$@" >>"$SERVER_LOG" 2>&1 &
+            --registry "$BENCHFS_REGISTRY" --chunk-size 1M "$@" >>"$SERVER_LOG" 2>&1 &
     fi
     SERVER_PID=$!
     wait_registry "$BENCHFS_REGISTRY"

@@ -24,7 +24,7 @@ LOCAL=${LOCAL_SCRATCH:-/tmp}/benchfs-$SLURM_JOB_ID
 benchfs-run -v \
     --dir "$LOCAL" \
     --registry "$SLURM_SUBMIT_DIR/.benchfs-registry-$SLURM_JOB_ID" \
-    --chunk-size 1M \
+    --chunk-size 4M \
     --stage-in "$SLURM_SUBMIT_DIR/input:/benchfs/in" \
     --stage-out "/benchfs/out:$SLURM_SUBMIT_DIR/results-$SLURM_JOB_ID" \
     -- sh -c 'mkdir -p /benchfs/out && mpirun ./app /benchfs/in /benchfs/out'
