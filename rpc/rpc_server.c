@@ -51,6 +51,7 @@ struct handler_slot {
     bfs_rpc_handler_fn fn;
     void *arg;
     bfs_rpc_recv_buf_fn recv_buf;
+    bfs_rpc_prefix_fn prefix;
 };
 
 /* The argument of a worker's AM handlers: which server, worker and RPC id. */
@@ -575,6 +576,14 @@ int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *s, unsigned id, bfs_rpc_recv_b
     return 0;
 }
 
+int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *s, unsigned id, bfs_rpc_prefix_fn fn)
+{
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_HELLO_ID)
+        return -EINVAL;
+    s->slots[id].prefix = fn;
+    return 0;
+}
+
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *s) { return s->inflight; }
 
 void bfs_rpc_server_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_stats *st)
@@ -783,12 +792,17 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
 
     void *buf = slot->recv_buf ? slot->recv_buf(&r->pub.hdr, slot->arg) : NULL;
     if (!buf) {
-        buf = r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length);
-        r->pool_len = length;
-        if (!buf) {
+        /* Pool buffers start on a page: shift the payload so that the
+         * part after the prefix does too. */
+        size_t pre = slot->prefix ? slot->prefix(&r->pub.hdr) : 0;
+        size_t skew = pre < length ? (4096 - pre % 4096) % 4096 : 0;
+        r->pool_buf = bfs_rpc_bufpool_get(&s->pool, length + skew);
+        r->pool_len = length + skew;
+        if (!r->pool_buf) {
             bfs_rpc_reply(&r->pub, -ENOMEM, NULL, 0);
             return UCS_OK;
         }
+        buf = (char *)r->pool_buf + skew;
     }
     r->pub.data = buf;
     ucp_request_param_t p = {

@@ -83,6 +83,12 @@ int bfs_rpc_server_register(bfs_rpc_server_t *srv, unsigned rpc_id,
                             bfs_rpc_handler_fn fn, void *arg);
 int bfs_rpc_server_set_recv_buf(bfs_rpc_server_t *srv, unsigned rpc_id,
                                 bfs_rpc_recv_buf_fn fn);
+/* How many bytes of a request's payload precede data that the handler will
+ * hand to O_DIRECT I/O (a write's path, say): a rendezvous payload received
+ * into the server's own buffer is then placed so that this data starts on a
+ * 4 KiB boundary. A value >= the payload length is ignored. */
+typedef size_t (*bfs_rpc_prefix_fn)(const struct bfs_rpc_hdr *hdr);
+int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *srv, unsigned rpc_id, bfs_rpc_prefix_fn fn);
 
 /* Reply with status and data (iov may be NULL). The data must stay valid
  * until req->on_done runs. The request is recycled after on_done: do not

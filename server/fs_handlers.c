@@ -448,6 +448,8 @@ static void write_done(int64_t res, void *arg)
         bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
 }
 
+static size_t write_prefix(const struct bfs_rpc_hdr *h) { return h->arg2; }
+
 static int h_write(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
@@ -595,5 +597,8 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    /* A write's data follows its path: received page-aligned, it can go to
+     * the chunk with O_DIRECT (otherwise the chunk store falls back to a
+     * buffered write and its copy). */
+    return bfs_rpc_server_set_data_prefix(s->rpc, BFS_OP_WRITE, write_prefix);
 }
