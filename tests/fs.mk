@@ -41,9 +41,9 @@ EXTRA_DIST += tests/preload_posix.sh
 noinst_PROGRAMS += tests/bench/preload_overhead
 EXTRA_DIST += tests/bench/run-preload-overhead.sh
 # benchfs-run and the benchfs tool (mpi-launch/).
-TESTS += tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh tests/run_stage.sh
+TESTS += tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh tests/run_stage.sh tests/run_server_death.sh
 EXTRA_DIST += tests/run_lib.sh tests/tool_cmds.sh tests/run_exit.sh tests/run_signal.sh \
-	tests/run_stage.sh tests/run_mpi_job.sh
+	tests/run_stage.sh tests/run_mpi_job.sh tests/run_server_death.sh
 if HAVE_MPI
 TESTS += tests/run_mpi_job.sh
 endif
