@@ -41,6 +41,10 @@ const char *tpath_base(const struct tpath *p);
  * failure. */
 int tool_connect(struct tool *t);
 
+/* Options of a command that takes at most one flag (0: none): 1 if it was
+ * given, 0 if not, -1 after printing usage for anything else. */
+int tool_flag(int argc, char **argv, char flag, const char *usage);
+
 /* Operations on either side; all return 0 / a count or -errno. */
 int t_stat(struct tool *t, const struct tpath *p, struct stat *st);
 int t_mkdir(struct tool *t, const struct tpath *p, mode_t mode);

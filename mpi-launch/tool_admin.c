@@ -12,11 +12,8 @@
 
 int cmd_df(struct tool *t, int argc, char **argv)
 {
-    int c;
-    while ((c = getopt(argc, argv, "")) != -1) {
-        fprintf(stderr, "usage: benchfs df\n");
+    if (tool_flag(argc, argv, 0, "benchfs df") < 0)
         return 2;
-    }
     if (tool_connect(t) < 0)
         return 1;
     struct statvfs sv;
@@ -42,14 +39,9 @@ int cmd_df(struct tool *t, int argc, char **argv)
 
 int cmd_ping(struct tool *t, int argc, char **argv)
 {
-    int quiet = 0, c;
-    while ((c = getopt(argc, argv, "q")) != -1) {
-        if (c != 'q') {
-            fprintf(stderr, "usage: benchfs ping [-q]\n");
-            return 2;
-        }
-        quiet = 1;
-    }
+    int quiet = tool_flag(argc, argv, 'q', "benchfs ping [-q]");
+    if (quiet < 0)
+        return 2;
     /* A down server should not hold us for the default 30 s. */
     setenv("BENCHFS_RPC_TIMEOUT_MS", "5000", 0);
     if (tool_connect(t) < 0)

@@ -60,6 +60,20 @@ const char *tpath_base(const struct tpath *p)
     return s ? s + 1 : p->path;
 }
 
+int tool_flag(int argc, char **argv, char flag, const char *usage)
+{
+    char opts[2] = {flag, 0};
+    int c, seen = 0;
+    while ((c = getopt(argc, argv, opts)) != -1) {
+        if (!flag || c != flag) {
+            fprintf(stderr, "usage: %s\n", usage);
+            return -1;
+        }
+        seen = 1;
+    }
+    return seen;
+}
+
 int tool_connect(struct tool *t)
 {
     if (t->fs)

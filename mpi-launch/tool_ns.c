@@ -103,14 +103,9 @@ static int ls_one(struct tool *t, const char *arg, const struct tpath *p, int ln
 
 int cmd_ls(struct tool *t, int argc, char **argv)
 {
-    int lng = 0, c;
-    while ((c = getopt(argc, argv, "l")) != -1) {
-        if (c != 'l') {
-            fprintf(stderr, "usage: benchfs ls [-l] [PATH...]\n");
-            return 2;
-        }
-        lng = 1;
-    }
+    int lng = tool_flag(argc, argv, 'l', "benchfs ls [-l] [PATH...]");
+    if (lng < 0)
+        return 2;
     if (tool_connect(t) < 0)
         return 1;
     const char *deflt[] = {t->mount};

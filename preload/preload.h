@@ -33,7 +33,7 @@
 
 /* An open file description: shared by dup'd descriptors. */
 struct bfs_ofile {
-    int refs;
+    int refs;               /* atomic: the table's and each call's */
     benchfs_file_t *file;   /* regular files and directories */
     benchfs_dir_t *dir;     /* getdents64 cursor, opened on demand */
     struct benchfs_dirent pend; /* an entry that did not fit a getdents64 */

@@ -250,10 +250,12 @@ struct bfs_ofile *bfs_pl_get(int fd)
     /* A forked child must reconnect before it uses an inherited file. */
     if (__builtin_expect(g_forked, 0))
         bfs_pl_fs();
+    /* Under the lock: a release cannot drop the table's reference between
+     * the load and the increment. The matching put needs no lock. */
     pthread_mutex_lock(&g_mu);
     struct bfs_ofile *of = g_tab[fd];
     if (of)
-        of->refs++;
+        __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
     return of;
 }
@@ -270,10 +272,7 @@ static void ofile_free(struct bfs_ofile *of)
 
 void bfs_pl_put(struct bfs_ofile *of)
 {
-    pthread_mutex_lock(&g_mu);
-    int last = --of->refs == 0;
-    pthread_mutex_unlock(&g_mu);
-    if (last)
+    if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0)
         ofile_free(of);
 }
 
@@ -316,7 +315,7 @@ int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
         return -EMFILE;
     }
     pthread_mutex_lock(&g_mu);
-    of->refs++;
+    __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
     struct bfs_ofile *old = g_tab[fd];
     __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g_mu);

@@ -271,6 +271,17 @@ int bfs_rpc_client_add_server(bfs_rpc_client_t *c, const void *addr, size_t len)
 
 int bfs_rpc_client_nservers(const bfs_rpc_client_t *c) { return c->nconns; }
 
+/* Point cn at a new address (taken over); its next call connects anew. */
+static void conn_readdress(bfs_rpc_client_t *c, struct conn *cn, void *addr, size_t len)
+{
+    close_ep(c, cn, 1);
+    free(cn->addr);
+    cn->addr = addr;
+    cn->len = len;
+    cn->failed = 0;
+    cn->retry_ns = 0;
+}
+
 int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len)
 {
     void *a = malloc(len);
@@ -283,13 +294,7 @@ int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr,
         free(a);
         return -EINVAL;
     }
-    struct conn *cn = c->conns[server];
-    close_ep(c, cn, 1);
-    free(cn->addr);
-    cn->addr = a;
-    cn->len = len;
-    cn->failed = 0;
-    cn->retry_ns = 0;
+    conn_readdress(c, c->conns[server], a, len);
     pthread_mutex_unlock(&c->mu);
     return 0;
 }
@@ -714,12 +719,7 @@ static void follow_move(bfs_rpc_client_t *c, int i, void *addr, size_t len)
         call->recv_iov_ = NULL;
         again[n++] = call;
     }
-    close_ep(c, cn, 1);
-    free(cn->addr);
-    cn->addr = addr;
-    cn->len = len;
-    cn->failed = 0;
-    cn->retry_ns = 0;
+    conn_readdress(c, cn, addr, len);
     for (uint32_t k = 0; k < n; k++) {
         uint64_t deadline = again[k]->deadline_ns_;
         if (start_locked(c, again[k]) == 0)
