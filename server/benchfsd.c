@@ -2,6 +2,7 @@
  * mpirun (or benchfs-run); runs standalone as rank 0 of 1 without mpirun. */
 #include "bootstrap.h"
 #include "server.h"
+#include "small_chunks.h"
 #include "watchdog.h"
 #include "../common/log.h"
 #include "../common/placement.h"
@@ -25,6 +26,7 @@ struct options {
     const char *dir;
     const char *registry;
     uint64_t chunk_size;
+    uint64_t small_max;
     int direct;
 };
 
@@ -38,6 +40,8 @@ static void usage(FILE *f)
             "  --io MODE          chunk I/O: direct-write (default: O_DIRECT for aligned\n"
             "                     writes, reads through the page cache), direct (both),\n"
             "                     buffered (neither); --direct means --io direct\n"
+            "  --small-max SIZE   chunks up to SIZE bytes are kept in the metadata store,\n"
+            "                     not as files (default 16K, at most 256K; 0: never)\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
             "  (cma is left out unless UCX_TLS is set or BENCHFS_CMA=1; tcp put lanes\n"
@@ -67,6 +71,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"chunk-size", required_argument, NULL, 'c'},
         {"direct", no_argument, NULL, 'D'},
         {"io", required_argument, NULL, 'I'},
+        {"small-max", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,8 +80,9 @@ static int parse_args(int argc, char **argv, struct options *o)
      * inode allocation; docs/PERFORMANCE.md). */
     o->chunk_size = 4u << 20;
     o->direct = 1;
+    o->small_max = BFS_SMALL_MAX_DEFAULT;
     int c;
-    while ((c = getopt_long(argc, argv, "d:r:c:DI:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:r:c:DI:S:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'r': o->registry = optarg; break;
@@ -87,6 +93,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             break;
         case 'D': o->direct = 2; break;
+        case 'S':
+            if (!strcmp(optarg, "0"))
+                o->small_max = 0;
+            else if (parse_size(optarg, &o->small_max) < 0 || o->small_max > BFS_SMALL_MAX_LIMIT) {
+                fprintf(stderr, "benchfsd: bad --small-max '%s' (0 .. 256K)\n", optarg);
+                return -1;
+            }
+            break;
         case 'I':
             if (!strcmp(optarg, "buffered"))
                 o->direct = 0;
@@ -237,7 +251,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct bfs_boot boot;
-    struct bfs_server s = {.chunk_size = o.chunk_size};
+    struct bfs_server s = {.chunk_size = o.chunk_size, .small_max = o.small_max};
     struct bfs_registry reg = {0};
     char mydir[4096], metadir[4200];
     int sfd = -1, rc, wrote_registry = 0;

@@ -778,11 +778,20 @@ int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_
     if (rc < 0)
         return rc;
     /* Cached fds of removed chunks must go, or later writes would land in
-     * unlinked inodes. */
-    for (struct cfile *cf = cs->lru_head, *next; cf; cf = next) {
-        next = cf->next;
-        if (cf->fid == fid && cf->idx >= from && cf->idx < to && is_owned(cs, fid, cf->idx))
-            cf_detach(cs, cf);
+     * unlinked inodes. A short list is looked up; a long one walks the
+     * cache (an unlink of a small file must not cost a pass over it). */
+    if (n < cs->ncached) {
+        for (size_t i = 0; i < n; i++) {
+            struct cfile *cf = cf_lookup(cs, fid, v[i]);
+            if (cf)
+                cf_detach(cs, cf);
+        }
+    } else {
+        for (struct cfile *cf = cs->lru_head, *next; cf; cf = next) {
+            next = cf->next;
+            if (cf->fid == fid && cf->idx >= from && cf->idx < to && is_owned(cs, fid, cf->idx))
+                cf_detach(cs, cf);
+        }
     }
     char name[CS_NAME_MAX];
     for (size_t i = 0; i < n; i++) {
@@ -791,6 +800,40 @@ int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_
             rc = -errno;
     }
     free(v);
+    return rc;
+}
+
+int bfs_chunk_exists(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
+{
+    if (cf_lookup(cs, fid, idx))
+        return 1;
+    char name[CS_NAME_MAX];
+    chunk_name(name, fid, idx);
+    if (faccessat(cs->datafd, name, F_OK, 0) == 0)
+        return 1;
+    return errno == ENOENT ? 0 : -errno;
+}
+
+int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const void *buf,
+                      size_t len)
+{
+    struct cfile *cf = cf_lookup(cs, fid, idx);
+    if (cf)
+        cf_detach(cs, cf);
+    char name[CS_NAME_MAX];
+    chunk_name(name, fid, idx);
+    int fd = open_chunk(cs, name, O_WRONLY | O_CREAT | O_TRUNC);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    for (size_t done = 0; done < len && rc == 0;) {
+        ssize_t w = pwrite(fd, (const char *)buf + done, len - done, (off_t)done);
+        if (w < 0 && errno != EINTR)
+            rc = -errno;
+        else if (w > 0)
+            done += (size_t)w;
+    }
+    close(fd);
     return rc;
 }
 

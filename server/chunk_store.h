@@ -98,6 +98,14 @@ int bfs_chunk_fsync(bfs_chunk_store_t *cs, uint64_t fid, uint64_t nchunks,
  * racing a remove is lost). The caller orders them if it cares. */
 int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t len);
 int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to);
+/* Whether chunk (fid, idx) has a chunk file here: 1, 0, or a negative
+ * errno. */
+int bfs_chunk_exists(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx);
+/* Synchronous (promotion of a small chunk, small_chunks.h): make the chunk
+ * file hold exactly these len bytes, creating it or emptying it first.
+ * Returns 0 or a negative errno (-ENOSPC). */
+int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const void *buf,
+                      size_t len);
 
 /* Submit queued SQEs and process completions now (also called from the
  * loop). Returns the number of callbacks run. */

@@ -2,6 +2,7 @@
  * store, reply. See common/proto.h for what each RPC carries. */
 #include "server.h"
 #include "fs_decode.h"
+#include "small_chunks.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/path.h"
@@ -422,6 +423,11 @@ static int h_statfs(bfs_rpc_req_t *req, void *arg)
 
 /* ---- data ---- */
 
+/* Server-internal request flag: the reply waits for the metadata batch (the
+ * write changed a small chunk, or promoted one: a read must not see the old
+ * value after the write was acknowledged). Set after decoding. */
+#define F_AFTER_COMMIT 0x80000000u
+
 static void write_done(int64_t res, void *arg)
 {
     bfs_rpc_req_t *req = arg;
@@ -442,13 +448,52 @@ static void write_done(int64_t res, void *arg)
     }
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
-    if (req->hdr.flags & BFS_F_GROW)
+    if (req->hdr.flags & (BFS_F_GROW | F_AFTER_COMMIT))
         meta_reply(s, req, res < 0 ? (int)res : 0, NULL, 0);
     else
         bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
 }
 
 static size_t write_prefix(const struct bfs_rpc_hdr *h) { return h->arg2; }
+
+enum write_place { TO_SMALL, TO_FILE, TO_FILE_PROMOTED };
+
+/* Where a write goes (small_chunks.h): into the chunk's small value when it
+ * has one and stays within the limit; into a new value when the chunk has
+ * neither value nor file and the write ends within the limit; else into the
+ * chunk file, after promoting a value that the write would take past the
+ * limit (its bytes go to the file first, then the value is dropped in the
+ * open batch). Returns an enum write_place or a negative errno. */
+static int place_write(struct bfs_server *s, const bfs_rpc_req_t *req, const void *data,
+                       size_t len)
+{
+    uint64_t fid = req->hdr.arg0, idx = req->hdr.arg1, off = req->hdr.offset;
+    meta_begin(s);
+    ssize_t r = bfs_small_write(s->meta, fid, idx, off, data, len, s->small_max, 0);
+    if (r >= 0)
+        return TO_SMALL;
+    if (r == -ENOENT) {
+        if (off + len > s->small_max)
+            return TO_FILE;
+        int e = bfs_chunk_exists(s->chunks, fid, idx);
+        if (e != 0)
+            return e < 0 ? e : TO_FILE;
+        r = bfs_small_write(s->meta, fid, idx, off, data, len, s->small_max, 1);
+        return r < 0 ? (int)r : TO_SMALL;
+    }
+    if (r != -EFBIG)
+        return (int)r;
+    void *old = malloc(BFS_SMALL_MAX_LIMIT);
+    if (!old)
+        return -ENOMEM;
+    r = bfs_small_peek(s->meta, fid, idx, old, BFS_SMALL_MAX_LIMIT);
+    if (r >= 0)
+        r = bfs_chunk_replace(s->chunks, fid, idx, old, (size_t)r);
+    if (r >= 0)
+        r = bfs_small_remove(s->meta, fid, idx, idx + 1);
+    free(old);
+    return r < 0 ? (int)r : TO_FILE_PROMOTED;
+}
 
 static int h_write(bfs_rpc_req_t *req, void *arg)
 {
@@ -457,11 +502,19 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
     int rc = decoded(s, req, &a, bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a));
     if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
         rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0)
+        rc = place_write(s, req, a.wdata, a.wlen);
     if (rc < 0) {
         reply_status(req, rc);
         return BFS_RPC_DONE;
     }
     req->user = s;
+    if (rc != TO_FILE)
+        req->hdr.flags |= F_AFTER_COMMIT;
+    if (rc == TO_SMALL) {
+        write_done((int64_t)a.wlen, req);
+        return BFS_RPC_DONE;
+    }
     rc = bfs_chunk_write(s->chunks, req->hdr.arg0, req->hdr.arg1, req->hdr.offset, a.wdata,
                          a.wlen, write_done, req);
     if (rc < 0) {
@@ -501,6 +554,13 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     }
     req->user = pb;
     req->on_done = pool_buf_release;
+    /* A small chunk is answered from the metadata store at once. */
+    ssize_t small = bfs_small_read(s->meta, req->hdr.arg0, req->hdr.arg1, req->hdr.offset,
+                                   pb->buf, len);
+    if (small != -ENOENT) {
+        read_done(small, req);
+        return BFS_RPC_DONE;
+    }
     int r = bfs_chunk_read(s->chunks, req->hdr.arg0, req->hdr.arg1, req->hdr.offset, pb->buf,
                            len, read_done, req);
     if (r < 0) {
@@ -510,6 +570,8 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DEFERRED;
 }
 
+/* Truncate or remove a file's chunks here: chunk files and small values,
+ * the latter in the metadata batch (the reply waits for its commit). */
 static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
@@ -518,11 +580,19 @@ static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
     uint64_t keep = (nsize + cs - 1) / cs;      /* chunks that stay */
     uint64_t had = (osize + cs - 1) / cs;
     int rc = 0;
-    if (nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s))
+    meta_begin(s);
+    if (nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s)) {
         rc = bfs_chunk_truncate(s->chunks, fid, nsize / cs, nsize % cs);
-    if (rc >= 0 && had > keep)
+        if (rc >= 0)
+            rc = bfs_small_truncate(s->meta, fid, nsize / cs, nsize % cs);
+    }
+    if (rc >= 0 && had > keep) {
         rc = bfs_chunk_remove(s->chunks, fid, keep, had);
-    reply_status(req, rc < 0 ? rc : 0);
+        int r2 = bfs_small_remove(s->meta, fid, keep, had);
+        if (rc >= 0)
+            rc = r2;
+    }
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 

@@ -1,7 +1,10 @@
 /* Metadata store on LMDB: see meta_store.h for the contract. */
+#define _GNU_SOURCE /* fallocate */
 #include "meta_store.h"
+#include "meta_txn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,18 @@
 
 /* Sparse file: LMDB only reserves address space, the file grows as used. */
 #define META_MAP_SIZE (16ull << 30)
+/* Commits write straight into the map (MDB_WRITEMAP): a commit with
+ * pwrite() copied every dirty page and cost a third of the server's CPU per
+ * create. A store into a hole of the map on a full disk would be SIGBUS,
+ * though, so the file is allocated (fallocate) ahead of LMDB's last page,
+ * in steps of SPACE_STEP, and a mutation that cannot get its room fails
+ * with -ENOSPC before it touches the map. PAGES_PER_OP bounds the new pages
+ * one mutation can take: copy-on-write of a root-to-leaf path with splits
+ * in each of the tables plus its share of the free list, with keys of at
+ * most 511 bytes and values of 56. */
+#define SPACE_STEP (4ull << 20)
+#define PAGES_PER_OP 64u
+#define PAGES_FIXED 256u
 /* Fids are handed out from a persisted reservation so that a create writes
  * the counter only once per batch; a restart skips the unused rest of the
  * batch, which costs nothing against 2^48 ids. */
@@ -18,30 +33,10 @@
 
 static const char fid_key[] = "fid_reserved";
 
-struct bfs_meta {
-    MDB_env *env;
-    MDB_dbi inodes, dirents, misc;
-    /* Kept reset between reads: renewing is cheaper than begin/abort. */
-    MDB_txn *rtxn;
-    uint64_t fid_prefix;
-    uint64_t fid_next;      /* next counter to hand out */
-    uint64_t fid_reserved;  /* counters below this are persisted as used */
-    size_t max_key;
-    char *kbuf;             /* max_key bytes for building dirent keys */
-    /* Group commit: while a batch is open, every mutation runs in it and one
-     * commit ends them all. A mutation that fails before it wrote anything
-     * leaves the batch as it was; one that fails after writing (out of
-     * space, say) spoils the batch, which is then aborted whole and every
-     * mutation in it fails with that error. (LMDB nested transactions would
-     * undo one alone, but each costs a 2 MiB allocation.) */
-    MDB_txn *batch;
-    unsigned batch_ops;
-    int batch_err;
-    int op_wrote;           /* the current mutation has written */
-};
+
 
 /* LMDB returns positive errno values or its own negative codes. */
-static int mdb_err(int rc)
+int bfs_mdb_err(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS:
@@ -96,7 +91,7 @@ static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct
     MDB_val v;
     int rc = mdb_get(txn, m->inodes, (MDB_val *)k, &v);
     if (rc != 0)
-        return mdb_err(rc);
+        return bfs_mdb_err(rc);
     if (v.mv_size != sizeof(*ino))
         return -EIO;
     /* LMDB values are not aligned. */
@@ -109,23 +104,56 @@ static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
 {
     MDB_val v = { sizeof(*ino), (void *)ino };
     m->op_wrote = 1;
-    return mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
+    return bfs_mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
 }
 
-static int wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
+/* Make sure the map is allocated far enough for `ops` more mutations on
+ * top of the last committed page (see MDB_WRITEMAP above). */
+static int ensure_space(bfs_meta_t *m, unsigned ops)
+{
+    MDB_envinfo info;
+    int rc = bfs_mdb_err(mdb_env_info(m->env, &info));
+    if (rc < 0)
+        return rc;
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1 + PAGES_FIXED +
+                     (uint64_t)ops * PAGES_PER_OP) * m->psize;
+    if (need > META_MAP_SIZE)
+        need = META_MAP_SIZE;
+    if (need <= m->alloc_end)
+        return 0;
+    uint64_t end = need + SPACE_STEP - need % SPACE_STEP;
+    if (end > META_MAP_SIZE)
+        end = META_MAP_SIZE;
+    if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0) {
+        /* Not a whole step: at least what this mutation needs. */
+        end = need;
+        if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0)
+            return errno == EOPNOTSUPP ? -EIO : -errno;
+    }
+    m->alloc_end = end;
+    return 0;
+}
+
+int bfs_meta_wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
 {
     m->op_wrote = 0;
     if (m->batch) {
+        if (m->batch_err)
+            return m->batch_err;
+        int rc = ensure_space(m, m->batch_ops + 1);
+        if (rc < 0)
+            return rc;
         m->batch_ops++;
         *txn = m->batch;
-        return m->batch_err;
+        return 0;
     }
-    return mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
+    int rc = ensure_space(m, 1);
+    return rc < 0 ? rc : bfs_mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
 }
 
 /* Outside a batch: commits when rc == 0, aborts otherwise; returns rc or the
  * commit error. In a batch: spoils it if the mutation failed after writing. */
-static int wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
+int bfs_meta_wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
 {
     if (txn == m->batch) {
         if (rc < 0 && m->op_wrote && !m->batch_err)
@@ -136,7 +164,7 @@ static int wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
         mdb_txn_abort(txn);
         return rc;
     }
-    int c = mdb_err(mdb_txn_commit(txn));
+    int c = bfs_mdb_err(mdb_txn_commit(txn));
     return c < 0 ? c : rc;
 }
 
@@ -144,26 +172,41 @@ static int wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc)
 static int wtxn_begin_path(bfs_meta_t *m, const char *path, MDB_val *k, MDB_txn **txn)
 {
     int rc = path_key(m, path, k);
-    return rc < 0 ? rc : wtxn_begin(m, txn);
+    return rc < 0 ? rc : bfs_meta_wtxn_begin(m, txn);
 }
 
 /* Give up a mutation that wrote nothing. */
-static void wtxn_cancel(bfs_meta_t *m, MDB_txn *txn)
+void bfs_meta_wtxn_cancel(bfs_meta_t *m, MDB_txn *txn)
 {
     if (txn != m->batch)
         mdb_txn_abort(txn);
 }
 
-static int rtxn_begin(bfs_meta_t *m, MDB_txn **txn)
+int bfs_meta_rtxn_begin(bfs_meta_t *m, MDB_txn **txn)
 {
-    int rc = mdb_err(mdb_txn_renew(m->rtxn));
+    int rc = bfs_mdb_err(mdb_txn_renew(m->rtxn));
     *txn = m->rtxn;
     return rc;
 }
 
-static void rtxn_end(bfs_meta_t *m)
+void bfs_meta_rtxn_end(bfs_meta_t *m)
 {
     mdb_txn_reset(m->rtxn);
+}
+
+int bfs_meta_view_begin(bfs_meta_t *m, MDB_txn **txn)
+{
+    if (m->batch) {
+        *txn = m->batch;
+        return m->batch_err;
+    }
+    return bfs_meta_rtxn_begin(m, txn);
+}
+
+void bfs_meta_view_end(bfs_meta_t *m, MDB_txn *txn)
+{
+    if (txn == m->rtxn)
+        bfs_meta_rtxn_end(m);
 }
 
 /* The first entry of dir's range, if any: 1 when dir has entries. */
@@ -174,10 +217,10 @@ static int dir_has_entries(const bfs_meta_t *m, MDB_txn *txn, const char *dir)
     MDB_cursor *cur = NULL;
     int rc = dirent_key(m, dir, "", buf, &k);
     if (rc == 0)
-        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+        rc = bfs_mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
     if (rc == 0) {
         size_t plen = k.mv_size;
-        rc = mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+        rc = bfs_mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
         if (rc == 0)
             rc = k.mv_size > plen && memcmp(k.mv_data, buf, plen) == 0;
         else if (rc == -ENOENT)
@@ -210,7 +253,7 @@ static int fid_load(bfs_meta_t *m, MDB_txn *txn)
     if (rc == MDB_NOTFOUND) {
         m->fid_reserved = 0;
     } else if (rc != 0) {
-        return mdb_err(rc);
+        return bfs_mdb_err(rc);
     } else if (v.mv_size != sizeof(uint64_t)) {
         return -EIO;
     } else {
@@ -233,7 +276,7 @@ static int fid_take(bfs_meta_t *m, MDB_txn *txn, uint64_t *fid, uint64_t *reserv
             r = FID_COUNTER_MAX;
         MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v = { sizeof(r), &r };
         m->op_wrote = 1;
-        int rc = mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
+        int rc = bfs_mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
         if (rc < 0)
             return rc;
         *reserved = r;
@@ -272,19 +315,21 @@ static int make_root(bfs_meta_t *m, MDB_txn *txn)
 static int open_dbs(bfs_meta_t *m, int create_root)
 {
     MDB_txn *txn;
-    int rc = wtxn_begin(m, &txn);
+    int rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
-    rc = mdb_err(mdb_dbi_open(txn, "inodes", MDB_CREATE, &m->inodes));
+    rc = bfs_mdb_err(mdb_dbi_open(txn, "inodes", MDB_CREATE, &m->inodes));
     if (rc == 0)
-        rc = mdb_err(mdb_dbi_open(txn, "dirents", MDB_CREATE, &m->dirents));
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "dirents", MDB_CREATE, &m->dirents));
     if (rc == 0)
-        rc = mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc));
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc));
+    if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "chunks", MDB_CREATE, &m->chunks));
     if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
-    return wtxn_end(m, txn, rc);
+    return bfs_meta_wtxn_end(m, txn, rc);
 }
 
 int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root)
@@ -301,24 +346,33 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
         return -ENOMEM;
     m->fid_prefix = (uint64_t)(rank + 1) << 48;
 
-    int rc = mdb_err(mdb_env_create(&m->env));
+    int rc = bfs_mdb_err(mdb_env_create(&m->env));
     if (rc < 0) {
         free(m);
         return rc;
     }
-    rc = mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
+    rc = bfs_mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
     if (rc == 0)
-        rc = mdb_err(mdb_env_set_maxdbs(m->env, 4));
+        rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 8));
     /* NOTLS: the reusable read txn is not tied to a thread's reader slot. */
     if (rc == 0)
-        rc = mdb_err(mdb_env_open(m->env, dir, MDB_NOSYNC | MDB_NOTLS, 0644));
+        rc = bfs_mdb_err(mdb_env_open(m->env, dir, MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0644));
+    if (rc == 0) {
+        MDB_stat st;
+        rc = bfs_mdb_err(mdb_env_stat(m->env, &st));
+        m->psize = st.ms_psize;
+        if (rc == 0)
+            rc = bfs_mdb_err(mdb_env_get_fd(m->env, &m->fd));
+        if (rc == 0)
+            rc = ensure_space(m, 1);
+    }
     if (rc == 0) {
         m->max_key = (size_t)mdb_env_get_maxkeysize(m->env);
         m->kbuf = malloc(m->max_key);
         rc = m->kbuf ? open_dbs(m, create_root) : -ENOMEM;
     }
     if (rc == 0)
-        rc = mdb_err(mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn));
+        rc = bfs_mdb_err(mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn));
     if (rc < 0) {
         mdb_env_close(m->env);
         free(m->kbuf);
@@ -346,7 +400,7 @@ int bfs_meta_batch_begin(bfs_meta_t *m)
         return 0;
     m->batch_ops = 0;
     m->batch_err = 0;
-    return mdb_err(mdb_txn_begin(m->env, NULL, 0, &m->batch));
+    return bfs_mdb_err(mdb_txn_begin(m->env, NULL, 0, &m->batch));
 }
 
 int bfs_meta_batch_commit(bfs_meta_t *m)
@@ -357,7 +411,7 @@ int bfs_meta_batch_commit(bfs_meta_t *m)
     int rc = m->batch_err;
     m->batch = NULL;
     if (rc == 0)
-        rc = mdb_err(mdb_txn_commit(t));
+        rc = bfs_mdb_err(mdb_txn_commit(t));
     else
         mdb_txn_abort(t);
     if (rc < 0) {
@@ -372,7 +426,7 @@ unsigned bfs_meta_batch_size(const bfs_meta_t *m) { return m->batch ? m->batch_o
 
 int bfs_meta_sync(bfs_meta_t *m)
 {
-    return mdb_err(mdb_env_sync(m->env, 1));
+    return bfs_mdb_err(mdb_env_sync(m->env, 1));
 }
 
 int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid,
@@ -403,10 +457,10 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
                 memcpy(out, v.mv_data, sizeof(ino));
             rc = v.mv_size == sizeof(ino) ? -EEXIST : -EIO;
         } else {
-            rc = mdb_err(lrc);
+            rc = bfs_mdb_err(lrc);
         }
     }
-    rc = wtxn_end(m, txn, rc);
+    rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc == 0) {
         m->fid_next++;
         m->fid_reserved = reserved;
@@ -443,7 +497,7 @@ int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
     }
     if (rc == 0)
         rc = inode_put(m, txn, &k, ino, 0);
-    rc = wtxn_end(m, txn, rc);
+    rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc < 0)
         return rc;
     if (existed && old)
@@ -458,11 +512,11 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out)
     if (rc < 0)
         return rc;
     MDB_txn *txn;
-    rc = rtxn_begin(m, &txn);
+    rc = bfs_meta_rtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
     rc = inode_get(m, txn, &k, out);
-    rtxn_end(m);
+    bfs_meta_rtxn_end(m);
     return rc;
 }
 
@@ -491,8 +545,8 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
         }
     }
     if (rc == 0)
-        m->op_wrote = 1, rc = mdb_err(mdb_del(txn, m->inodes, &k, NULL));
-    rc = wtxn_end(m, txn, rc);
+        m->op_wrote = 1, rc = bfs_mdb_err(mdb_del(txn, m->inodes, &k, NULL));
+    rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc == 0 && out)
         *out = ino;
     return rc;
@@ -513,17 +567,17 @@ static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, con
     struct bfs_inode old, ino;
     rc = inode_get(m, txn, &k, &old);
     if (rc < 0) {
-        wtxn_cancel(m, txn);
+        bfs_meta_wtxn_cancel(m, txn);
         return rc;
     }
     ino = old;
     rc = edit(&ino, arg);
     if (rc == 0) {
-        wtxn_cancel(m, txn);
+        bfs_meta_wtxn_cancel(m, txn);
     } else {
         if (rc > 0)
             rc = inode_put(m, txn, &k, &ino, 0);
-        rc = wtxn_end(m, txn, rc);
+        rc = bfs_meta_wtxn_end(m, txn, rc);
         if (rc < 0)
             return rc;
     }
@@ -623,14 +677,14 @@ int bfs_meta_dirent_add(bfs_meta_t *m, const char *dir, const char *name, uint8_
     int rc = dirent_key(m, dir, name, buf, &k);
     MDB_txn *txn = NULL;
     if (rc == 0)
-        rc = wtxn_begin(m, &txn);
+        rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc == 0) {
         rc = check_dir(m, txn, dir);
         /* Overwriting makes a retried add a no-op and lets a re-created
          * name of another type repair a stale entry. */
         if (rc == 0)
-            m->op_wrote = 1, rc = mdb_err(mdb_put(txn, m->dirents, &k, &v, 0));
-        rc = wtxn_end(m, txn, rc);
+            m->op_wrote = 1, rc = bfs_mdb_err(mdb_put(txn, m->dirents, &k, &v, 0));
+        rc = bfs_meta_wtxn_end(m, txn, rc);
     }
     return rc;
 }
@@ -644,12 +698,12 @@ int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name)
         rc = -ENOENT; /* could never have been added */
     MDB_txn *txn = NULL;
     if (rc == 0)
-        rc = wtxn_begin(m, &txn);
+        rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc == 0) {
         rc = check_dir(m, txn, dir);
         if (rc == 0)
-            m->op_wrote = 1, rc = mdb_err(mdb_del(txn, m->dirents, &k, NULL));
-        rc = wtxn_end(m, txn, rc);
+            m->op_wrote = 1, rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+        rc = bfs_meta_wtxn_end(m, txn, rc);
     }
     return rc;
 }
@@ -659,7 +713,7 @@ int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count)
     *count = 0;
     char *buf = m->kbuf;
     MDB_txn *txn;
-    int rc = rtxn_begin(m, &txn);
+    int rc = bfs_meta_rtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
     MDB_cursor *cur = NULL;
@@ -668,7 +722,7 @@ int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count)
     if (rc == 0)
         rc = dirent_key(m, dir, "", buf, &k);
     if (rc == 0)
-        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+        rc = bfs_mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
     if (rc == 0) {
         size_t plen = k.mv_size;
         uint64_t n = 0;
@@ -678,12 +732,12 @@ int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count)
             c = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         if (c != 0 && c != MDB_NOTFOUND)
-            rc = mdb_err(c);
+            rc = bfs_mdb_err(c);
         else
             *count = n;
         mdb_cursor_close(cur);
     }
-    rtxn_end(m);
+    bfs_meta_rtxn_end(m);
     return rc;
 }
 
@@ -693,7 +747,7 @@ ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void
     *more = 0;
     char *kbuf = m->kbuf;
     MDB_txn *txn;
-    int rc = rtxn_begin(m, &txn);
+    int rc = bfs_meta_rtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
     MDB_cursor *cur = NULL;
@@ -703,7 +757,7 @@ ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void
     if (rc == 0)
         rc = dirent_key(m, dir, after, kbuf, &k);
     if (rc == 0)
-        rc = mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
+        rc = bfs_mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
     if (rc == 0) {
         size_t plen = strlen(dir) + 1, alen = k.mv_size;
         uint8_t *out = buf;
@@ -725,12 +779,12 @@ ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void
             c = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         if (c != 0 && c != MDB_NOTFOUND)
-            rc = mdb_err(c);
+            rc = bfs_mdb_err(c);
         else if (*more && used == 0)
             rc = -EOVERFLOW; /* the caller's buffer cannot make progress */
         mdb_cursor_close(cur);
     }
-    rtxn_end(m);
+    bfs_meta_rtxn_end(m);
     if (rc < 0) {
         *more = 0;
         return rc;
@@ -742,11 +796,11 @@ int bfs_meta_count(bfs_meta_t *m, uint64_t *inodes)
 {
     MDB_txn *txn;
     MDB_stat st;
-    int rc = rtxn_begin(m, &txn);
+    int rc = bfs_meta_rtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
-    rc = mdb_err(mdb_stat(txn, m->inodes, &st));
-    rtxn_end(m);
+    rc = bfs_mdb_err(mdb_stat(txn, m->inodes, &st));
+    bfs_meta_rtxn_end(m);
     if (rc == 0)
         *inodes = st.ms_entries;
     return rc;

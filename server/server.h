@@ -15,6 +15,7 @@ struct pending_reply;
 struct bfs_server {
     unsigned rank, nservers;
     uint64_t chunk_size;
+    uint64_t small_max;     /* chunks up to this many bytes live in LMDB */
     const char *dir;        /* this server's own directory (DIR/server-RANK) */
     bfs_evloop_t *loop;
     bfs_rpc_server_t *rpc;

@@ -239,6 +239,89 @@ static void check_file(benchfs_t *fs, const char *path, unsigned seed, size_t n)
     free(w);
 }
 
+/* Small files, whose chunks a server keeps in its metadata store until they
+ * grow past its limit (16 KiB by default) and move to a chunk file:
+ * contents survive every step of that life. */
+static void test_small_files(benchfs_t *fs)
+{
+    enum { STEP = 1000, TOTAL = 100000 };
+    unsigned char *w = malloc(TOTAL), *r = malloc(TOTAL + 1);
+    fill(w, 0, TOTAL, 7);
+    benchfs_file_t *f;
+    /* Appends: small, then past the limit, verified along the way. */
+    CHECK_RC(benchfs_open(fs, "/grow", O_CREAT | O_RDWR, 0644, &f), 0);
+    for (size_t off = 0; off < TOTAL; off += STEP) {
+        CHECK_RC(benchfs_pwrite(f, w + off, STEP, (off_t)off), STEP);
+        if ((off / STEP) % 7 == 0 || off + STEP == TOTAL) {
+            memset(r, 0xee, off + STEP + 1);
+            CHECK_RC(benchfs_pread(f, r, off + STEP + 1, 0), off + STEP);
+            CHECK(memcmp(r, w, off + STEP) == 0, "appended file at %zu bytes", off + STEP);
+        }
+    }
+    CHECK_RC(benchfs_close(f), 0);
+    /* An overwrite in the middle of a small file, and one that takes it
+     * past the limit in one write. */
+    CHECK_RC(benchfs_open(fs, "/mid", O_CREAT | O_RDWR, 0644, &f), 0);
+    CHECK_RC(benchfs_pwrite(f, w, 3901, 0), 3901);
+    CHECK_RC(benchfs_pwrite(f, w + 5000, 100, 1000), 100);
+    CHECK_RC(benchfs_pread(f, r, 4000, 0), 3901);
+    CHECK(memcmp(r, w, 1000) == 0 && memcmp(r + 1000, w + 5000, 100) == 0 &&
+              memcmp(r + 1100, w + 1100, 3901 - 1100) == 0, "overwritten small file");
+    CHECK_RC(benchfs_pwrite(f, w + 3000, 30000, 3000), 30000);
+    CHECK_RC(benchfs_pread(f, r, 40000, 0), 33000);
+    CHECK(memcmp(r, w, 1000) == 0 && memcmp(r + 1000, w + 5000, 100) == 0 &&
+              memcmp(r + 1100, w + 1100, 33000 - 1100) == 0, "small file grown in one write");
+    CHECK_RC(benchfs_close(f), 0);
+    /* Truncate a small file, then grow it: zeros in between. */
+    CHECK_RC(benchfs_open(fs, "/cut", O_CREAT | O_RDWR, 0644, &f), 0);
+    CHECK_RC(benchfs_pwrite(f, w, 2000, 0), 2000);
+    CHECK_RC(benchfs_ftruncate(f, 500), 0);
+    CHECK_RC(benchfs_pwrite(f, w + 1500, 10, 1500), 10);
+    CHECK_RC(benchfs_pread(f, r, 4000, 0), 1510);
+    int zeros = 1;
+    for (int i = 500; i < 1500; i++)
+        zeros &= r[i] == 0;
+    CHECK(memcmp(r, w, 500) == 0 && zeros && memcmp(r + 1500, w + 1500, 10) == 0,
+          "truncated and regrown small file");
+    CHECK_RC(benchfs_ftruncate(f, 0), 0);
+    CHECK_RC(benchfs_pread(f, r, 4000, 0), 0);
+    CHECK_RC(benchfs_close(f), 0);
+    /* A chunk written first far into it is a chunk file; small writes to
+     * its start then go there too. */
+    CHECK_RC(benchfs_open(fs, "/far", O_CREAT | O_RDWR, 0644, &f), 0);
+    CHECK_RC(benchfs_pwrite(f, w, 100, 60000), 100);
+    CHECK_RC(benchfs_pwrite(f, w + 200, 50, 0), 50);
+    CHECK_RC(benchfs_pread(f, r, 70000, 0), 60100);
+    zeros = 1;
+    for (int i = 50; i < 60000; i++)
+        zeros &= r[i] == 0;
+    CHECK(memcmp(r, w + 200, 50) == 0 && zeros && memcmp(r + 60000, w, 100) == 0,
+          "small write into a chunk file");
+    CHECK_RC(benchfs_close(f), 0);
+    /* Many small files, removed and created again under the same names
+     * with other contents: nothing of the old ones shows. */
+    char name[64];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 200; i++) {
+            snprintf(name, sizeof(name), "/sm.%d", i);
+            write_file(fs, name, 11 + (unsigned)(round * 200 + i), 3901 - (size_t)(round * 1000));
+        }
+        for (int i = 0; i < 200; i++) {
+            snprintf(name, sizeof(name), "/sm.%d", i);
+            check_file(fs, name, 11 + (unsigned)(round * 200 + i), 3901 - (size_t)(round * 1000));
+            CHECK_RC(benchfs_unlink(fs, name), 0);
+        }
+    }
+    struct stat st;
+    CHECK_RC(benchfs_stat(fs, "/sm.0", &st), -ENOENT);
+    CHECK_RC(benchfs_unlink(fs, "/grow"), 0);
+    CHECK_RC(benchfs_unlink(fs, "/mid"), 0);
+    CHECK_RC(benchfs_unlink(fs, "/cut"), 0);
+    CHECK_RC(benchfs_unlink(fs, "/far"), 0);
+    free(w);
+    free(r);
+}
+
 static void test_rename(benchfs_t *fs)
 {
     uint64_t cs = benchfs_chunk_size(fs);
@@ -312,6 +395,7 @@ int main(int argc, char **argv)
     }
     test_namespace(fs);
     test_data(fs);
+    test_small_files(fs);
     test_rename(fs);
     test_statfs(fs);
     test_bigdir(fs, nfiles);

@@ -3,6 +3,7 @@
  * a local file system for reference. Every phase verifies what it reads.
  *
  *   bfs_io500 [--dir D] [--easy-mib N] [--hard-count N] [--md-files N]
+ *             [--phases easy,hard,mdeasy,mdhard]   (default: all four)
  *
  * Phases (as IO500):
  *   easy write/read  file per process, 1 MiB transfers, fsync before close
@@ -14,7 +15,11 @@
  *   {"phase":"easy_write","bytes":...,"ops":...,"seconds":...,"ranks":...}
  * Time = from a barrier before the phase to a barrier after it. With
  * BFS_SERVER_PIDS="pid ..." (servers on rank 0's node), rank 0 also reports
- * the CPU seconds those processes used during each phase ("server_cpu_s"). */
+ * the CPU seconds those processes used during each phase ("server_cpu_s").
+ * For profiling, BFS_IO500_HOOK="command" is run by rank 0 (through the
+ * shell) inside the timed window: "command start PHASE" after the phase's
+ * first barrier, "command end PHASE" before its last one (it is timed too:
+ * keep it quick, e.g. start or stop a perf record). */
 #include <errno.h>
 #include <fcntl.h>
 #include <mpi.h>
@@ -97,15 +102,28 @@ static double server_cpu(void)
 
 static double g_cpu0;
 
-static double phase_start(void)
+static void hook(const char *what, const char *phase)
+{
+    const char *cmd = getenv("BFS_IO500_HOOK");
+    if (!cmd || rank != 0)
+        return;
+    char line[1024];
+    snprintf(line, sizeof(line), "%s %s %s", cmd, what, phase);
+    if (system(line) != 0)
+        fprintf(stderr, "bfs_io500: hook '%s' failed\n", line);
+}
+
+static double phase_start(const char *name)
 {
     MPI_Barrier(MPI_COMM_WORLD);
     g_cpu0 = server_cpu();
+    hook("start", name);
     return MPI_Wtime();
 }
 
 static void phase_end(const char *name, double t0, double bytes, double ops)
 {
+    hook("end", name);
     MPI_Barrier(MPI_COMM_WORLD);
     double t = MPI_Wtime() - t0, tb = 0, to = 0;
     MPI_Reduce(&bytes, &tb, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
@@ -122,7 +140,7 @@ static void easy(long mib)
 {
     char path[512], *buf = malloc(EASY_XFER);
     snprintf(path, sizeof(path), "%s/easy.%d", dir, rank);
-    double t0 = phase_start();
+    double t0 = phase_start("easy_write");
     int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
     die_if(fd < 0, "open", path);
     for (long i = 0; i < mib; i++) {
@@ -136,7 +154,7 @@ static void easy(long mib)
     int peer = (rank + 1) % nranks;
     snprintf(path, sizeof(path), "%s/easy.%d", dir, peer);
     char *want = malloc(EASY_XFER);
-    t0 = phase_start();
+    t0 = phase_start("easy_read");
     fd = open(path, O_RDONLY);
     die_if(fd < 0, "open", path);
     for (long i = 0; i < mib; i++) {
@@ -161,7 +179,7 @@ static void hard(long count)
         close(fd);
     }
     MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = phase_start();
+    double t0 = phase_start("hard_write");
     int fd = open(path, O_WRONLY);
     die_if(fd < 0, "open", path);
     for (long i = 0; i < count; i++) {
@@ -174,7 +192,7 @@ static void hard(long count)
     phase_end("hard_write", t0, (double)count * HARD_XFER, (double)count);
 
     int peer = (rank + 1) % nranks;
-    t0 = phase_start();
+    t0 = phase_start("hard_read");
     fd = open(path, O_RDONLY);
     die_if(fd < 0, "open", path);
     for (long i = 0; i < count; i++) {
@@ -200,7 +218,8 @@ static void md(const char *kind, long files, size_t bytes, int shared)
     MPI_Barrier(MPI_COMM_WORLD);
     char ph[64];
 
-    double t0 = phase_start();
+    snprintf(ph, sizeof(ph), "md_%s_create", kind);
+    double t0 = phase_start(ph);
     for (long i = 0; i < files; i++) {
         snprintf(name, sizeof(name), "f.%d.%ld", rank, i);
         snprintf(path, sizeof(path), "%s/%s", d, name);
@@ -212,11 +231,11 @@ static void md(const char *kind, long files, size_t bytes, int shared)
         }
         close(fd);
     }
-    snprintf(ph, sizeof(ph), "md_%s_create", kind);
     phase_end(ph, t0, (double)files * (double)bytes, (double)files);
 
     int peer = shared ? (rank + 1) % nranks : rank;
-    t0 = phase_start();
+    snprintf(ph, sizeof(ph), "md_%s_stat", kind);
+    t0 = phase_start(ph);
     for (long i = 0; i < files; i++) {
         struct stat st;
         snprintf(path, sizeof(path), "%s/f.%d.%ld", d, peer, i);
@@ -224,11 +243,11 @@ static void md(const char *kind, long files, size_t bytes, int shared)
         if ((size_t)st.st_size != bytes && failures++ < 5)
             fprintf(stderr, "rank %d: %s has size %ld\n", rank, path, (long)st.st_size);
     }
-    snprintf(ph, sizeof(ph), "md_%s_stat", kind);
     phase_end(ph, t0, 0, (double)files);
 
     if (bytes) {
-        t0 = phase_start();
+        snprintf(ph, sizeof(ph), "md_%s_read", kind);
+        t0 = phase_start(ph);
         for (long i = 0; i < files; i++) {
             snprintf(path, sizeof(path), "%s/f.%d.%ld", d, peer, i);
             int fd = open(path, O_RDONLY);
@@ -237,16 +256,15 @@ static void md(const char *kind, long files, size_t bytes, int shared)
             verify(got, bytes, peer * 7919L + i, "md read");
             close(fd);
         }
-        snprintf(ph, sizeof(ph), "md_%s_read", kind);
         phase_end(ph, t0, (double)files * (double)bytes, (double)files);
     }
 
-    t0 = phase_start();
+    snprintf(ph, sizeof(ph), "md_%s_delete", kind);
+    t0 = phase_start(ph);
     for (long i = 0; i < files; i++) {
         snprintf(path, sizeof(path), "%s/f.%d.%ld", d, rank, i);
         die_if(unlink(path) != 0, "unlink", path);
     }
-    snprintf(ph, sizeof(ph), "md_%s_delete", kind);
     phase_end(ph, t0, 0, (double)files);
     MPI_Barrier(MPI_COMM_WORLD);
     if (!shared || rank == 0)
@@ -255,9 +273,23 @@ static void md(const char *kind, long files, size_t bytes, int shared)
     free(got);
 }
 
+/* Is `name` one of the comma-separated words of `list`? */
+static int has_phase(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t w = strcspn(p, ",");
+        if (w == n && !strncmp(p, name, n))
+            return 1;
+        p += w + (p[w] == ',');
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long easy_mib = 64, hard_count = 2000, md_files = 2000;
+    const char *phases = "easy,hard,mdeasy,mdhard";
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
@@ -270,14 +302,20 @@ int main(int argc, char **argv)
             hard_count = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--md-files"))
             md_files = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--phases"))
+            phases = argv[i + 1];
     }
     if (rank == 0)
         die_if(mkdir(dir, 0755) != 0 && errno != EEXIST, "mkdir", dir);
     MPI_Barrier(MPI_COMM_WORLD);
-    easy(easy_mib);
-    hard(hard_count);
-    md("easy", md_files, 0, 0);
-    md("hard", md_files, MD_HARD_BYTES, 1);
+    if (has_phase(phases, "easy"))
+        easy(easy_mib);
+    if (has_phase(phases, "hard"))
+        hard(hard_count);
+    if (has_phase(phases, "mdeasy"))
+        md("easy", md_files, 0, 0);
+    if (has_phase(phases, "mdhard"))
+        md("hard", md_files, MD_HARD_BYTES, 1);
     char path[512];
     snprintf(path, sizeof(path), "%s/easy.%d", dir, rank);
     unlink(path);

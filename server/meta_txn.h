@@ -1,0 +1,57 @@
+/* Inside the metadata store: the LMDB environment and the transaction
+ * helpers that meta_store.c and the modules keeping their own tables in it
+ * (small_chunks.c) share. Not for other callers: they use meta_store.h. */
+#ifndef BFS_META_TXN_H
+#define BFS_META_TXN_H
+
+#include "meta_store.h"
+
+#include <lmdb.h>
+
+struct bfs_meta {
+    MDB_env *env;
+    MDB_dbi inodes, dirents, misc;
+    MDB_dbi chunks;         /* small chunks (small_chunks.c) */
+    /* Kept reset between reads: renewing is cheaper than begin/abort. */
+    MDB_txn *rtxn;
+    uint64_t fid_prefix;
+    uint64_t fid_next;      /* next counter to hand out */
+    uint64_t fid_reserved;  /* counters below this are persisted as used */
+    size_t max_key;
+    char *kbuf;             /* max_key bytes for building dirent keys */
+    /* Group commit: while a batch is open, every mutation runs in it and one
+     * commit ends them all. A mutation that fails before it wrote anything
+     * leaves the batch as it was; one that fails after writing (out of
+     * space, say) spoils the batch, which is then aborted whole and every
+     * mutation in it fails with that error. (LMDB nested transactions would
+     * undo one alone, but each costs a 2 MiB allocation.) */
+    MDB_txn *batch;
+    unsigned batch_ops;
+    int batch_err;
+    int op_wrote;           /* the current mutation has written */
+    int fd;                 /* data.mdb */
+    size_t psize;
+    uint64_t alloc_end;     /* bytes [0, alloc_end) of data.mdb are allocated */
+};
+
+/* LMDB's result as 0 or a negative errno. */
+int bfs_mdb_err(int rc);
+/* A write transaction for one mutation: the open batch when there is one
+ * (with room in the map ensured for it: -ENOSPC otherwise), else a new
+ * transaction. End it with bfs_meta_wtxn_end (rc < 0: the mutation failed;
+ * set m->op_wrote before writing so that a failure after a write spoils the
+ * batch) or, when it wrote nothing, bfs_meta_wtxn_cancel. */
+int bfs_meta_wtxn_begin(bfs_meta_t *m, MDB_txn **txn);
+int bfs_meta_wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc);
+void bfs_meta_wtxn_cancel(bfs_meta_t *m, MDB_txn *txn);
+/* The reusable read transaction: committed data only. */
+int bfs_meta_rtxn_begin(bfs_meta_t *m, MDB_txn **txn);
+void bfs_meta_rtxn_end(bfs_meta_t *m);
+/* A look before a mutation: the open batch (it sees the batch's own
+ * changes), or the read transaction when no batch is open. Writes nothing,
+ * takes no room in the map; what it returned is valid until the next write
+ * or bfs_meta_view_end. */
+int bfs_meta_view_begin(bfs_meta_t *m, MDB_txn **txn);
+void bfs_meta_view_end(bfs_meta_t *m, MDB_txn *txn);
+
+#endif
