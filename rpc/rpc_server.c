@@ -524,12 +524,17 @@ static void check_stuck(bfs_rpc_server_t *s, uint64_t now)
 static int before_sleep(void *arg)
 {
     bfs_rpc_server_t *s = arg;
-    bfs_rpc_server_progress(s);
+    /* Whatever arrived goes back to the loop at once: its handlers' work
+     * (a group commit and its replies, io_uring submissions) must not wait
+     * for the end of a spin slice. */
+    if (bfs_rpc_server_progress(s))
+        return 1;
     uint64_t now = bfs_now_ns();
     if (s->spin_ns && now - s->last_active_ns < s->spin_ns && now >= s->backoff_until) {
         uint64_t until = now + SPIN_SLICE_NS;
-        while ((bfs_rpc_server_progress(s), now = bfs_now_ns()) < until)
-            ;
+        while ((now = bfs_now_ns()) < until)
+            if (bfs_rpc_server_progress(s))
+                return 1;
         if (now >= s->next_yield_ns) {
             int contended = bfs_spin_yield_contended(&s->nivcsw);
             uint64_t after = bfs_now_ns();
