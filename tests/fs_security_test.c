@@ -12,6 +12,7 @@
 #include "common/proto.h"
 #include "common/registry.h"
 #include "rpc/rpc_client.h"
+#include "rpc/rpc_ucx.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -59,6 +60,9 @@ static int raw_init(void)
     ucp_config_t *cfg;
     if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
         return -1;
+    /* The settings every BenchFS process uses: a shared-memory sender
+     * indexes the receiver's queue with its own queue size. */
+    bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM};
     ucs_status_t st = ucp_init(&p, cfg, &rctx);
     ucp_config_release(cfg);

@@ -11,6 +11,7 @@
  * client, and shuts down cleanly. */
 #include "tests/testlib.h"
 #include "rpc/rpc_demo.h"
+#include "rpc/rpc_ucx.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ static void raw_init(const struct t_server *s)
 {
     ucp_config_t *cfg;
     T_ASSERT(ucp_config_read(NULL, NULL, &cfg) == UCS_OK, "ucp_config_read");
+    /* The settings every BenchFS process uses: a shared-memory sender
+     * indexes the receiver's queue with its own queue size. */
+    bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM};
     ucs_status_t st = ucp_init(&p, cfg, &ctx);
     ucp_config_release(cfg);

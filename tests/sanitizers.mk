@@ -9,7 +9,7 @@ BFS_TSAN_SRC = $(srcdir)/tests/tsan_client_test.c \
 	$(srcdir)/common/log.c $(srcdir)/common/placement.c $(srcdir)/common/path.c \
 	$(srcdir)/common/registry.c $(srcdir)/common/hex.c
 BFS_TSAN_HDR = $(srcdir)/client/benchfs.h $(srcdir)/client/client_internal.h \
-	$(srcdir)/rpc/rpc_client.h $(srcdir)/rpc/rpc_wire.h $(srcdir)/rpc/rpc_spin.h \
+	$(srcdir)/rpc/rpc_client.h $(srcdir)/rpc/rpc_wire.h $(srcdir)/rpc/rpc_spin.h $(srcdir)/rpc/rpc_ucx.h \
 	$(srcdir)/common/clock.h $(srcdir)/common/path.h $(srcdir)/common/registry.h
 check_SCRIPTS += tests/tsan_client_test
 tests/tsan_client_test: $(BFS_TSAN_SRC) $(BFS_TSAN_HDR)

@@ -19,6 +19,9 @@ EASY_MIB=${EASY_MIB:-$((512 * SCALE))}; HARD=${HARD:-$((8000 * SCALE))}; MD=${MD
 OUT="$B/bench-results/io500-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# What benchfs-run sets for its COMMAND, set for the reference runs too, so
+# that both run the same MPI: ranks waiting in a barrier yield their core.
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
 PROG="$B/tests/bench/bfs_io500"
 RUN="$B/mpi-launch/benchfs-run"
 [ -x "$PROG" ] || { echo "build first: make tests/bench/bfs_io500"; exit 2; }
