@@ -5,39 +5,44 @@
 #include <stdlib.h>
 #include <ucp/api/ucp.h>
 
-/* BenchFS's tcp defaults on top of the user's UCX_* environment (an explicit
- * UCX_TCP_* variable wins), for every BenchFS process, client or server:
+/* BenchFS's UCX defaults on top of the user's UCX_* environment (an explicit
+ * variable wins), for every BenchFS process, client or server:
  *  - no tcp put lanes (PUT_ENABLE=n): with them UCX 1.13 aborted servers
  *    whose clients died, and lost transfers under load together with
  *    non-blocking connects;
  *  - non-blocking connects (CONN_NB=y): UCX's blocking connect() waits for
  *    the kernel's SYN retries (134 s measured) when a host's link is cut,
- *    past any RPC deadline.
- * and the shared-memory receive queue deeper (FIFO_SIZE=256 elements of
- * 8 KiB instead of 64): a large message crosses it as a pipeline of 8 KiB
- * fragments, and with 64 the sender stalls whenever the receiver is not on
- * a core - on a node where servers and ranks outnumber the cores, 2 servers
- * with 2 writers on 2 cores wrote 0.52 GB/s, with 256 1.2 GB/s. A sender
- * indexes the receiver's queue with its own size, so every BenchFS process
- * must use the same (they do, unless UCX_{SYSV,POSIX,MM}_FIFO_SIZE say
- * otherwise for some of them). Cost: 24 KiB more shared memory per worker
- * for the queue, and up to 2 MiB of receive buffers in flight under load.
+ *    past any RPC deadline;
+ *  - shared-memory fragments of 32 KiB instead of 8 KiB (MM_SEG_SIZE): a
+ *    large message crosses the receiver's queue (64 elements) as a pipeline
+ *    of fragments, and with 8 KiB ones a 1 MiB write does not fit in it, so
+ *    the sender stalls whenever the receiver is not on a core. On a node
+ *    where servers and ranks outnumber the cores (2 servers, 2 writers, 2
+ *    cores) that was 0.52 GB/s, with 32 KiB 1.0-1.2 GB/s. A deeper queue
+ *    (FIFO_SIZE 256) did as well for writes but cost small messages a fifth
+ *    (more buffers cycled through the caches). The receive pool grows 128
+ *    buffers at a time (MM_RX_BUFS_GROW), 4 MiB as before, not 16.
+ *    A sender copies into the receiver's buffers with its own fragment size,
+ *    so every BenchFS process must use the same (they do, unless
+ *    UCX_{SYSV,POSIX,MM}_SEG_SIZE say otherwise for some of them).
  * Keys are matched inside each transport's table, where its prefix is
- * stripped: "PUT_ENABLE" for UCX_TCP_PUT_ENABLE, "MM_FIFO_SIZE" for both
+ * stripped: "PUT_ENABLE" for UCX_TCP_PUT_ENABLE, "MM_SEG_SIZE" for both
  * shared-memory transports (the table they share is "MM_"). Others are
  * accepted by ucp_config_modify and then applied to nothing ("TCP_CONN_NB",
- * "SYSV_FIFO_SIZE": UCX warns "invalid configuration" when a worker starts).
+ * "SYSV_SEG_SIZE": UCX warns "invalid configuration" when a worker starts).
  * See docs/DESIGN.md, "Transports". */
-#define BFS_RPC_MM_FIFO_SIZE "256"
 static inline void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
 {
     if (!getenv("UCX_TCP_PUT_ENABLE"))
         (void)ucp_config_modify(cfg, "PUT_ENABLE", "n");
     if (!getenv("UCX_TCP_CONN_NB"))
         (void)ucp_config_modify(cfg, "CONN_NB", "y");
-    if (!getenv("UCX_SYSV_FIFO_SIZE") && !getenv("UCX_POSIX_FIFO_SIZE") &&
-        !getenv("UCX_MM_FIFO_SIZE"))
-        (void)ucp_config_modify(cfg, "MM_FIFO_SIZE", BFS_RPC_MM_FIFO_SIZE);
+    if (!getenv("UCX_SYSV_SEG_SIZE") && !getenv("UCX_POSIX_SEG_SIZE") &&
+        !getenv("UCX_MM_SEG_SIZE"))
+        (void)ucp_config_modify(cfg, "MM_SEG_SIZE", "32K");
+    if (!getenv("UCX_SYSV_RX_BUFS_GROW") && !getenv("UCX_POSIX_RX_BUFS_GROW") &&
+        !getenv("UCX_MM_RX_BUFS_GROW"))
+        (void)ucp_config_modify(cfg, "MM_RX_BUFS_GROW", "128");
 }
 
 #endif
