@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -83,6 +85,35 @@ static void test_fds(void)
     CHECK(realpath("/benchfs/p/../p//fds", rp) && !strcmp(rp, "/benchfs/p/fds"), "realpath %s", rp);
     struct statx sx;
     CHECK(statx(AT_FDCWD, "/benchfs/p/fds", 0, STATX_BASIC_STATS, &sx) == 0 && sx.stx_size == 3, "statx");
+}
+
+/* A program that closes or replaces descriptors it does not know of (as
+ * closefrom or a dup2 to a fixed number do), behind the library's back:
+ * BenchFS files opened afterwards still hold /dev/null for the kernel,
+ * never one of the program's files. The library keeps its /dev/null at 64
+ * or above; UCX's own descriptors are below. */
+static void test_foreign_close(void)
+{
+    int keep = open("/benchfs/p/cf1", O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(keep >= 0 && keep < 64, "open before: fd %d", keep);
+    for (int fd = 64; fd < 100; fd++)
+        syscall(SYS_close, fd); /* the kernel's close: not seen by the library */
+    int mine = open("/proc/self/stat", O_RDONLY);
+    for (int fd = 64; fd < 100; fd++)
+        dup2(mine, fd);
+    int fd = open("/benchfs/p/cf2", O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(fd >= 0, "open after");
+    struct stat st;
+    CHECK(syscall(SYS_fstat, fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3),
+          "BenchFS fd %d holds /dev/null for the kernel", fd);
+    CHECK(write(fd, "xyz", 3) == 3 && write(keep, "ab", 2) == 2, "writes after");
+    char b[4] = {0};
+    CHECK(pread(fd, b, 3, 0) == 3 && !memcmp(b, "xyz", 3), "read back");
+    close(fd);
+    close(keep);
+    close(mine);
+    for (int d = 64; d < 100; d++)
+        close(d);
 }
 
 static void *thread_writer(void *arg)
@@ -263,6 +294,7 @@ int main(void)
     alarm(120);
     CHECK(mkdir("/benchfs/p", 0755) == 0, "mkdir /benchfs/p");
     test_fds();
+    test_foreign_close();
     test_threads();
     test_fork_exec();
     test_dirs();
