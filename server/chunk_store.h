@@ -1,5 +1,8 @@
-/* Chunk data of one server: one file per chunk under DIR/data, all I/O
- * through io_uring with many requests in flight.
+/* Chunk data of one server: one file per chunk under DIR/data, I/O through
+ * io_uring with many requests in flight - except buffered writes of up to
+ * 64 KiB, done at once with pwrite (io_uring would hand them to a kernel
+ * worker thread, which costs more than the copy); their callbacks still run
+ * from bfs_chunk_store_reap().
  *
  * A chunk is identified by (fid, index); its file holds the chunk's bytes
  * from chunk offset 0. A missing chunk file or a short one is a hole: reads

@@ -521,9 +521,12 @@ static void test_emfile(const char *base)
         CHECK(wait_one(e.loop, &r[i]) == (int64_t)sizeof(rd));
         CHECK(memcmp(rd, buf[i], sizeof(rd)) == 0);
     }
+    /* Writes larger than the store does at once (pwrite of up to 64 KiB),
+     * so that each stays in flight and keeps its fd busy. */
+    static uint8_t big[128 * 1024];
     unsigned accepted = 0, refused = 0, done0 = g_completed;
     for (unsigned i = 0; i < N; i++) {
-        int rc = do_write(e.cs, 16, i, 0, buf[i], sizeof(buf[i]), &r[i]);
+        int rc = do_write(e.cs, 16, i, 0, big, sizeof(big), &r[i]);
         CHECK(rc == 0 || rc == -EMFILE);
         rc == 0 ? accepted++ : refused++;
     }
@@ -531,7 +534,7 @@ static void test_emfile(const char *base)
     bfs_evloop_run_once(e.loop, 10);
     CHECK(g_completed == done0 + accepted);
     for (unsigned i = 0; i < N; i++)
-        CHECK(r[i].calls == (i < accepted) && (i >= accepted || r[i].res == (int64_t)sizeof(buf[i])));
+        CHECK(r[i].calls == (i < accepted) && (i >= accepted || r[i].res == (int64_t)sizeof(big)));
     CHECK(setrlimit(RLIMIT_NOFILE, &rl0) == 0);
     env_close(&e);
     printf("EMFILE: ok (%u accepted, %u refused with every fd busy)\n", accepted, refused);
