@@ -111,6 +111,8 @@ static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
  * top of the last committed page (see MDB_WRITEMAP above). */
 static int ensure_space(bfs_meta_t *m, unsigned ops)
 {
+    if (!m->writemap)
+        return 0;
     MDB_envinfo info;
     int rc = bfs_mdb_err(mdb_env_info(m->env, &info));
     if (rc < 0)
@@ -128,7 +130,7 @@ static int ensure_space(bfs_meta_t *m, unsigned ops)
         /* Not a whole step: at least what this mutation needs. */
         end = need;
         if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0)
-            return errno == EOPNOTSUPP ? -EIO : -errno;
+            return -errno;
     }
     m->alloc_end = end;
     return 0;
@@ -332,6 +334,38 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     return bfs_meta_wtxn_end(m, txn, rc);
 }
 
+/* The LMDB environment in dir, written through its map (writemap) or not;
+ * with the map, its first pages allocated (-EOPNOTSUPP: no fallocate). */
+static int env_open(bfs_meta_t *m, const char *dir, int writemap)
+{
+    m->env = NULL;
+    m->writemap = writemap;
+    int rc = bfs_mdb_err(mdb_env_create(&m->env));
+    if (rc < 0) {
+        m->env = NULL;
+        return rc;
+    }
+    rc = bfs_mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
+    if (rc == 0)
+        rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 8));
+    /* NOTLS: the reusable read txn is not tied to a thread's reader slot. */
+    if (rc == 0)
+        rc = bfs_mdb_err(mdb_env_open(m->env, dir,
+                                      MDB_NOSYNC | MDB_NOTLS | (writemap ? MDB_WRITEMAP : 0),
+                                      0644));
+    if (rc == 0) {
+        MDB_stat st;
+        rc = bfs_mdb_err(mdb_env_stat(m->env, &st));
+        m->psize = st.ms_psize;
+        if (rc == 0)
+            rc = bfs_mdb_err(mdb_env_get_fd(m->env, &m->fd));
+        m->alloc_end = 0;
+        if (rc == 0)
+            rc = ensure_space(m, 1);
+    }
+    return rc;
+}
+
 int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_root)
 {
     *out = NULL;
@@ -346,25 +380,19 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
         return -ENOMEM;
     m->fid_prefix = (uint64_t)(rank + 1) << 48;
 
-    int rc = bfs_mdb_err(mdb_env_create(&m->env));
+    int rc = env_open(m, dir, 1);
+    if (rc == -EOPNOTSUPP) {
+        /* No fallocate here (NFS, some FUSE file systems): without it the
+         * map cannot be guarded against a full disk, so commits copy pages
+         * with pwrite as LMDB does by default. */
+        mdb_env_close(m->env);
+        rc = env_open(m, dir, 0);
+    }
     if (rc < 0) {
+        if (m->env)
+            mdb_env_close(m->env);
         free(m);
         return rc;
-    }
-    rc = bfs_mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
-    if (rc == 0)
-        rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 8));
-    /* NOTLS: the reusable read txn is not tied to a thread's reader slot. */
-    if (rc == 0)
-        rc = bfs_mdb_err(mdb_env_open(m->env, dir, MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0644));
-    if (rc == 0) {
-        MDB_stat st;
-        rc = bfs_mdb_err(mdb_env_stat(m->env, &st));
-        m->psize = st.ms_psize;
-        if (rc == 0)
-            rc = bfs_mdb_err(mdb_env_get_fd(m->env, &m->fd));
-        if (rc == 0)
-            rc = ensure_space(m, 1);
     }
     if (rc == 0) {
         m->max_key = (size_t)mdb_env_get_maxkeysize(m->env);

@@ -32,6 +32,7 @@ struct bfs_meta {
     int fd;                 /* data.mdb */
     size_t psize;
     uint64_t alloc_end;     /* bytes [0, alloc_end) of data.mdb are allocated */
+    int writemap;           /* MDB_WRITEMAP, guarded by ensure_space */
 };
 
 /* LMDB's result as 0 or a negative errno. */
