@@ -317,20 +317,27 @@ static int null_fd(int cloexec, int minfd)
 {
     int base = __atomic_load_n(&g_null, __ATOMIC_ACQUIRE);
     if (base < 0 || !is_dev_null(base)) {
-        int nb = REAL(open)("/dev/null", O_RDWR | O_CLOEXEC);
-        if (nb < 0)
-            return -errno;
-        int high = REAL(fcntl)(nb, F_DUPFD_CLOEXEC, NULL_FD_MIN);
-        if (high >= 0) {
-            REAL(close)(nb);
-            nb = high;
+        /* One thread at a time replaces it (two could get the same number
+         * back from the kernel and close each other's). */
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        int err = 0;
+        pthread_mutex_lock(&mu);
+        base = __atomic_load_n(&g_null, __ATOMIC_ACQUIRE);
+        if (base < 0 || !is_dev_null(base)) {
+            base = REAL(open)("/dev/null", O_RDWR | O_CLOEXEC);
+            err = errno;
+            if (base >= 0) {
+                int high = REAL(fcntl)(base, F_DUPFD_CLOEXEC, NULL_FD_MIN);
+                if (high >= 0) {
+                    REAL(close)(base);
+                    base = high;
+                }
+            }
+            __atomic_store_n(&g_null, base, __ATOMIC_RELEASE);
         }
-        /* Another thread may have replaced it meanwhile: keep one. */
-        if (__atomic_compare_exchange_n(&g_null, &base, nb, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE))
-            base = nb;
-        else
-            REAL(close)(nb);
+        pthread_mutex_unlock(&mu);
+        if (base < 0)
+            return -err;
     }
     int fd = REAL(fcntl)(base, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd > 0 ? minfd : 0);
     return fd < 0 ? -errno : fd;

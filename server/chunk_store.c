@@ -857,6 +857,8 @@ int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const v
         ssize_t w = pwrite(fd, (const char *)buf + done, len - done, (off_t)done);
         if (w < 0 && errno != EINTR)
             rc = -errno;
+        else if (w == 0)
+            rc = -EIO; /* no progress: do not spin */
         else if (w > 0)
             done += (size_t)w;
     }

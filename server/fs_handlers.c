@@ -52,7 +52,19 @@ struct pending_reply {
     unsigned char data[sizeof(struct bfs_inode)];
 };
 
-static void meta_begin(struct bfs_server *s) { bfs_meta_batch_begin(s->meta); }
+static int flush_pending(struct bfs_server *s);
+
+/* Join the open batch, or open one. A batch that has grown long is
+ * committed first: each mutation reserves room in the metadata store's
+ * file, and a thousand requests in one loop pass must not ask a nearly full
+ * disk for hundreds of MiB at once. */
+#define BATCH_MAX 64
+static void meta_begin(struct bfs_server *s)
+{
+    if (bfs_meta_batch_size(s->meta) >= BATCH_MAX)
+        flush_pending(s);
+    bfs_meta_batch_begin(s->meta);
+}
 
 /* Commit the batch, then send every queued reply (an error for all of them
  * when the commit failed). A reply with data is sent from its queue entry,
@@ -424,8 +436,8 @@ static int h_statfs(bfs_rpc_req_t *req, void *arg)
 /* ---- data ---- */
 
 /* Server-internal request flag: the reply waits for the metadata batch (the
- * write changed a small chunk, or promoted one: a read must not see the old
- * value after the write was acknowledged). Set after decoding. */
+ * write changed a small chunk, which is part of that batch). Set after
+ * decoding. */
 #define F_AFTER_COMMIT 0x80000000u
 
 static void write_done(int64_t res, void *arg)
@@ -456,14 +468,18 @@ static void write_done(int64_t res, void *arg)
 
 static size_t write_prefix(const struct bfs_rpc_hdr *h) { return h->arg2; }
 
-enum write_place { TO_SMALL, TO_FILE, TO_FILE_PROMOTED };
+enum write_place { TO_SMALL, TO_FILE };
 
 /* Where a write goes (small_chunks.h): into the chunk's small value when it
  * has one and stays within the limit; into a new value when the chunk has
  * neither value nor file and the write ends within the limit; else into the
- * chunk file, after promoting a value that the write would take past the
- * limit (its bytes go to the file first, then the value is dropped in the
- * open batch). Returns an enum write_place or a negative errno. */
+ * chunk file. A value that the write would take past the limit is promoted
+ * first: its bytes go to the file, then the value is deleted. A write to the
+ * file must never be hidden by a value that is still committed, so when the
+ * open batch deleted one (this promotion, or a truncate earlier in the
+ * pass), the batch commits before the write is done (a failed commit fails
+ * the write; the value still stands). Returns an enum write_place or a
+ * negative errno. */
 static int place_write(struct bfs_server *s, const bfs_rpc_req_t *req, const void *data,
                        size_t len)
 {
@@ -473,6 +489,9 @@ static int place_write(struct bfs_server *s, const bfs_rpc_req_t *req, const voi
     if (r >= 0)
         return TO_SMALL;
     if (r == -ENOENT) {
+        /* No value in the open batch: committed, there may be one still. */
+        if (bfs_small_read(s->meta, fid, idx, 0, NULL, 0) == 0)
+            return (r = flush_pending(s)) < 0 ? (int)r : TO_FILE;
         if (off + len > s->small_max)
             return TO_FILE;
         int e = bfs_chunk_exists(s->chunks, fid, idx);
@@ -492,7 +511,9 @@ static int place_write(struct bfs_server *s, const bfs_rpc_req_t *req, const voi
     if (r >= 0)
         r = bfs_small_remove(s->meta, fid, idx, idx + 1);
     free(old);
-    return r < 0 ? (int)r : TO_FILE_PROMOTED;
+    if (r >= 0)
+        r = flush_pending(s);
+    return r < 0 ? (int)r : TO_FILE;
 }
 
 static int h_write(bfs_rpc_req_t *req, void *arg)
@@ -509,9 +530,8 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
         return BFS_RPC_DONE;
     }
     req->user = s;
-    if (rc != TO_FILE)
-        req->hdr.flags |= F_AFTER_COMMIT;
     if (rc == TO_SMALL) {
+        req->hdr.flags |= F_AFTER_COMMIT;
         write_done((int64_t)a.wlen, req);
         return BFS_RPC_DONE;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 /* Sparse file: LMDB only reserves address space, the file grows as used. */
@@ -21,7 +22,10 @@
  * with -ENOSPC before it touches the map. PAGES_PER_OP bounds the new pages
  * one mutation can take: copy-on-write of a root-to-leaf path with splits
  * in each of the tables plus its share of the free list, with keys of at
- * most 511 bytes and values of 56. */
+ * most 511 bytes and values of 56; larger values (small chunks) reserve
+ * their overflow pages on top (bfs_meta_reserve). Copy-on-write file
+ * systems (btrfs, ZFS, bcachefs) do not keep an fallocate'd block for the
+ * next overwrite, so there the store does without the map. */
 #define SPACE_STEP (4ull << 20)
 #define PAGES_PER_OP 64u
 #define PAGES_FIXED 256u
@@ -107,9 +111,10 @@ static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
     return bfs_mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
 }
 
-/* Make sure the map is allocated far enough for `ops` more mutations on
- * top of the last committed page (see MDB_WRITEMAP above). */
-static int ensure_space(bfs_meta_t *m, unsigned ops)
+/* Room in the map for `pages` more new pages in the open transaction, on
+ * top of the last committed page and what the transaction reserved before
+ * (see MDB_WRITEMAP above). */
+int bfs_meta_reserve(bfs_meta_t *m, uint64_t pages)
 {
     if (!m->writemap)
         return 0;
@@ -117,22 +122,23 @@ static int ensure_space(bfs_meta_t *m, unsigned ops)
     int rc = bfs_mdb_err(mdb_env_info(m->env, &info));
     if (rc < 0)
         return rc;
-    uint64_t need = ((uint64_t)info.me_last_pgno + 1 + PAGES_FIXED +
-                     (uint64_t)ops * PAGES_PER_OP) * m->psize;
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1 + PAGES_FIXED + m->reserved + pages) *
+                    m->psize;
     if (need > META_MAP_SIZE)
         need = META_MAP_SIZE;
-    if (need <= m->alloc_end)
-        return 0;
-    uint64_t end = need + SPACE_STEP - need % SPACE_STEP;
-    if (end > META_MAP_SIZE)
-        end = META_MAP_SIZE;
-    if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0) {
-        /* Not a whole step: at least what this mutation needs. */
-        end = need;
-        if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0)
-            return -errno;
+    if (need > m->alloc_end) {
+        uint64_t end = need + SPACE_STEP - need % SPACE_STEP;
+        if (end > META_MAP_SIZE)
+            end = META_MAP_SIZE;
+        if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0) {
+            /* Not a whole step: at least what this mutation needs. */
+            end = need;
+            if (fallocate(m->fd, 0, (off_t)m->alloc_end, (off_t)(end - m->alloc_end)) < 0)
+                return -errno;
+        }
+        m->alloc_end = end;
     }
-    m->alloc_end = end;
+    m->reserved += pages;
     return 0;
 }
 
@@ -142,14 +148,15 @@ int bfs_meta_wtxn_begin(bfs_meta_t *m, MDB_txn **txn)
     if (m->batch) {
         if (m->batch_err)
             return m->batch_err;
-        int rc = ensure_space(m, m->batch_ops + 1);
+        int rc = bfs_meta_reserve(m, PAGES_PER_OP);
         if (rc < 0)
             return rc;
         m->batch_ops++;
         *txn = m->batch;
         return 0;
     }
-    int rc = ensure_space(m, 1);
+    m->reserved = 0;
+    int rc = bfs_meta_reserve(m, PAGES_PER_OP);
     return rc < 0 ? rc : bfs_mdb_err(mdb_txn_begin(m->env, NULL, 0, txn));
 }
 
@@ -198,9 +205,10 @@ void bfs_meta_rtxn_end(bfs_meta_t *m)
 
 int bfs_meta_view_begin(bfs_meta_t *m, MDB_txn **txn)
 {
-    if (m->batch) {
+    /* A spoiled batch will be aborted: what stays is the committed data. */
+    if (m->batch && !m->batch_err) {
         *txn = m->batch;
-        return m->batch_err;
+        return 0;
     }
     return bfs_meta_rtxn_begin(m, txn);
 }
@@ -334,6 +342,22 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     return bfs_meta_wtxn_end(m, txn, rc);
 }
 
+/* btrfs, ZFS, bcachefs: an overwrite takes new blocks, fallocate or not. */
+static int copy_on_write_fs(const char *dir)
+{
+    struct statfs st;
+    if (statfs(dir, &st) < 0)
+        return 0;
+    switch ((unsigned long)st.f_type) {
+    case 0x9123683eUL: /* btrfs */
+    case 0x2fc12fc1UL: /* zfs */
+    case 0xca451a4eUL: /* bcachefs */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* The LMDB environment in dir, written through its map (writemap) or not;
  * with the map, its first pages allocated (-EOPNOTSUPP: no fallocate). */
 static int env_open(bfs_meta_t *m, const char *dir, int writemap)
@@ -361,7 +385,8 @@ static int env_open(bfs_meta_t *m, const char *dir, int writemap)
             rc = bfs_mdb_err(mdb_env_get_fd(m->env, &m->fd));
         m->alloc_end = 0;
         if (rc == 0)
-            rc = ensure_space(m, 1);
+            rc = bfs_meta_reserve(m, PAGES_PER_OP);
+        m->reserved = 0;
     }
     return rc;
 }
@@ -380,7 +405,7 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
         return -ENOMEM;
     m->fid_prefix = (uint64_t)(rank + 1) << 48;
 
-    int rc = env_open(m, dir, 1);
+    int rc = env_open(m, dir, !copy_on_write_fs(dir));
     if (rc == -EOPNOTSUPP) {
         /* No fallocate here (NFS, some FUSE file systems): without it the
          * map cannot be guarded against a full disk, so commits copy pages
@@ -428,6 +453,7 @@ int bfs_meta_batch_begin(bfs_meta_t *m)
         return 0;
     m->batch_ops = 0;
     m->batch_err = 0;
+    m->reserved = 0;
     return bfs_mdb_err(mdb_txn_begin(m->env, NULL, 0, &m->batch));
 }
 

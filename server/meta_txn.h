@@ -32,7 +32,8 @@ struct bfs_meta {
     int fd;                 /* data.mdb */
     size_t psize;
     uint64_t alloc_end;     /* bytes [0, alloc_end) of data.mdb are allocated */
-    int writemap;           /* MDB_WRITEMAP, guarded by ensure_space */
+    int writemap;           /* MDB_WRITEMAP, guarded by bfs_meta_reserve */
+    uint64_t reserved;      /* pages reserved by the open transaction */
 };
 
 /* LMDB's result as 0 or a negative errno. */
@@ -45,6 +46,12 @@ int bfs_mdb_err(int rc);
 int bfs_meta_wtxn_begin(bfs_meta_t *m, MDB_txn **txn);
 int bfs_meta_wtxn_end(bfs_meta_t *m, MDB_txn *txn, int rc);
 void bfs_meta_wtxn_cancel(bfs_meta_t *m, MDB_txn *txn);
+/* Room in the map for `pages` more pages than the open transaction has
+ * reserved (each bfs_meta_wtxn_begin reserves what a metadata mutation
+ * needs): for values of several pages, or many changes in one mutation.
+ * -ENOSPC (or another errno) when the disk cannot give it: write nothing
+ * then. */
+int bfs_meta_reserve(bfs_meta_t *m, uint64_t pages);
 /* The reusable read transaction: committed data only. */
 int bfs_meta_rtxn_begin(bfs_meta_t *m, MDB_txn **txn);
 void bfs_meta_rtxn_end(bfs_meta_t *m);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REMOVE_ROOM_EVERY 256
+
 /* Big-endian fid then index: LMDB's byte order keeps a file's chunks
  * together and in index order, so a range is one cursor walk. */
 struct chunk_key {
@@ -69,6 +71,13 @@ static int store(bfs_meta_t *m, uint64_t fid, uint64_t idx, const void *data, si
     int rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
+    /* A value of more than half a page lives in overflow pages of its own,
+     * new ones at every change. */
+    rc = bfs_meta_reserve(m, len / m->psize + 2);
+    if (rc < 0) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
     m->op_wrote = 1;
     rc = bfs_mdb_err(mdb_put(txn, m->chunks, &k, &v, 0));
     return bfs_meta_wtxn_end(m, txn, rc);
@@ -196,6 +205,9 @@ int bfs_small_remove(bfs_meta_t *m, uint64_t fid, uint64_t from, uint64_t to)
     int n = 0;
     rc = first_in_range(m, txn, fid, idx, to, &cur, &idx);
     while (rc == 1) {
+        /* A long range copies many leaf pages: more room as it goes. */
+        if (n && n % REMOVE_ROOM_EVERY == 0 && (rc = bfs_meta_reserve(m, 64)) < 0)
+            break;
         m->op_wrote = 1;
         rc = bfs_mdb_err(mdb_cursor_del(cur, 0));
         if (rc < 0)

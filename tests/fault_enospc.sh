@@ -12,7 +12,9 @@
 #    stat and readdir work;
 #  - freeing space (unlink) makes writes succeed again;
 #  - the server shuts down cleanly, and restarted on the same directory it
-#    still holds every earlier file.
+#    still holds every earlier file;
+#  - restarted with --small-max 256K, small files of 200 KiB (chunks in its
+#    LMDB store) fill the disk: ENOSPC, the server keeps running.
 . "$(dirname "$0")/lib.sh"
 heavy
 FC="$top_builddir/tests/fault_client"
@@ -62,4 +64,15 @@ start_servers 0 "$T/full/dir" || fail "restart"
 "$FC" verify /keep $((1 << 20)) 21 4 || fail "earlier files after the restart"
 "$FC" pages /small 5000 22 22 5000 >/dev/null || fail "the small file after the restart"
 "$FC" pages /after $((4 << 20)) 24 24 $((4 << 20)) >/dev/null || fail "the file written after freeing space"
+# Small chunks of the largest size the server allows live in its LMDB
+# store (overflow pages): filling the disk with them gives ENOSPC, never a
+# server killed by SIGBUS through the store's memory map.
+stop_servers || fail "the server did not shut down cleanly (2)"
+start_servers 0 "$T/full/dir" --small-max 256K || fail "restart with --small-max 256K"
+"$FC" mkfiles /bigsmall 400 $((200 << 10)) 25 -1 >/dev/null 2>"$T/bigsmall.err"
+sed 's/^/# /' "$T/bigsmall.err" | head -2
+grep -q "No space left on device" "$T/bigsmall.err" || fail "no ENOSPC from 400 small files of 200 KiB on a full disk"
+kill -0 "$SERVER_PID" || fail "the server died filling its store with small chunks"
+"$FC" verify /keep $((1 << 20)) 21 4 || fail "earlier files after filling the store"
+stop_servers || fail "the server did not shut down cleanly (3)"
 echo "PASS: storage full: ENOSPC through the API and the preload library, server kept serving ($(($(date +%s) - t_begin)) s)"
