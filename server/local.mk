@@ -12,9 +12,9 @@ server_libbfschunk_la_LIBADD = $(URING_LIBS)
 
 check_PROGRAMS += tests/meta_store_test tests/small_chunks_test tests/chunk_store_test
 TESTS += tests/meta_store_test tests/small_chunks_test tests/chunk_store_test
-tests_meta_store_test_SOURCES = tests/meta_store_test.c
+tests_meta_store_test_SOURCES = tests/meta_store_test.c tests/unit_check.h
 tests_meta_store_test_LDADD = server/libbfsmeta.la
-tests_small_chunks_test_SOURCES = tests/small_chunks_test.c
+tests_small_chunks_test_SOURCES = tests/small_chunks_test.c tests/unit_check.h
 tests_small_chunks_test_LDADD = server/libbfsmeta.la
 tests_chunk_store_test_SOURCES = tests/chunk_store_test.c
 tests_chunk_store_test_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)

@@ -3,6 +3,7 @@
  * but not asserted (BFS_META_BENCH_N entries, default 100000; 0 skips it). */
 #define _GNU_SOURCE
 #include "server/meta_store.h"
+#include "unit_check.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-static int failures;
 
 /* A file system without fallocate (NFS, some FUSE ones), for the second
  * pass: this definition takes the place of libc's for the store, which is
@@ -30,25 +29,7 @@ int fallocate(int fd, int mode, off_t off, off_t len)
     return (int)syscall(SYS_fallocate, fd, mode, off, len);
 }
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
-/* Compares as long long so that errno codes and ssize_t print alike. */
-#define CHECK_EQ(expr, want)                                                   \
-    do {                                                                       \
-        long long got_ = (long long)(expr), want_ = (long long)(want);         \
-        if (got_ != want_) {                                                   \
-            fprintf(stderr, "%s:%d: %s = %lld, expected %lld\n", __FILE__,     \
-                    __LINE__, #expr, got_, want_);                             \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 #define RANK 5u
 #define FID_PREFIX ((uint64_t)(RANK + 1) << 48)

@@ -3,6 +3,7 @@
  * their place in a group-commit batch, and their survival of a restart. */
 #define _GNU_SOURCE
 #include "server/small_chunks.h"
+#include "unit_check.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -11,17 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
 
-#define CHECK_EQ(expr, want)                                                   \
-    do {                                                                       \
-        long long got_ = (long long)(expr), want_ = (long long)(want);         \
-        if (got_ != want_) {                                                   \
-            fprintf(stderr, "%s:%d: %s = %lld, expected %lld\n", __FILE__,     \
-                    __LINE__, #expr, got_, want_);                             \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 #define MAX 4096u
 #define FID 0x0001000000000042ull
