@@ -499,9 +499,11 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         .nlink = S_ISDIR(mode) ? 2 : 1,
         .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
     };
-    uint64_t reserved;
-    rc = fid_take(m, txn, &ino.fid, &reserved);
+    uint64_t reserved = m->fid_reserved;
+    if (m->fid_next >= FID_COUNTER_MAX)
+        rc = -ENOSPC;
     if (rc == 0) {
+        ino.fid = m->fid_prefix | m->fid_next;
         /* NOOVERWRITE hands back the existing record: no separate lookup. */
         MDB_val v = { sizeof(ino), &ino };
         int lrc = mdb_put(txn, m->inodes, &k, &v, MDB_NOOVERWRITE);
@@ -513,6 +515,11 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         } else {
             rc = bfs_mdb_err(lrc);
         }
+        /* The id's reservation only after the record: a name that exists
+         * wrote nothing, and must leave a batch good. */
+        uint64_t fid;
+        if (rc == 0)
+            rc = fid_take(m, txn, &fid, &reserved);
     }
     rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc == 0) {
@@ -754,9 +761,16 @@ int bfs_meta_dirent_del(bfs_meta_t *m, const char *dir, const char *name)
     if (rc == 0)
         rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc == 0) {
-        rc = check_dir(m, txn, dir);
-        if (rc == 0)
-            m->op_wrote = 1, rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+        /* An entry exists only under a directory: the directory is looked
+         * up only to tell why there is none (ENOENT or ENOTDIR). A missing
+         * entry wrote nothing and must not spoil the batch. */
+        rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+        if (rc == -ENOENT) {
+            int d = check_dir(m, txn, dir);
+            rc = d < 0 ? d : -ENOENT;
+        } else {
+            m->op_wrote = 1;
+        }
         rc = bfs_meta_wtxn_end(m, txn, rc);
     }
     return rc;

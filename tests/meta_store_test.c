@@ -118,6 +118,15 @@ static bfs_meta_t *test_fids(bfs_meta_t *m, const char *dir)
     qsort(fids, n, sizeof(fids[0]), cmp_u64);
     for (size_t i = 1; i < n; i++)
         CHECK(fids[i] != fids[i - 1]);
+    /* Just reopened: the next create must reserve ids anew. An existing
+     * name at that moment wrote nothing: the batch stays good. */
+    struct bfs_inode ino;
+    CHECK_EQ(bfs_meta_batch_begin(m), 0);
+    CHECK_EQ(bfs_meta_create(m, "/fid0_0", S_IFREG | 0644, 0, 0, 1, &ino), -EEXIST);
+    CHECK_EQ(bfs_meta_create(m, "/fid-after", S_IFREG | 0644, 0, 0, 1, &ino), 0);
+    CHECK_EQ(bfs_meta_batch_commit(m), 0);
+    CHECK_EQ(bfs_meta_get(m, "/fid-after", &ino), 0);
+    CHECK_EQ(bfs_meta_remove(m, "/fid-after", 0, &ino), 0);
     return m;
 }
 
@@ -181,7 +190,12 @@ static void test_batch(bfs_meta_t *m)
     CHECK(bfs_meta_create(m, "/batch1", S_IFREG | 0644, 1, 2, 100, &got) == -EEXIST);
     CHECK(bfs_meta_grow(m, "/batch1", 4096, 200, NULL) == 0);
     CHECK(bfs_meta_grow(m, "/batch-missing", 4096, 200, NULL) == -ENOENT);
-    CHECK(bfs_meta_batch_size(m) == 5);
+    /* A missing entry, or one under a missing directory, wrote nothing:
+     * the batch stays good. */
+    CHECK_EQ(bfs_meta_dirent_del(m, "/", "batch-missing"), -ENOENT);
+    CHECK_EQ(bfs_meta_dirent_del(m, "/no-such-dir", "x"), -ENOENT);
+    CHECK_EQ(bfs_meta_dirent_del(m, "/batch1", "x"), -ENOTDIR);
+    CHECK(bfs_meta_batch_size(m) == 8);
     CHECK(bfs_meta_get(m, "/batch1", &got) == -ENOENT); /* not committed yet */
     CHECK(bfs_meta_batch_commit(m) == 0);
     CHECK(bfs_meta_batch_size(m) == 0);
