@@ -2,6 +2,7 @@
 #ifndef BFS_RPC_UCX_H
 #define BFS_RPC_UCX_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <ucp/api/ucp.h>
 
@@ -31,17 +32,28 @@
  * accepted by ucp_config_modify and then applied to nothing ("TCP_CONN_NB",
  * "SYSV_SEG_SIZE": UCX warns "invalid configuration" when a worker starts).
  * See docs/DESIGN.md, "Transports". */
+/* Whether the user set a shared-memory setting for either transport. */
+static inline int bfs_rpc_mm_env_set(const char *name)
+{
+    static const char *const tl[] = {"UCX_SYSV_", "UCX_POSIX_", "UCX_MM_"};
+    char var[64];
+    for (unsigned i = 0; i < sizeof(tl) / sizeof(tl[0]); i++) {
+        snprintf(var, sizeof(var), "%s%s", tl[i], name);
+        if (getenv(var))
+            return 1;
+    }
+    return 0;
+}
+
 static inline void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
 {
     if (!getenv("UCX_TCP_PUT_ENABLE"))
         (void)ucp_config_modify(cfg, "PUT_ENABLE", "n");
     if (!getenv("UCX_TCP_CONN_NB"))
         (void)ucp_config_modify(cfg, "CONN_NB", "y");
-    if (!getenv("UCX_SYSV_SEG_SIZE") && !getenv("UCX_POSIX_SEG_SIZE") &&
-        !getenv("UCX_MM_SEG_SIZE"))
+    if (!bfs_rpc_mm_env_set("SEG_SIZE"))
         (void)ucp_config_modify(cfg, "MM_SEG_SIZE", "32K");
-    if (!getenv("UCX_SYSV_RX_BUFS_GROW") && !getenv("UCX_POSIX_RX_BUFS_GROW") &&
-        !getenv("UCX_MM_RX_BUFS_GROW"))
+    if (!bfs_rpc_mm_env_set("RX_BUFS_GROW"))
         (void)ucp_config_modify(cfg, "MM_RX_BUFS_GROW", "128");
 }
 

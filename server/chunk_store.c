@@ -371,6 +371,14 @@ static void op_complete(bfs_chunk_store_t *cs, struct op *op, int64_t res)
 
 static int aligned(uintptr_t x) { return (x & (CS_DIRECT_ALIGN - 1)) == 0; }
 
+/* Whether a transfer of n bytes from p at off may bypass the page cache. */
+static int direct_ok(const bfs_chunk_store_t *cs, enum op_kind kind, const char *p, size_t n,
+                     uint64_t off)
+{
+    return cs->direct && (kind == OP_WRITE || cs->direct_read) && aligned((uintptr_t)p) &&
+           aligned((uintptr_t)n) && aligned((uintptr_t)off);
+}
+
 static void flush(bfs_chunk_store_t *cs)
 {
     while (io_uring_sq_ready(&cs->ring) > 0) {
@@ -409,9 +417,7 @@ static void prep(bfs_chunk_store_t *cs, struct io_uring_sqe *sqe, struct op *op)
         if (n > CS_MAX_IO)
             n = CS_MAX_IO;
         /* Decided per SQE: a short transfer can leave the rest unaligned. */
-        op->direct = cs->direct && (op->kind == OP_WRITE || cs->direct_read) &&
-                     aligned((uintptr_t)p) && aligned((uintptr_t)n) &&
-                     aligned((uintptr_t)off) && cf_direct_fd(cs, op->cf) >= 0;
+        op->direct = direct_ok(cs, op->kind, p, n, off) && cf_direct_fd(cs, op->cf) >= 0;
         int fd = op->direct ? op->cf->dfd : op->cf->fd;
         if (op->kind == OP_READ)
             io_uring_prep_read(sqe, fd, p, (unsigned)n, off);
@@ -448,7 +454,7 @@ static int write_inline(bfs_chunk_store_t *cs, struct op *op)
         return 0;
     const char *p = op->buf + op->done;
     uint64_t off = op->off + op->done;
-    if (cs->direct && aligned((uintptr_t)p) && aligned((uintptr_t)n) && aligned((uintptr_t)off))
+    if (direct_ok(cs, op->kind, p, n, off))
         return 0;
     op->direct = 0;
     ssize_t w = pwrite(op->cf->fd, p, n, (off_t)off);

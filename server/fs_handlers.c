@@ -474,43 +474,38 @@ enum write_place { TO_SMALL, TO_FILE };
  * has one and stays within the limit; into a new value when the chunk has
  * neither value nor file and the write ends within the limit; else into the
  * chunk file. A value that the write would take past the limit is promoted
- * first: its bytes go to the file, then the value is deleted. A write to the
- * file must never be hidden by a value that is still committed, so when the
- * open batch deleted one (this promotion, or a truncate earlier in the
- * pass), the batch commits before the write is done (a failed commit fails
- * the write; the value still stands). Returns an enum write_place or a
- * negative errno. */
+ * first: its bytes go to the file, the value is deleted and the batch
+ * commits before the write is done, so that no committed value can hide the
+ * file (a failed commit fails the write; the value still stands). A write
+ * to a chunk without a value opens no metadata transaction. Returns an enum
+ * write_place or a negative errno. */
 static int place_write(struct bfs_server *s, const bfs_rpc_req_t *req, const void *data,
                        size_t len)
 {
     uint64_t fid = req->hdr.arg0, idx = req->hdr.arg1, off = req->hdr.offset;
-    meta_begin(s);
-    ssize_t r = bfs_small_write(s->meta, fid, idx, off, data, len, s->small_max, 0);
-    if (r >= 0)
-        return TO_SMALL;
-    if (r == -ENOENT) {
-        /* No value in the open batch: committed, there may be one still. */
-        if (bfs_small_read(s->meta, fid, idx, 0, NULL, 0) == 0)
-            return (r = flush_pending(s)) < 0 ? (int)r : TO_FILE;
+    int has = bfs_small_exists(s->meta, fid, idx);
+    if (has < 0)
+        return has;
+    if (!has) {
         if (off + len > s->small_max)
             return TO_FILE;
         int e = bfs_chunk_exists(s->chunks, fid, idx);
         if (e != 0)
             return e < 0 ? e : TO_FILE;
-        r = bfs_small_write(s->meta, fid, idx, off, data, len, s->small_max, 1);
-        return r < 0 ? (int)r : TO_SMALL;
     }
+    meta_begin(s);
+    ssize_t r = bfs_small_write(s->meta, fid, idx, off, data, len, s->small_max, !has);
+    if (r >= 0)
+        return TO_SMALL;
     if (r != -EFBIG)
         return (int)r;
-    void *old = malloc(BFS_SMALL_MAX_LIMIT);
-    if (!old)
-        return -ENOMEM;
-    r = bfs_small_peek(s->meta, fid, idx, old, BFS_SMALL_MAX_LIMIT);
+    void *old = NULL;
+    r = bfs_small_load(s->meta, fid, idx, &old);
     if (r >= 0)
         r = bfs_chunk_replace(s->chunks, fid, idx, old, (size_t)r);
+    free(old);
     if (r >= 0)
         r = bfs_small_remove(s->meta, fid, idx, idx + 1);
-    free(old);
     if (r >= 0)
         r = flush_pending(s);
     return r < 0 ? (int)r : TO_FILE;
@@ -591,7 +586,10 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
 }
 
 /* Truncate or remove a file's chunks here: chunk files and small values,
- * the latter in the metadata batch (the reply waits for its commit). */
+ * the latter in the metadata batch (the reply waits for its commit). A
+ * batch that deleted values commits at once: a write to one of those
+ * chunks, later in the pass, must not go to a file while the value's
+ * deletion is uncommitted (small_chunks.h). */
 static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
@@ -608,9 +606,13 @@ static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
     }
     if (rc >= 0 && had > keep) {
         rc = bfs_chunk_remove(s->chunks, fid, keep, had);
-        int r2 = bfs_small_remove(s->meta, fid, keep, had);
+        int dropped = bfs_small_remove(s->meta, fid, keep, had);
         if (rc >= 0)
-            rc = r2;
+            rc = dropped < 0 ? dropped : 0;
+        meta_reply(s, req, rc, NULL, 0);
+        if (dropped > 0)
+            flush_pending(s);
+        return BFS_RPC_DONE;
     }
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;

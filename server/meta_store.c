@@ -37,8 +37,6 @@
 
 static const char fid_key[] = "fid_reserved";
 
-
-
 /* LMDB returns positive errno values or its own negative codes. */
 int bfs_mdb_err(int rc)
 {
@@ -273,26 +271,33 @@ static int fid_load(bfs_meta_t *m, MDB_txn *txn)
     return 0;
 }
 
-/* Takes the next fid counter inside txn; *reserved gets the new reservation
- * to adopt if txn commits (unchanged if no new batch was needed). */
-static int fid_take(bfs_meta_t *m, MDB_txn *txn, uint64_t *fid, uint64_t *reserved)
+/* The next file id, not yet taken: -ENOSPC when the counter is used up. */
+static int fid_peek(const bfs_meta_t *m, uint64_t *fid)
 {
-    *reserved = m->fid_reserved;
     if (m->fid_next >= FID_COUNTER_MAX)
         return -ENOSPC;
-    if (m->fid_next >= m->fid_reserved) {
-        uint64_t r = m->fid_next + FID_BATCH;
-        if (r > FID_COUNTER_MAX)
-            r = FID_COUNTER_MAX;
-        MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v = { sizeof(r), &r };
-        m->op_wrote = 1;
-        int rc = bfs_mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
-        if (rc < 0)
-            return rc;
-        *reserved = r;
-    }
     *fid = m->fid_prefix | m->fid_next;
     return 0;
+}
+
+/* Persist a new reservation inside txn when the next id is not covered;
+ * *reserved gets the reservation to adopt if txn commits. Call it after the
+ * record that uses the id is written: a mutation that found its name taken
+ * then wrote nothing. */
+static int fid_reserve(bfs_meta_t *m, MDB_txn *txn, uint64_t *reserved)
+{
+    *reserved = m->fid_reserved;
+    if (m->fid_next < m->fid_reserved)
+        return 0;
+    uint64_t r = m->fid_next + FID_BATCH;
+    if (r > FID_COUNTER_MAX)
+        r = FID_COUNTER_MAX;
+    MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v = { sizeof(r), &r };
+    m->op_wrote = 1;
+    int rc = bfs_mdb_err(mdb_put(txn, m->misc, &k, &v, 0));
+    if (rc == 0)
+        *reserved = r;
+    return rc;
 }
 
 static int make_root(bfs_meta_t *m, MDB_txn *txn)
@@ -304,7 +309,7 @@ static int make_root(bfs_meta_t *m, MDB_txn *txn)
         return rc;
     uint64_t reserved;
     memset(&ino, 0, sizeof(ino));
-    rc = fid_take(m, txn, &ino.fid, &reserved);
+    rc = fid_peek(m, &ino.fid);
     if (rc < 0)
         return rc;
     ino.mode = S_IFDIR | 0755;
@@ -314,6 +319,8 @@ static int make_root(bfs_meta_t *m, MDB_txn *txn)
     ino.atime_ns = ino.mtime_ns = ino.ctime_ns =
         (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     rc = inode_put(m, txn, &k, &ino, MDB_NOOVERWRITE);
+    if (rc == 0)
+        rc = fid_reserve(m, txn, &reserved);
     if (rc == 0) {
         /* The open transaction commits or the open fails as a whole. */
         m->fid_next++;
@@ -364,11 +371,9 @@ static int env_open(bfs_meta_t *m, const char *dir, int writemap)
 {
     m->env = NULL;
     m->writemap = writemap;
-    int rc = bfs_mdb_err(mdb_env_create(&m->env));
-    if (rc < 0) {
-        m->env = NULL;
+    int rc = bfs_mdb_err(mdb_env_create(&m->env)); /* leaves m->env NULL on failure */
+    if (rc < 0)
         return rc;
-    }
     rc = bfs_mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
     if (rc == 0)
         rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 8));
@@ -500,10 +505,8 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
     };
     uint64_t reserved = m->fid_reserved;
-    if (m->fid_next >= FID_COUNTER_MAX)
-        rc = -ENOSPC;
+    rc = fid_peek(m, &ino.fid);
     if (rc == 0) {
-        ino.fid = m->fid_prefix | m->fid_next;
         /* NOOVERWRITE hands back the existing record: no separate lookup. */
         MDB_val v = { sizeof(ino), &ino };
         int lrc = mdb_put(txn, m->inodes, &k, &v, MDB_NOOVERWRITE);
@@ -515,11 +518,8 @@ int bfs_meta_create(bfs_meta_t *m, const char *path, uint32_t mode, uint32_t uid
         } else {
             rc = bfs_mdb_err(lrc);
         }
-        /* The id's reservation only after the record: a name that exists
-         * wrote nothing, and must leave a batch good. */
-        uint64_t fid;
         if (rc == 0)
-            rc = fid_take(m, txn, &fid, &reserved);
+            rc = fid_reserve(m, txn, &reserved);
     }
     rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc == 0) {

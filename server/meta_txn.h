@@ -56,7 +56,8 @@ int bfs_meta_reserve(bfs_meta_t *m, uint64_t pages);
 int bfs_meta_rtxn_begin(bfs_meta_t *m, MDB_txn **txn);
 void bfs_meta_rtxn_end(bfs_meta_t *m);
 /* A look before a mutation: the open batch (it sees the batch's own
- * changes), or the read transaction when no batch is open. Writes nothing,
+ * changes), or the read transaction when no batch is open or the open one
+ * is spoiled (its abort will leave the committed data). Writes nothing,
  * takes no room in the map; what it returned is valid until the next write
  * or bfs_meta_view_end. */
 int bfs_meta_view_begin(bfs_meta_t *m, MDB_txn **txn);

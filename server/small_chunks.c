@@ -38,22 +38,28 @@ static void parse_key(const MDB_val *k, uint64_t *fid, uint64_t *idx)
     }
 }
 
-/* The value of (fid, idx) as the batch sees it, copied into a new buffer of
- * at least `room` bytes (*out; *len its length). -ENOENT when missing. */
-static int load(bfs_meta_t *m, uint64_t fid, uint64_t idx, size_t room, unsigned char **out,
-                size_t *len)
+/* The value of (fid, idx) as the batch sees it, in *v until the next write
+ * or bfs_meta_view_end(m, *txn), which the caller does whatever the result.
+ * -ENOENT when missing. */
+static int view_get(bfs_meta_t *m, uint64_t fid, uint64_t idx, MDB_txn **txn, MDB_val *v)
+{
+    struct chunk_key ck;
+    MDB_val k;
+    make_key(&ck, fid, idx, &k);
+    int rc = bfs_meta_view_begin(m, txn);
+    return rc < 0 ? rc : bfs_mdb_err(mdb_get(*txn, m->chunks, &k, v));
+}
+
+/* The value as the batch sees it, copied into a new buffer (*out, *len its
+ * length; the buffer is never empty). -ENOENT when missing. */
+static int load(bfs_meta_t *m, uint64_t fid, uint64_t idx, unsigned char **out, size_t *len)
 {
     MDB_txn *txn;
-    struct chunk_key ck;
-    MDB_val k, v;
-    make_key(&ck, fid, idx, &k);
-    int rc = bfs_meta_view_begin(m, &txn);
-    if (rc == 0)
-        rc = bfs_mdb_err(mdb_get(txn, m->chunks, &k, &v));
+    MDB_val v;
+    int rc = view_get(m, fid, idx, &txn, &v);
     if (rc == 0) {
         *len = v.mv_size;
-        *out = malloc(v.mv_size > room ? v.mv_size : room ? room : 1);
-        if (*out)
+        if ((*out = malloc(v.mv_size ? v.mv_size : 1)))
             memcpy(*out, v.mv_data, v.mv_size);
         else
             rc = -ENOMEM;
@@ -62,53 +68,68 @@ static int load(bfs_meta_t *m, uint64_t fid, uint64_t idx, size_t room, unsigned
     return rc;
 }
 
-static int store(bfs_meta_t *m, uint64_t fid, uint64_t idx, const void *data, size_t len)
+/* Store a value of nlen bytes: old[0, cur), zeros up to off, data[0, len)
+ * at off, old bytes after that. Built in LMDB's own space (MDB_RESERVE):
+ * a new value costs no buffer and one copy. */
+static int store(bfs_meta_t *m, uint64_t fid, uint64_t idx, const unsigned char *old,
+                 size_t cur, uint64_t off, const void *data, size_t len, size_t nlen)
 {
     MDB_txn *txn;
     struct chunk_key ck;
-    MDB_val k, v = {len, (void *)data};
+    MDB_val k, v = {nlen, NULL};
     make_key(&ck, fid, idx, &k);
     int rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
     /* A value of more than half a page lives in overflow pages of its own,
      * new ones at every change. */
-    rc = bfs_meta_reserve(m, len / m->psize + 2);
+    rc = bfs_meta_reserve(m, nlen / m->psize + 2);
     if (rc < 0) {
         bfs_meta_wtxn_cancel(m, txn);
         return rc;
     }
     m->op_wrote = 1;
-    rc = bfs_mdb_err(mdb_put(txn, m->chunks, &k, &v, 0));
+    rc = bfs_mdb_err(mdb_put(txn, m->chunks, &k, &v, MDB_RESERVE));
+    if (rc == 0) {
+        unsigned char *dst = v.mv_data;
+        size_t keep = cur < nlen ? cur : nlen;
+        if (keep)
+            memcpy(dst, old, keep);
+        if (off > keep)
+            memset(dst + keep, 0, (size_t)off - keep);
+        if (len)
+            memcpy(dst + off, data, len);
+    }
     return bfs_meta_wtxn_end(m, txn, rc);
 }
 
 ssize_t bfs_small_write(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off,
                         const void *data, size_t len, size_t max, int create)
 {
-    unsigned char *val = NULL;
+    unsigned char *old = NULL;
     size_t cur = 0;
-    size_t end = off <= max && len <= max - off ? (size_t)off + len : 0;
-    int rc = load(m, fid, idx, end, &val, &cur);
+    int rc = load(m, fid, idx, &old, &cur);
     if (rc == -ENOENT && create)
-        rc = (val = malloc(end ? end : 1)) ? 0 : -ENOMEM;
+        rc = 0;
     if (rc < 0)
         return rc;
-    if (!end && (off || len)) {
-        free(val);
-        return -EFBIG;
+    if (off > max || len > max - off || len == 0) {
+        free(old);
+        return len == 0 && off <= max ? (ssize_t)cur : -EFBIG;
     }
-    if (len == 0) {
-        free(val);
-        return (ssize_t)cur;
-    }
-    if (off > cur)
-        memset(val + cur, 0, (size_t)off - cur);
-    memcpy(val + off, data, len);
-    size_t nlen = end > cur ? end : cur;
-    rc = store(m, fid, idx, val, nlen);
-    free(val);
+    size_t end = (size_t)off + len, nlen = end > cur ? end : cur;
+    rc = store(m, fid, idx, old, cur, off, data, len, nlen);
+    free(old);
     return rc < 0 ? rc : (ssize_t)nlen;
+}
+
+int bfs_small_exists(bfs_meta_t *m, uint64_t fid, uint64_t idx)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    int rc = view_get(m, fid, idx, &txn, &v);
+    bfs_meta_view_end(m, txn);
+    return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
 }
 
 ssize_t bfs_small_read(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off, void *buf,
@@ -132,19 +153,14 @@ ssize_t bfs_small_read(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off, 
     return n;
 }
 
-ssize_t bfs_small_peek(bfs_meta_t *m, uint64_t fid, uint64_t idx, void *buf, size_t cap)
+ssize_t bfs_small_load(bfs_meta_t *m, uint64_t fid, uint64_t idx, void **buf)
 {
     unsigned char *val;
     size_t len;
-    int rc = load(m, fid, idx, 0, &val, &len);
+    int rc = load(m, fid, idx, &val, &len);
     if (rc < 0)
         return rc;
-    if (len > cap) {
-        free(val);
-        return -EFBIG;
-    }
-    memcpy(buf, val, len);
-    free(val);
+    *buf = val;
     return (ssize_t)len;
 }
 
@@ -152,13 +168,13 @@ int bfs_small_truncate(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t len)
 {
     unsigned char *val;
     size_t cur;
-    int rc = load(m, fid, idx, 0, &val, &cur);
+    int rc = load(m, fid, idx, &val, &cur);
     if (rc < 0)
         return rc == -ENOENT ? 0 : rc;
     /* Shorter, never gone: an empty value still stands for the chunk (a
      * stale chunk file may exist, small_chunks.h). */
     if (cur > len)
-        rc = store(m, fid, idx, val, (size_t)len);
+        rc = store(m, fid, idx, val, cur, len, NULL, 0, (size_t)len);
     free(val);
     return rc < 0 ? rc : cur > len;
 }

@@ -18,7 +18,10 @@
  *
  * Mutations join the metadata store's group commit (meta_store.h): their
  * callers acknowledge them only after the batch committed. Reads see
- * committed data. Errors are negative errno values. */
+ * committed data. Callers commit a batch that deleted values (promotion,
+ * truncate, unlink) before any write to those chunks' files can start, so
+ * a value a write looks for is absent from the batch only when it is
+ * absent, committed, too. Errors are negative errno values. */
 #ifndef BFS_SMALL_CHUNKS_H
 #define BFS_SMALL_CHUNKS_H
 
@@ -41,14 +44,17 @@
  * written: promote), -ENOSPC. */
 ssize_t bfs_small_write(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off,
                         const void *data, size_t len, size_t max, int create);
+/* Whether (fid, idx) has a value as the open batch sees it: 1, 0, or a
+ * negative errno. */
+int bfs_small_exists(bfs_meta_t *m, uint64_t fid, uint64_t idx);
 /* Copy up to len bytes from off of the committed value into buf. Returns
  * the count (0 at or past the value's end), or -ENOENT when the chunk has
  * no value (it may have a chunk file). */
 ssize_t bfs_small_read(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off, void *buf,
                        size_t len);
-/* The value as the open batch sees it, for promotion: copied into buf (cap
- * bytes, at least the limit in use). Returns its length or -ENOENT. */
-ssize_t bfs_small_peek(bfs_meta_t *m, uint64_t fid, uint64_t idx, void *buf, size_t cap);
+/* The value as the open batch sees it, for promotion: a copy in *buf (the
+ * caller frees it). Returns its length or -ENOENT. */
+ssize_t bfs_small_load(bfs_meta_t *m, uint64_t fid, uint64_t idx, void **buf);
 /* Cut the value of (fid, idx) to len bytes (nothing when it is shorter or
  * missing); delete the values of chunks idx in [from, to) (to may be
  * UINT64_MAX). Return the number of values changed or deleted, >= 0. */

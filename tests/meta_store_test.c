@@ -7,7 +7,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +38,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-        perror(dir);
 }
 
 static bfs_meta_t *reopen(bfs_meta_t *m, const char *dir)
@@ -512,13 +500,9 @@ static void bench(bfs_meta_t *m, int n)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
     char root[4096], dir[4200];
-    snprintf(root, sizeof(root), "%s/bfs-meta-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (unit_scratch(root, sizeof(root), "bfs-meta-test") < 0)
         return 1;
-    }
     /* The store creates its own directory, as DIR/meta for a server. */
     snprintf(dir, sizeof(dir), "%s/meta", root);
 
@@ -526,7 +510,7 @@ int main(void)
     int rc = bfs_meta_open(&m, dir, RANK, 1);
     if (rc < 0) {
         fprintf(stderr, "open %s: %s\n", dir, strerror(-rc));
-        rm_rf(root);
+        unit_rm_rf(root);
         return 1;
     }
     CHECK_EQ(bfs_meta_open(&(bfs_meta_t *){ NULL }, dir, 0xffff, 1), -EINVAL);
@@ -564,7 +548,7 @@ int main(void)
         CHECK_EQ(bfs_meta_get(m, "/f", &ino), 0);
         bfs_meta_close(m);
     }
-    rm_rf(root);
+    unit_rm_rf(root);
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;

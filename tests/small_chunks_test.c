@@ -6,7 +6,6 @@
 #include "unit_check.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +15,6 @@
 
 #define MAX 4096u
 #define FID 0x0001000000000042ull
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 /* Bytes [off, off + n) of (fid, idx) read back equal want. */
 static void expect(bfs_meta_t *m, uint64_t fid, uint64_t idx, uint64_t off, const void *want,
@@ -57,12 +50,14 @@ static void test_write_read(bfs_meta_t *m)
     CHECK_EQ(bfs_small_write(m, FID, 0, MAX - 3, "xyz", 3, MAX, 0), MAX);
     expect(m, FID, 0, MAX - 3, "xyz", 3);
     expect(m, FID, 0, 21, zeros, 64);
-    /* Peek copies the whole value, when it fits. */
-    static char whole[MAX];
-    CHECK_EQ(bfs_small_peek(m, FID, 0, whole, MAX), MAX);
-    CHECK_EQ(memcmp(whole + 10, "hELLO world", 11), 0);
-    CHECK_EQ(bfs_small_peek(m, FID, 0, whole, MAX - 1), -EFBIG);
-    CHECK_EQ(bfs_small_peek(m, FID, 1, whole, MAX), -ENOENT);
+    /* Load hands back a copy of the whole value. */
+    void *whole = NULL;
+    CHECK_EQ(bfs_small_load(m, FID, 0, &whole), MAX);
+    CHECK_EQ(whole ? memcmp((char *)whole + 10, "hELLO world", 11) : -1, 0);
+    free(whole);
+    CHECK_EQ(bfs_small_load(m, FID, 1, &whole), -ENOENT);
+    CHECK_EQ(bfs_small_exists(m, FID, 0), 1);
+    CHECK_EQ(bfs_small_exists(m, FID, 1), 0);
 }
 
 static void test_truncate(bfs_meta_t *m)
@@ -122,9 +117,13 @@ static void test_batch(bfs_meta_t *m)
     /* The batch's own writes see it; readers see committed data only. */
     CHECK_EQ(bfs_small_write(m, f, 0, 3, "two", 3, MAX, 0), 6);
     CHECK_EQ(bfs_small_read(m, f, 0, 0, buf, sizeof(buf)), -ENOENT);
-    CHECK_EQ(bfs_small_peek(m, f, 0, buf, sizeof(buf)), 6);
+    CHECK_EQ(bfs_small_exists(m, f, 0), 1);
+    void *v = NULL;
+    CHECK_EQ(bfs_small_load(m, f, 0, &v), 6);
+    CHECK_EQ(v ? memcmp(v, "onetwo", 6) : -1, 0);
+    free(v);
     CHECK_EQ(bfs_small_remove(m, f, 0, 1), 1);
-    CHECK_EQ(bfs_small_peek(m, f, 0, buf, sizeof(buf)), -ENOENT);
+    CHECK_EQ(bfs_small_exists(m, f, 0), 0);
     CHECK_EQ(bfs_small_write(m, f, 1, 0, "three", 5, MAX, 1), 5);
     CHECK_EQ(bfs_meta_batch_commit(m), 0);
     CHECK_EQ(bfs_small_read(m, f, 0, 0, buf, sizeof(buf)), -ENOENT);
@@ -133,19 +132,15 @@ static void test_batch(bfs_meta_t *m)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
     char root[4096], dir[4200];
-    snprintf(root, sizeof(root), "%s/bfs-small-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (unit_scratch(root, sizeof(root), "bfs-small-test") < 0)
         return 1;
-    }
     snprintf(dir, sizeof(dir), "%s/meta", root);
     bfs_meta_t *m = NULL;
     int rc = bfs_meta_open(&m, dir, 0, 1);
     if (rc < 0) {
         fprintf(stderr, "open %s: %s\n", dir, strerror(-rc));
-        nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        unit_rm_rf(root);
         return 1;
     }
     test_write_read(m);
@@ -162,7 +157,7 @@ int main(void)
         expect(m, FID + 10, 1, 0, "three", 5);
         bfs_meta_close(m);
     }
-    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    unit_rm_rf(root);
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;

@@ -1,10 +1,14 @@
-/* CHECK and CHECK_EQ for the unit tests of the server's stores
- * (meta_store_test, small_chunks_test): a failed check prints where and
- * what, and counts in `failures`; main returns non-zero when any failed. */
+/* For the unit tests of the server's stores (meta_store_test,
+ * small_chunks_test): CHECK and CHECK_EQ (a failed check prints where and
+ * what, and counts in `failures`; main returns non-zero when any failed),
+ * and a scratch directory made and removed. */
 #ifndef BFS_UNIT_CHECK_H
 #define BFS_UNIT_CHECK_H
 
+#include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 static int failures;
 
@@ -27,5 +31,30 @@ static int failures;
             failures++;                                                        \
         }                                                                      \
     } while (0)
+
+static int unit_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void unit_rm_rf(const char *dir)
+{
+    if (nftw(dir, unit_rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        perror(dir);
+}
+
+/* A new directory $TMPDIR/NAME.XXXXXX (or under /tmp) in root, of n bytes.
+ * 0, or -1 after saying why. */
+static int unit_scratch(char *root, size_t n, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root, n, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
 
 #endif
