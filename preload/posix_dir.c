@@ -184,6 +184,7 @@ struct dirent *readdir(DIR *d)
     struct bfs_dirstream *s = find_dir(d);
     if (!s)
         return REAL(readdir)(d);
+    bfs_pl_count(BFS_CNT_DIR);
     struct benchfs_dirent e;
     const char *dp;
     int rc = next_entry(s, &e, &dp);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@ int bfs_pl_open(const char *fspath, int flags, mode_t mode)
     benchfs_t *fs = bfs_pl_fs();
     if (!fs)
         return -EIO;
+    bfs_pl_count(BFS_CNT_OPEN);
     benchfs_file_t *f;
     int acc = (flags & O_PATH) ? O_RDONLY : flags;
     int rc = benchfs_open(fs, fspath, acc, mode & ~bfs_pl_umask(), &f);
@@ -121,6 +123,14 @@ static ssize_t of_size(struct bfs_ofile *of)
     return rc < 0 ? rc : (ssize_t)st.st_size;
 }
 
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+    size_t t = 0;
+    for (int i = 0; i < cnt; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
 /* Transfer at the file offset (off < 0) or at off, like read/pread. */
 static ssize_t of_rw(struct bfs_ofile *of, const struct iovec *iov, int cnt, off_t off, int writing)
 {
@@ -128,25 +138,34 @@ static ssize_t of_rw(struct bfs_ofile *of, const struct iovec *iov, int cnt, off
      * as O_RDONLY, so that one is ours. */
     if (!of->file || (of->flags & O_PATH))
         return -EBADF;
+    if (off >= 0)
+        return writing ? benchfs_pwritev(of->file, iov, cnt, off) : benchfs_preadv(of->file, iov, cnt, off);
     ssize_t r;
-    if (off >= 0) {
-        r = writing ? benchfs_pwritev(of->file, iov, cnt, off) : benchfs_preadv(of->file, iov, cnt, off);
+    if (writing && (of->flags & O_APPEND)) {
+        pthread_mutex_lock(&of->mu);
+        ssize_t sz = of_size(of);
+        r = sz < 0 ? sz : benchfs_pwritev(of->file, iov, cnt, sz);
+        if (r >= 0)
+            __atomic_store_n(of->offp, (uint64_t)sz + (uint64_t)r, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&of->mu);
         return r;
     }
-    pthread_mutex_lock(&of->mu);
-    if (writing && (of->flags & O_APPEND)) {
-        ssize_t sz = of_size(of);
-        if (sz < 0) {
-            pthread_mutex_unlock(&of->mu);
-            return sz;
-        }
-        of->offset = sz;
+    /* The range is taken from the offset atomically: threads, and processes
+     * sharing the description through fork or exec (the offset then lives
+     * in shared memory), each get their own bytes, as with a kernel file.
+     * A short transfer gives back what it did not use, unless another
+     * caller moved the offset meanwhile. */
+    uint64_t total = iov_total(iov, cnt);
+    uint64_t pos = __atomic_fetch_add(of->offp, total, __ATOMIC_RELAXED);
+    if (pos > (uint64_t)INT64_MAX - total) {
+        __atomic_fetch_sub(of->offp, total, __ATOMIC_RELAXED);
+        return -EINVAL;
     }
-    r = writing ? benchfs_pwritev(of->file, iov, cnt, of->offset)
-                : benchfs_preadv(of->file, iov, cnt, of->offset);
-    if (r > 0)
-        of->offset += r;
-    pthread_mutex_unlock(&of->mu);
+    r = writing ? benchfs_pwritev(of->file, iov, cnt, (off_t)pos)
+                : benchfs_preadv(of->file, iov, cnt, (off_t)pos);
+    uint64_t want = pos + total, got = pos + (r > 0 ? (uint64_t)r : 0);
+    if (got != want)
+        __atomic_compare_exchange_n(of->offp, &want, got, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return r;
 }
 
@@ -155,6 +174,7 @@ static ssize_t fd_rw(int fd, const struct iovec *iov, int cnt, off_t off, int wr
     struct bfs_ofile *of = bfs_pl_get(fd);
     if (!of)
         return -EBADF;
+    bfs_pl_count(writing ? BFS_CNT_WRITE : BFS_CNT_READ);
     ssize_t r = of_rw(of, iov, cnt, off, writing);
     bfs_pl_put(of);
     return r;
@@ -281,11 +301,11 @@ off_t lseek(int fd, off_t off, int whence)
     struct bfs_ofile *of = bfs_pl_get(fd);
     if (!of)
         return REAL(lseek)(fd, off, whence);
-    off_t rc;
+    off_t rc, cur = of->is_dir ? of->offset : (off_t)__atomic_load_n(of->offp, __ATOMIC_RELAXED);
     pthread_mutex_lock(&of->mu);
     switch (whence) {
     case SEEK_SET: rc = off < 0 ? -EINVAL : off; break;
-    case SEEK_CUR: rc = of->offset + off < 0 ? -EINVAL : of->offset + off; break;
+    case SEEK_CUR: rc = cur + off < 0 ? -EINVAL : cur + off; break;
     case SEEK_END:
     case SEEK_DATA:
     case SEEK_HOLE: {
@@ -309,8 +329,12 @@ off_t lseek(int fd, off_t off, int whence)
             benchfs_rewinddir(of->dir);
         of->has_pend = 0;
     }
-    if (rc >= 0)
-        of->offset = rc;
+    if (rc >= 0) {
+        if (of->is_dir)
+            of->offset = rc;
+        else
+            __atomic_store_n(of->offp, (uint64_t)rc, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&of->mu);
     bfs_pl_put(of);
     return (off_t)bfs_pl_ret(rc);
@@ -556,10 +580,30 @@ ssize_t copy_file_range(int in, off64_t *off_in, int out, off64_t *off_out, size
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (!(flags & MAP_ANONYMOUS) && bfs_pl_is_ours(fd)) {
-        errno = ENODEV; /* BenchFS files cannot be mapped */
-        return MAP_FAILED;
+        /* Only the kernel can map a file: through the FUSE mount, where the
+         * descriptor moves for good (escape.c). Without it, say so. */
+        if (!bfs_pl_fuse() || bfs_pl_to_fuse(fd) < 0) {
+            bfs_pl_refused("mmap of a BenchFS file (no FUSE mount)");
+            errno = ENODEV;
+            return MAP_FAILED;
+        }
     }
     return REAL(mmap)(addr, len, prot, flags, fd, off);
+}
+
+/* ioctls on a BenchFS descriptor: none is supported; ENOTTY, as for a
+ * regular file asked a terminal ioctl (the placeholder would say EBADF). */
+int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (!bfs_pl_is_ours(fd))
+        return REAL(ioctl)(fd, req, arg);
+    bfs_pl_count(BFS_CNT_OTHER);
+    errno = ENOTTY;
+    return -1;
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)

@@ -24,6 +24,7 @@ static int resolve(int dirfd, const char *path, char fp[BFS_PATH_MAX], benchfs_t
     int r = bfs_pl_resolve(dirfd, path, fp);
     if (r <= 0)
         return r;
+    bfs_pl_count(BFS_CNT_META);
     *fs = bfs_pl_fs();
     return *fs ? 1 : -EIO;
 }

@@ -6,9 +6,12 @@
  * (default /benchfs), and relative paths while the working directory is
  * inside it.
  *
- * Each open BenchFS file holds a real kernel fd (a descriptor of /dev/null)
- * reserved for it, so the numbers we hand out never collide with the
- * process's own, and a call we do not intercept fails harmlessly. */
+ * Each open BenchFS file holds a real kernel fd reserved for it (an O_PATH
+ * descriptor of /dev/null), so the numbers we hand out never collide with
+ * the process's own, and a call we do not intercept fails with EBADF
+ * instead of succeeding into nothing. Where a descriptor can escape the
+ * library (exec, fork, fds 0-2, mmap) escape.c hands it to the FUSE mount
+ * or carries it across exec (see docs/DESIGN.md). */
 #ifndef BFS_PRELOAD_H
 #define BFS_PRELOAD_H
 
@@ -40,7 +43,13 @@ struct bfs_ofile {
     int has_pend;           /* buffer: returned first next time */
     int is_dir;
     int flags;              /* open flags (access mode, O_APPEND, ...) */
-    off_t offset;
+    off_t offset;           /* directories: entries handed out */
+    /* Files: the offset, in this struct (&priv_off) or, once the open file
+     * description is shared with other processes (fork, exec), in a slot
+     * of the shared offset table (shared_off.c). Atomic. */
+    uint64_t *offp;
+    uint64_t priv_off;
+    int pending;            /* carried across exec: opened on first use */
     pthread_mutex_t mu;     /* offset and dir cursor */
     char path[BFS_PATH_MAX];/* path inside BenchFS */
 };
@@ -104,5 +113,63 @@ static inline long bfs_pl_ret(long rc)
 
 /* Shared by open/openat/creat/fopen. Returns fd or -errno. */
 int bfs_pl_open(const char *fspath, int flags, mode_t mode);
+
+/* ---- descriptor table walks and adoption (state.c) ---- */
+/* Call fn for every descriptor in the table (fd, its file, arg). fn may
+ * release or replace fd. */
+void bfs_pl_each_fd(void (*fn)(int fd, struct bfs_ofile *of, void *arg), void *arg);
+/* Put of into the table at fd, which is already a placeholder descriptor
+ * (inherited across exec). Takes a reference. */
+int bfs_pl_adopt(struct bfs_ofile *of, int fd);
+/* Is fd one of our placeholder descriptors (O_PATH /dev/null)? */
+int bfs_pl_is_placeholder(int fd);
+
+/* ---- shared offsets (shared_off.c) ---- */
+/* Move of's offset into the table shared with children (fork, exec);
+ * 0 or -errno. Idempotent. */
+int bfs_pl_share_offset(struct bfs_ofile *of);
+/* The table's descriptor (-1 if none) and slot index of a shared offset. */
+int bfs_pl_shared_fd(void);
+long bfs_pl_shared_slot(const struct bfs_ofile *of);
+/* Map the table inherited as fd; slot -> pointer (NULL if invalid). */
+int bfs_pl_shared_attach(int fd);
+uint64_t *bfs_pl_shared_ptr(long slot);
+
+/* ---- escapes (escape.c) ---- */
+/* Is a FUSE mount of this job at the mount prefix (BENCHFS_FUSE=1 and the
+ * prefix is a FUSE file system)? Decided once. */
+int bfs_pl_fuse(void);
+/* Move the open file description behind fd (all its descriptors) to the
+ * FUSE mount at the same offset: from then on the kernel serves it. 0 or
+ * -errno (the descriptor then stays ours). */
+int bfs_pl_to_fuse(int fd);
+/* fd became one of 0, 1, 2 (dup2, open...): libc's stdio and children
+ * reach it without us. */
+void bfs_pl_std_fd_taken(int fd);
+/* fd 0-2 is no longer ours: give stdio its stream back. */
+void bfs_pl_std_fd_dropped(int fd);
+/* A stdio stream on BenchFS descriptor fd that fclose does not close
+ * (stdio.c). */
+FILE *bfs_pl_stream_borrow(int fd, const char *mode);
+/* Rebuild the table inherited across exec (constructor). */
+void bfs_pl_adopt_inherited(void);
+
+/* ---- what was caught (report.c; BENCHFS_REPORT=1) ---- */
+enum bfs_pl_counter {
+    BFS_CNT_OPEN, BFS_CNT_READ, BFS_CNT_WRITE, BFS_CNT_META, BFS_CNT_DIR, BFS_CNT_OTHER,
+    BFS_CNT_FUSE, BFS_CNT_CARRIED, BFS_CNT_REFUSED, BFS_CNT_N
+};
+extern int bfs_pl_report_on;
+void bfs_pl_report_init(void);
+extern unsigned long bfs_pl_counts[BFS_CNT_N];
+static inline void bfs_pl_count(enum bfs_pl_counter c)
+{
+    if (__builtin_expect(bfs_pl_report_on, 0))
+        __atomic_fetch_add(&bfs_pl_counts[c], 1, __ATOMIC_RELAXED);
+}
+/* Count a refused escape and say, once per process tree, on stderr why
+ * (warn_once: only the line). */
+void bfs_pl_refused(const char *what);
+void bfs_pl_warn_once(const char *what);
 
 #endif

@@ -16,7 +16,10 @@
 static char g_mount[BFS_PATH_MAX] = "/benchfs";
 static size_t g_mount_len = 8;
 static char g_cwd[BFS_PATH_MAX];   /* BenchFS path of the cwd, "" if outside */
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;      /* table, cwd */
+/* Connecting, apart from the table's lock: the client library closes its
+ * own descriptors through our close (after fork), which takes g_mu. */
+static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
 static benchfs_t *g_fs;
 static int g_fs_failed;
 static volatile int g_forked;
@@ -64,17 +67,52 @@ __attribute__((constructor)) static void bfs_pl_init(void)
     mode_t m0 = REAL(umask)(022);
     REAL(umask)(m0);
     g_umask = m0;
+    bfs_pl_report_init();
+    bfs_pl_adopt_inherited();
 }
 
 const char *bfs_pl_mount(void) { return g_mount; }
 size_t bfs_pl_mount_len(void) { return g_mount_len; }
+
+/* UCX opens its descriptors when we connect, at the lowest free numbers.
+ * A shell then does `exec 3> f` (dup2 onto 3) and silently closes UCX's
+ * descriptor 3 under it. So while connecting, every free descriptor below
+ * LOW_FDS is held by a placeholder and UCX's land above them: shells use
+ * 0-9 for explicit numbers and ask F_DUPFD for 10 or more. */
+#define LOW_FDS 20
+static unsigned long hold_low_fds(void)
+{
+    unsigned long held = 0;
+    for (int fd = 0; fd < LOW_FDS; fd++) {
+        if (REAL(fcntl)(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int p = REAL(open)("/dev/null", O_PATH | O_CLOEXEC);
+        if (p < 0)
+            break;
+        if (p != fd) {
+            int d = REAL(dup3)(p, fd, O_CLOEXEC);
+            REAL(close)(p);
+            if (d < 0)
+                continue;
+        }
+        held |= 1ul << fd;
+    }
+    return held;
+}
+
+static void release_low_fds(unsigned long held)
+{
+    for (int fd = 0; fd < LOW_FDS; fd++)
+        if (held & (1ul << fd))
+            REAL(close)(fd);
+}
 
 benchfs_t *bfs_pl_fs(void)
 {
     benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
     if (fs && !g_forked)
         return fs;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&g_conn_mu);
     if (g_fs && g_forked) {
         g_forked = 0;
         if (benchfs_after_fork_child(g_fs) < 0)
@@ -82,7 +120,9 @@ benchfs_t *bfs_pl_fs(void)
     }
     if (!g_fs && !g_fs_failed) {
         const char *reg = getenv("BENCHFS_REGISTRY");
+        unsigned long held = hold_low_fds();
         int rc = benchfs_init(&fs, reg);
+        release_low_fds(held);
         if (rc < 0) {
             g_fs_failed = 1;
             char line[512];
@@ -97,7 +137,7 @@ benchfs_t *bfs_pl_fs(void)
         }
     }
     fs = g_fs_failed ? NULL : g_fs;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&g_conn_mu);
     if (!fs)
         errno = EIO;
     return fs;
@@ -246,6 +286,20 @@ int bfs_pl_is_ours(int fd)
     return t && fd >= 0 && fd < g_tab_cap && __atomic_load_n(&t[fd], __ATOMIC_RELAXED);
 }
 
+static void open_pending(struct bfs_ofile *of);
+
+/* Under the lock: a release cannot drop the table's reference between the
+ * load and the increment. The matching put needs no lock. */
+static struct bfs_ofile *get_ref(int fd)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bfs_ofile *of = g_tab[fd];
+    if (of)
+        __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_mu);
+    return of;
+}
+
 struct bfs_ofile *bfs_pl_get(int fd)
 {
     if (!bfs_pl_is_ours(fd))
@@ -253,14 +307,29 @@ struct bfs_ofile *bfs_pl_get(int fd)
     /* A forked child must reconnect before it uses an inherited file. */
     if (__builtin_expect(g_forked, 0))
         bfs_pl_fs();
-    /* Under the lock: a release cannot drop the table's reference between
-     * the load and the increment. The matching put needs no lock. */
-    pthread_mutex_lock(&g_mu);
-    struct bfs_ofile *of = g_tab[fd];
-    if (of)
-        __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_mu);
+    struct bfs_ofile *of = get_ref(fd);
+    if (of && __builtin_expect(__atomic_load_n(&of->pending, __ATOMIC_ACQUIRE), 0))
+        open_pending(of);
     return of;
+}
+
+/* A file carried across exec is opened again on its first use here, so
+ * that a program that never touches it never connects. If that fails (the
+ * file is gone, no servers) the descriptor stays ours and every call on it
+ * fails (EBADF from the missing file): never another file. */
+static void open_pending(struct bfs_ofile *of)
+{
+    pthread_mutex_lock(&of->mu);
+    if (of->pending) {
+        benchfs_t *fs = bfs_pl_fs();
+        benchfs_file_t *f = NULL;
+        int fl = of->is_dir ? O_RDONLY | O_DIRECTORY
+                            : of->flags & (O_ACCMODE | O_APPEND | O_DIRECTORY);
+        if (fs && benchfs_open(fs, of->path, fl, 0, &f) == 0)
+            of->file = f;
+        __atomic_store_n(&of->pending, 0, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&of->mu);
 }
 
 static void ofile_free(struct bfs_ofile *of)
@@ -294,16 +363,20 @@ struct bfs_ofile *bfs_pl_ofile_new(const char *path, int flags)
     of->path[plen] = '\0';
     of->flags = flags;
     of->refs = 1;
+    of->offp = &of->priv_off;
     return of;
 }
 
-/* Every open BenchFS file holds a kernel descriptor of /dev/null. They are
- * duplicated from one kept descriptor, which costs a third of opening
- * "/dev/null" (no path walk, no new open file: 0.9 against 2.8 us here). A
- * program may close or replace descriptors it does not know of (closefrom,
- * dup2), so the kept one is checked before each use and opened again when
- * it is no longer /dev/null. It sits at NULL_FD_MIN or above, out of the way
- * of the low numbers programs expect, when the descriptor limit allows. */
+/* Every open BenchFS file holds a kernel descriptor: an O_PATH descriptor
+ * of /dev/null, on which every read, write, ioctl or mmap that does not
+ * pass through the library fails with EBADF (a plain /dev/null descriptor
+ * made them succeed and drop the data). They are duplicated from one kept
+ * descriptor, which costs a third of opening "/dev/null" (no path walk, no
+ * new open file: 0.9 against 2.8 us here). A program may close or replace
+ * descriptors it does not know of (closefrom, dup2), so the kept one is
+ * checked before each use and opened again when it is no longer ours. It
+ * sits at NULL_FD_MIN or above, out of the way of the low numbers programs
+ * expect, when the descriptor limit allows. */
 #define NULL_FD_MIN 64
 static int g_null = -1;
 
@@ -311,6 +384,12 @@ static int is_dev_null(int fd)
 {
     struct stat st;
     return REAL(fstat)(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
+int bfs_pl_is_placeholder(int fd)
+{
+    int fl = REAL(fcntl)(fd, F_GETFL);
+    return fl >= 0 && (fl & O_PATH) && is_dev_null(fd);
 }
 
 static int null_fd(int cloexec, int minfd)
@@ -324,7 +403,7 @@ static int null_fd(int cloexec, int minfd)
         pthread_mutex_lock(&mu);
         base = __atomic_load_n(&g_null, __ATOMIC_ACQUIRE);
         if (base < 0 || !is_dev_null(base)) {
-            base = REAL(open)("/dev/null", O_RDWR | O_CLOEXEC);
+            base = REAL(open)("/dev/null", O_PATH | O_CLOEXEC);
             err = errno;
             if (base >= 0) {
                 int high = REAL(fcntl)(base, F_DUPFD_CLOEXEC, NULL_FD_MIN);
@@ -370,13 +449,50 @@ int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
     pthread_mutex_unlock(&g_mu);
     if (old)
         bfs_pl_put(old);
+    if (fd <= 2)
+        bfs_pl_std_fd_taken(fd);
     return fd;
+}
+
+int bfs_pl_adopt(struct bfs_ofile *of, int fd)
+{
+    if (table_init() < 0)
+        return -ENOMEM;
+    if (fd < 0 || fd >= g_tab_cap)
+        return -EBADF;
+    pthread_mutex_lock(&g_mu);
+    __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
+    struct bfs_ofile *old = g_tab[fd];
+    __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_mu);
+    if (old)
+        bfs_pl_put(old);
+    return 0;
+}
+
+void bfs_pl_each_fd(void (*fn)(int fd, struct bfs_ofile *of, void *arg), void *arg)
+{
+    struct bfs_ofile **t = __atomic_load_n(&g_tab, __ATOMIC_ACQUIRE);
+    if (!t)
+        return;
+    for (int fd = 0; fd < g_tab_cap; fd++) {
+        if (!__atomic_load_n(&t[fd], __ATOMIC_RELAXED))
+            continue;
+        struct bfs_ofile *of = get_ref(fd);
+        if (!of)
+            continue;
+        fn(fd, of, arg);
+        bfs_pl_put(of);
+    }
 }
 
 int bfs_pl_release(int fd)
 {
     if (!bfs_pl_is_ours(fd))
         return -EBADF;
+    /* A stream of ours on fd 0-2 is flushed into the file first. */
+    if (fd <= 2)
+        bfs_pl_std_fd_dropped(fd);
     pthread_mutex_lock(&g_mu);
     struct bfs_ofile *of = g_tab[fd];
     __atomic_store_n(&g_tab[fd], NULL, __ATOMIC_RELEASE);

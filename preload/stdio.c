@@ -13,6 +13,7 @@
 struct cookie {
     struct bfs_pl_handle h; /* keyed by the FILE * */
     int fd;
+    int borrowed;           /* a standard stream's fd: fclose keeps it */
 };
 
 static struct bfs_pl_handles g_cookies = BFS_PL_HANDLES_INIT;
@@ -37,7 +38,7 @@ static int ck_close(void *c)
 {
     struct cookie *k = c;
     bfs_pl_handles_remove(&g_cookies, &k->h);
-    int rc = close(k->fd);
+    int rc = k->borrowed ? 0 : close(k->fd);
     free(k);
     return rc;
 }
@@ -77,6 +78,14 @@ static FILE *stream_on(int fd, const char *mode)
         return NULL;
     }
     bfs_pl_handles_add(&g_cookies, &k->h, fp);
+    return fp;
+}
+
+FILE *bfs_pl_stream_borrow(int fd, const char *mode)
+{
+    FILE *fp = stream_on(fd, mode);
+    if (fp)
+        ((struct cookie *)bfs_pl_handles_find(&g_cookies, fp))->borrowed = 1;
     return fp;
 }
 
@@ -134,22 +143,41 @@ FILE *fdopen(int fd, const char *mode)
 
 static FILE *reopen(const char *path, const char *mode, FILE *stream, int is64)
 {
-    int handled;
-    FILE *f = path ? open_stream(path, mode, &handled) : NULL;
-    if (!path || !handled)
-        return is64 ? REAL(freopen64)(path, mode, stream) : REAL(freopen)(path, mode, stream);
-    /* A new stream replaces the old one; the standard streams are
-     * repointed so that printf and friends follow. */
-    if (!f)
+    char fp[BFS_PATH_MAX];
+    int r = path ? bfs_pl_resolve(AT_FDCWD, path, fp) : 0;
+    if (r == 0)
+        return is64 ? REAL(freopen64)(BFS_LIBC_PATH(path, fp), mode, stream)
+                    : REAL(freopen)(BFS_LIBC_PATH(path, fp), mode, stream);
+    int flags = r < 0 ? r : mode_flags(mode);
+    int fd = flags < 0 ? (r < 0 ? r : -EINVAL) : bfs_pl_open(fp, flags, 0666);
+    if (fd < 0) {
+        errno = -fd;
         return NULL;
-    fclose(stream);
-    if (stream == stdin)
-        stdin = f;
-    else if (stream == stdout)
-        stdout = f;
-    else if (stream == stderr)
-        stderr = f;
-    return f;
+    }
+    int std = stream == stdin ? 0 : stream == stdout ? 1 : stream == stderr ? 2 : -1;
+    if (std < 0) {
+        /* A new stream replaces the old one. */
+        FILE *f = stream_on(fd, mode);
+        if (!f) {
+            close(fd);
+            return NULL;
+        }
+        fclose(stream);
+        return f;
+    }
+    /* A standard stream keeps its descriptor number, as glibc's freopen
+     * does, so that children and libc's own writes find the file there:
+     * the new file goes onto it (dup2 hands it to FUSE, or repoints the
+     * stream at the library, see escape.c). */
+    fflush(stream);
+    int rc = dup2(fd, std);
+    int err = errno;
+    close(fd);
+    if (rc < 0) {
+        errno = err;
+        return NULL;
+    }
+    return std == 0 ? stdin : std == 1 ? stdout : stderr;
 }
 
 FILE *freopen(const char *path, const char *mode, FILE *stream) { return reopen(path, mode, stream, 0); }
