@@ -41,6 +41,7 @@ static void usage(FILE *o)
             "                       may show stale data while a file stays open\n"
             "  --threads N          at most N idle threads kept (default 10)\n"
             "  -l, --log FILE       append the log to FILE (default stderr)\n"
+            "  --fsname NAME        the mount's source name (default benchfs)\n"
             "  -o OPTS              more FUSE mount options (e.g. allow_other)\n"
             "  -h, --help           this help\n"
             "Stop with fusermount3 -u DIR, umount DIR, or SIGTERM.\n");
@@ -99,15 +100,15 @@ int main(int argc, char **argv)
     bfs_log_set_prefix("benchfs-fuse");
     const char *registry = getenv("BENCHFS_REGISTRY");
     const char *mount = getenv("BENCHFS_MOUNT");
-    const char *logfile = NULL, *extra_opts = NULL;
+    const char *logfile = NULL, *extra_opts = NULL, *fsname = "benchfs";
     int foreground = 0, single = 0, debug = 0, threads = 10;
     struct bfs_fuse st = {0};
-    enum { OPT_PAGE_CACHE = 256, OPT_THREADS };
+    enum { OPT_PAGE_CACHE = 256, OPT_THREADS, OPT_FSNAME };
     static const struct option lo[] = {
         {"registry", required_argument, 0, 'r'}, {"mount", required_argument, 0, 'm'},
         {"foreground", no_argument, 0, 'f'},     {"single-thread", no_argument, 0, 's'},
         {"debug", no_argument, 0, 'd'},          {"page-cache", no_argument, 0, OPT_PAGE_CACHE},
-        {"threads", required_argument, 0, OPT_THREADS},
+        {"threads", required_argument, 0, OPT_THREADS}, {"fsname", required_argument, 0, OPT_FSNAME},
         {"log", required_argument, 0, 'l'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -121,6 +122,13 @@ int main(int argc, char **argv)
         case 'l': logfile = optarg; break;
         case 'o': extra_opts = optarg; break;
         case OPT_PAGE_CACHE: st.page_cache = 1; break;
+        case OPT_FSNAME:
+            fsname = optarg;
+            if (!*fsname || strpbrk(fsname, ", \t\n\\")) {
+                fprintf(stderr, "benchfs-fuse: --fsname takes a word without blanks, commas or backslashes\n");
+                return E_USAGE;
+            }
+            break;
         case OPT_THREADS:
             threads = atoi(optarg);
             if (threads < 1 || threads > 1000) {
@@ -175,9 +183,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* fsname/subtype: the mount shows as "benchfs" of type fuse.benchfs. */
+    /* fsname/subtype: the mount shows as FSNAME (default "benchfs"; benchfs-run
+     * gives each job its own, to unmount only its own mounts) of type
+     * fuse.benchfs. */
     char opts[1024];
-    snprintf(opts, sizeof(opts), "fsname=benchfs,subtype=benchfs%s%s", extra_opts ? "," : "",
+    snprintf(opts, sizeof(opts), "fsname=%s,subtype=benchfs%s%s", fsname, extra_opts ? "," : "",
              extra_opts ? extra_opts : "");
     char *fargv[] = {argv[0], "-o", opts, debug ? "-d" : NULL, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);

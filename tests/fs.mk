@@ -61,6 +61,6 @@ EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_
 # the client API, dead servers, fsx, and benchfs-run's mount.
 check_PROGRAMS += tests/fuse_peer
 tests_fuse_peer_LDADD = $(FS_TEST_LIBS)
-FUSE_TESTS = tests/fuse_tools.sh tests/fuse_apps.sh tests/fuse_coherence.sh tests/fuse_server_down.sh
+FUSE_TESTS = tests/fuse_tools.sh tests/fuse_apps.sh tests/fuse_coherence.sh tests/fuse_server_down.sh tests/fuse_fsx.sh tests/run_fuse.sh
 TESTS += $(FUSE_TESTS)
 EXTRA_DIST += tests/fuse_lib.sh $(FUSE_TESTS)
