@@ -56,3 +56,11 @@ TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enosp
 	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh tests/fault_server_move.sh
 EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
 	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh tests/fault_server_move.sh
+
+# benchfs-fuse (fuse/): plain programs on the FUSE mount, coherence with
+# the client API, dead servers, fsx, and benchfs-run's mount.
+check_PROGRAMS += tests/fuse_peer
+tests_fuse_peer_LDADD = $(FS_TEST_LIBS)
+FUSE_TESTS = tests/fuse_tools.sh tests/fuse_apps.sh tests/fuse_coherence.sh tests/fuse_server_down.sh tests/fuse_fsx.sh tests/run_fuse.sh
+TESTS += $(FUSE_TESTS)
+EXTRA_DIST += tests/fuse_lib.sh $(FUSE_TESTS)

@@ -1,0 +1,81 @@
+#!/bin/bash
+# No stale data between the FUSE mount and the client API (what a preloaded
+# process or another node uses): each side sees the other's writes, an
+# overwrite of the same bytes (same size, same second), truncates, creates
+# and removes, at once, also through a descriptor kept open on the mount.
+. "$(dirname "$0")/fuse_lib.sh"
+unset LD_PRELOAD
+start_servers 0 "$T/srv" || exit 1
+M="$T/mnt"
+start_fuse "$M" || exit 1
+peer() { "$FUSE_PEER" "$@"; }
+
+# API -> FUSE, FUSE -> API
+peer write /a 0 "from the api" || fail "peer write"
+[ "$(cat "$M/a")" = "from the api" ] || fail "FUSE does not see the API's write"
+echo "from fuse" > "$M/b"
+[ "$(peer cat /b)" = "from fuse" ] || fail "the API does not see the FUSE write"
+
+# A name looked up while missing, then created on the other side (no
+# negative entry cache); removed on the other side (no entry cache).
+[ -e "$M/later" ] && fail "later exists"
+peer write /later 0 x || fail "peer write later"
+[ -e "$M/later" ] || fail "negative entry cached: created file not seen"
+ls "$M" | grep -qx later || fail "readdir misses the API's file"
+rm "$M/later"
+peer size /later 2>/dev/null && fail "the API still sees a file removed through FUSE"
+mkdir "$M/d"; peer ls /d >/dev/null || fail "the API does not see a FUSE mkdir"
+
+# Overwrite of the same bytes, same size, same second, while the mount holds
+# the file open: the next read through the open descriptor sees it.
+peer write /same 0 "AAAAAAAAAA" || fail "peer write same"
+python3 - "$M/same" "$FUSE_PEER" <<'PY' || fail "stale data through an open descriptor"
+import os, subprocess, sys
+p, peer = sys.argv[1], sys.argv[2]
+fd = os.open(p, os.O_RDWR)
+assert os.pread(fd, 10, 0) == b"AAAAAAAAAA"
+subprocess.run([peer, "write", "/same", "0", "BBBBBBBBBB"], check=True)
+assert os.pread(fd, 10, 0) == b"BBBBBBBBBB", "overwrite of the same bytes not seen"
+subprocess.run([peer, "write", "/same", "3", "CC"], check=True)
+assert os.pread(fd, 10, 0) == b"BBBCCBBBBB", "partial overwrite not seen"
+# Truncate by the other side: size and data through the open descriptor.
+subprocess.run([peer, "truncate", "/same", "4"], check=True)
+assert os.fstat(fd).st_size == 4, os.fstat(fd).st_size
+assert os.pread(fd, 10, 0) == b"BBBC", "read past an API truncate"
+subprocess.run([peer, "truncate", "/same", "8"], check=True)
+assert os.pread(fd, 10, 0) == b"BBBC\0\0\0\0", "grown file not zero-filled"
+# And the other way: a FUSE write is at once on the servers.
+os.pwrite(fd, b"ZZ", 0)
+out = subprocess.run([peer, "cat", "/same"], check=True, capture_output=True).stdout
+assert out == b"ZZBC\0\0\0\0", out
+# A write below the old size after the other side shrank the file grows it.
+subprocess.run([peer, "truncate", "/same", "2"], check=True)
+os.pwrite(fd, b"Q", 5)
+out = subprocess.run([peer, "cat", "/same"], check=True, capture_output=True).stdout
+assert out == b"ZZ\0\0\0Q", out
+os.close(fd)
+print("open-descriptor coherence ok")
+PY
+# Truncate through FUSE, seen by the API; stat on the mount after an API
+# truncate.
+head -c 100000 /dev/urandom > "$M/t"
+truncate -s 1000 "$M/t"
+[ "$(peer size /t)" = 1000 ] || fail "the API sees size $(peer size /t) after a FUSE truncate"
+peer truncate /t 10 || fail "peer truncate"
+[ "$(stat -c %s "$M/t")" = 10 ] || fail "FUSE sees size $(stat -c %s "$M/t") after an API truncate"
+[ "$(wc -c < "$M/t")" = 10 ] || fail "FUSE reads past an API truncate"
+
+# A big file across chunks (1 MiB), overwritten in place by the API.
+head -c 3000000 /dev/urandom > "$T/big"
+cp "$T/big" "$M/big"
+peer write /big 1048570 "XXXXXXXXXXXXXXXXXXXX" || fail "peer write big"
+printf 'XXXXXXXXXXXXXXXXXXXX' | dd of="$T/big" bs=1 seek=1048570 conv=notrunc status=none
+cmp "$T/big" "$M/big" || fail "big file: API overwrite across a chunk boundary not seen"
+
+# Renames on one side, seen on the other.
+peer write /r1 0 rename-me
+mv "$M/r1" "$M/r2"
+[ "$(peer cat /r2)" = rename-me ] || fail "the API does not see a FUSE rename"
+stop_fuse
+[ "$FUSE_STATUS" = 0 ] || fail "benchfs-fuse exited with $FUSE_STATUS"
+echo "PASS: fuse_coherence"

@@ -1,0 +1,42 @@
+#!/bin/bash
+# fsx (xfstests ltp/fsx.c, built here from the tarball in
+# $BENCHFS_CONFORMANCE, default /work/shared/conformance) against the FUSE
+# mount: 100000 random operations (reads, writes, truncates, fallocate,
+# copy_file_range, close/open) checked against a shadow copy.
+#   direct I/O mount:   -R -W (mapped reads/writes use MAP_SHARED, which the
+#                       kernel refuses for direct-I/O files: ENODEV)
+#   --page-cache mount: with mapped reads and writes.
+# FSX_OPS and FSX_SEED change the run (defaults 100000 and 1).
+. "$(dirname "$0")/fuse_lib.sh"
+unset LD_PRELOAD
+CONF=${BENCHFS_CONFORMANCE:-/work/shared/conformance}
+TARBALL=$(ls "$CONF"/xfstests-fsx-*.tar.gz 2>/dev/null | head -1)
+[ -n "$TARBALL" ] || fail "no xfstests-fsx-*.tar.gz in $CONF (set BENCHFS_CONFORMANCE)"
+OPS=${FSX_OPS:-100000}
+SEED=${FSX_SEED:-1}
+mkdir "$T/fsx" && tar -C "$T/fsx" -xzf "$TARBALL" || fail "cannot unpack $TARBALL"
+(cd "$T/fsx"/xfstests-fsx && gcc -O2 -D_GNU_SOURCE -include src/config.h -Isrc -Iinclude ltp/fsx.c -o "$T/fsxbin") ||
+    fail "cannot build fsx"
+start_servers 0 "$T/srv" --chunk-size 64K || exit 1
+M="$T/mnt"; P="$T/pmnt"
+start_fuse "$M" || exit 1
+start_fuse "$P" --page-cache || exit 1
+mkdir "$T/logs"
+
+run_fsx() {  # NAME FILE ARGS...
+    local name=$1 file=$2; shift 2
+    local t0=$SECONDS
+    if ! timeout 900 "$T/fsxbin" -q -N "$OPS" -S "$SEED" -P "$T/logs" "$@" "$file" >"$T/logs/$name.out" 2>&1; then
+        tail -40 "$T/logs/$name.out"
+        tail -40 "$T/logs/$(basename "$file").fsxlog" 2>/dev/null
+        fail "fsx $name ($*) failed"
+    fi
+    echo "fsx $name: $OPS ops, seed $SEED, flags '$*': passed in $((SECONDS - t0)) s"
+    # What fsx turned off because the file system refused it.
+    sed "s/^/  $name: /" "$T/logs/$name.out" | head -20
+}
+run_fsx direct "$M/fsx-direct" -R -W
+run_fsx pagecache "$P/fsx-cached"
+stop_fuse
+[ "$FUSE_STATUS" = 0 ] || fail "benchfs-fuse exited with $FUSE_STATUS"
+echo "PASS: fuse_fsx"
