@@ -187,12 +187,14 @@ struct dirent *readdir(DIR *d)
     bfs_pl_count(BFS_CNT_DIR);
     struct benchfs_dirent e;
     const char *dp;
+    /* The end of a directory is NULL with errno untouched, and programs
+     * (Python's listdir, find) test errno: the RPCs underneath may leave
+     * EAGAIN there from a non-blocking read. */
+    int saved = errno;
     int rc = next_entry(s, &e, &dp);
-    if (rc <= 0) {
-        if (rc < 0)
-            errno = -rc;
-        return NULL; /* end: errno untouched */
-    }
+    errno = rc < 0 ? -rc : saved;
+    if (rc <= 0)
+        return NULL;
     s->ent.d_ino = name_ino(dp, e.name);
     s->ent.d_off = s->pos;
     s->ent.d_reclen = sizeof(s->ent);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -395,7 +396,13 @@ static int fcntl_ours(struct bfs_ofile *of, int fd, int cmd, long arg)
     case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-        /* No lock manager: say so rather than pretend. */
+        /* No lock manager in BenchFS: with a FUSE mount the description
+         * moves there and the kernel locks it (within this node, like
+         * sqlite on a local disk); otherwise say so rather than pretend. */
+        if (bfs_pl_fuse() && bfs_pl_to_fuse(fd) == 0) {
+            int r = REAL(fcntl)(fd, cmd, arg);
+            return r < 0 ? -errno : r;
+        }
         return -ENOTSUP;
     default: {
         /* F_GETFD/F_SETFD and the rest act on the reserved kernel fd. */
@@ -426,6 +433,15 @@ int fcntl64(int fd, int cmd, ...)
     long arg = va_arg(ap, long);
     va_end(ap);
     return fcntl(fd, cmd, arg);
+}
+
+int flock(int fd, int op)
+{
+    if (!bfs_pl_is_ours(fd))
+        return REAL(flock)(fd, op);
+    if (bfs_pl_fuse() && bfs_pl_to_fuse(fd) == 0)
+        return REAL(flock)(fd, op);
+    return (int)bfs_pl_ret(-ENOTSUP);
 }
 
 /* ---- sync, size, space ---- */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define CWD_ENV "BENCHFS_CWD"
+#define CWD_HOST_ENV "BENCHFS_CWD_HOST"
 
 static char g_mount[BFS_PATH_MAX] = "/benchfs";
 static size_t g_mount_len = 8;
@@ -55,14 +56,22 @@ __attribute__((constructor)) static void bfs_pl_init(void)
             g_mount_len = (size_t)n;
         }
     }
-    /* A working directory inside BenchFS, inherited across exec: shells
-     * export PWD, other programs carry BENCHFS_CWD (set by our chdir). */
-    char fp[BFS_PATH_MAX];
-    const char *pwd = getenv("PWD"), *cwd = getenv(CWD_ENV);
-    if (pwd && pwd[0] == '/' && to_fs(pwd, fp) == 1)
+    /* A working directory inside BenchFS, inherited across exec. The kernel
+     * knows it when it is on the FUSE mount; otherwise our chdir left it in
+     * BENCHFS_CWD, with the kernel's directory of that moment in
+     * BENCHFS_CWD_HOST: if the kernel's is another one now, a program that
+     * does not load the library changed it since (make -C, a static shell),
+     * and BENCHFS_CWD is stale. Shells' PWD is the last resort. */
+    char fp[BFS_PATH_MAX], kc[BFS_PATH_MAX];
+    const char *pwd = getenv("PWD"), *cwd = getenv(CWD_ENV), *host = getenv(CWD_HOST_ENV);
+    int have_kc = REAL(getcwd)(kc, sizeof(kc)) != NULL;
+    if (have_kc && to_fs(kc, fp) == 1)
         snprintf(g_cwd, sizeof(g_cwd), "%s", fp);
-    else if (cwd && cwd[0] == '/' && bfs_path_check(cwd, strlen(cwd)) == 0)
+    else if (cwd && cwd[0] == '/' && bfs_path_check(cwd, strlen(cwd)) == 0 &&
+             (!host || (have_kc && !strcmp(host, kc))))
         snprintf(g_cwd, sizeof(g_cwd), "%s", cwd);
+    else if (!cwd && pwd && pwd[0] == '/' && to_fs(pwd, fp) == 1)
+        snprintf(g_cwd, sizeof(g_cwd), "%s", fp);
     pthread_atfork(NULL, NULL, after_fork_child);
     mode_t m0 = REAL(umask)(022);
     REAL(umask)(m0);
@@ -246,13 +255,26 @@ const char *bfs_pl_cwd(void) { return g_cwd; }
 
 void bfs_pl_set_cwd(const char *fspath)
 {
+    /* With a FUSE mount the kernel's working directory goes there too, so
+     * that relative paths the library never sees (a static child, mknod,
+     * a raw system call) land in BenchFS, not in the old directory. */
+    if (fspath && bfs_pl_fuse()) {
+        char host[2 * BFS_PATH_MAX];
+        snprintf(host, sizeof(host), "%s%s", g_mount, strcmp(fspath, "/") ? fspath : "");
+        if (REAL(chdir)(host) < 0)
+            bfs_pl_warn_once("cannot enter the directory on the FUSE mount");
+    }
     pthread_mutex_lock(&g_mu);
     if (fspath) {
         snprintf(g_cwd, sizeof(g_cwd), "%s", fspath);
         setenv(CWD_ENV, g_cwd, 1);
+        char kc[BFS_PATH_MAX];
+        if (REAL(getcwd)(kc, sizeof(kc)))
+            setenv(CWD_HOST_ENV, kc, 1);
     } else if (g_cwd[0]) {
         g_cwd[0] = '\0';
         unsetenv(CWD_ENV);
+        unsetenv(CWD_HOST_ENV);
     }
     pthread_mutex_unlock(&g_mu);
 }
