@@ -342,9 +342,13 @@ static char **exec_prepare(const char *target, int search, char *const envp[], s
         return (char **)envp;
     }
     bfs_pl_count(BFS_CNT_CARRIED);
-    if (!target_loads_library(target, search)) {
+    int preloaded = 0;
+    for (size_t i = 0; i < ne && !preloaded; i++)
+        preloaded = !strncmp(envp[i], "LD_PRELOAD=", 11) && strstr(envp[i], "libbenchfs");
+    if (!preloaded || !target_loads_library(target, search)) {
         char what[BFS_PATH_MAX + 64];
-        snprintf(what, sizeof(what), "%s cannot load libbenchfs.so (static or set-user-ID)", target);
+        snprintf(what, sizeof(what), "%s cannot load libbenchfs.so (%s)", target ? target : "a program",
+                 preloaded ? "static or set-user-ID" : "LD_PRELOAD does not name it");
         bfs_pl_refused(what);
     }
     x->table_fd = bfs_pl_shared_fd();

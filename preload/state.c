@@ -29,6 +29,7 @@ static volatile int g_forked;
  * that the common "is this fd ours?" test needs no lock. */
 static struct bfs_ofile **g_tab;
 static int g_tab_cap;
+static int g_tab_used; /* entries set: walks (fork, exec) skip an empty table */
 
 static int to_fs(const char *host, char out[BFS_PATH_MAX]);
 
@@ -468,6 +469,8 @@ int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
     __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
     struct bfs_ofile *old = g_tab[fd];
     __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
+    if (!old)
+        __atomic_add_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
     if (old)
         bfs_pl_put(old);
@@ -486,6 +489,8 @@ int bfs_pl_adopt(struct bfs_ofile *of, int fd)
     __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
     struct bfs_ofile *old = g_tab[fd];
     __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
+    if (!old)
+        __atomic_add_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
     if (old)
         bfs_pl_put(old);
@@ -495,7 +500,7 @@ int bfs_pl_adopt(struct bfs_ofile *of, int fd)
 void bfs_pl_each_fd(void (*fn)(int fd, struct bfs_ofile *of, void *arg), void *arg)
 {
     struct bfs_ofile **t = __atomic_load_n(&g_tab, __ATOMIC_ACQUIRE);
-    if (!t)
+    if (!t || !__atomic_load_n(&g_tab_used, __ATOMIC_RELAXED))
         return;
     for (int fd = 0; fd < g_tab_cap; fd++) {
         if (!__atomic_load_n(&t[fd], __ATOMIC_RELAXED))
@@ -518,6 +523,8 @@ int bfs_pl_release(int fd)
     pthread_mutex_lock(&g_mu);
     struct bfs_ofile *of = g_tab[fd];
     __atomic_store_n(&g_tab[fd], NULL, __ATOMIC_RELEASE);
+    if (of)
+        __atomic_sub_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_mu);
     if (!of)
         return -EBADF;
