@@ -101,6 +101,17 @@ assert os.pread(fd, 7, 0) == b"scratch", "read after unlink"
 os.pwrite(fd, b"S", 0)
 assert os.pread(fd, 7, 0) == b"Scratch"
 os.close(fd)
+# A rename over a file that is open: the open replaced file keeps its own
+# data, the new one is not touched by writes to it.
+fo = os.open(m + "/old", os.O_CREAT | os.O_RDWR); os.write(fo, b"old-data")
+fn = os.open(m + "/new", os.O_CREAT | os.O_RDWR); os.write(fn, b"new-data")
+os.rename(m + "/new", m + "/old")
+os.pwrite(fo, b"OLD", 0)
+assert os.pread(fo, 8, 0) == b"OLD-data", os.pread(fo, 8, 0)
+assert open(m + "/old", "rb").read() == b"new-data", "write to the replaced file hit its successor"
+os.pwrite(fn, b"NEW", 0)
+assert open(m + "/old", "rb").read() == b"NEW-data"
+os.close(fo); os.close(fn)
 left = [n for n in os.listdir(m) if n.startswith(".fuse_hidden")]
 assert not left, left
 print("rename/unlink of open files ok")
