@@ -192,6 +192,7 @@ int main(int argc, char **argv)
     char *fargv[] = {argv[0], "-o", opts, debug ? "-d" : NULL, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
     struct fuse *f = fuse_new(&args, &bfs_fuse_ops, sizeof(bfs_fuse_ops), &st);
+    fuse_opt_free_args(&args); /* fuse_new may have added to them; it keeps copies */
     if (!f) {
         bfs_error("fuse_new failed (bad -o options?)");
         benchfs_finalize(st.fs);
