@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -108,6 +109,48 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     return b;
 }
 
+/* A lookup that timed out makes the kernel drop the name and look it up
+ * again at once (fuse_dentry_revalidate): two deadlines for one stat. The
+ * paths whose stat timed out in the last second answer ETIMEDOUT at once:
+ * an error remembered, never data. */
+#define SLOW_SLOTS 16
+static struct {
+    uint64_t hash, until_ns;
+} slow[SLOW_SLOTS];
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t path_hash(const char *p)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h | 1; /* 0: an empty slot */
+}
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+static int slow_recently(uint64_t h)
+{
+    uint64_t now = mono_ns();
+    int hit = 0;
+    pthread_mutex_lock(&slow_lock);
+    for (int i = 0; i < SLOW_SLOTS && !hit; i++)
+        hit = slow[i].hash == h && slow[i].until_ns > now;
+    pthread_mutex_unlock(&slow_lock);
+    return hit;
+}
+static void slow_remember(uint64_t h)
+{
+    pthread_mutex_lock(&slow_lock);
+    int pick = (int)(h % SLOW_SLOTS);
+    slow[pick].hash = h;
+    slow[pick].until_ns = mono_ns() + 1000000000ull;
+    pthread_mutex_unlock(&slow_lock);
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     if (fi) {
@@ -117,7 +160,13 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
     }
     if (!path)
         return -ENOENT;
-    return bfs_fuse_err(benchfs_stat(fs(), path, st));
+    uint64_t h = path_hash(path);
+    if (slow_recently(h))
+        return -ETIMEDOUT;
+    int rc = benchfs_stat(fs(), path, st);
+    if (rc == -ETIMEDOUT)
+        slow_remember(h);
+    return bfs_fuse_err(rc);
 }
 
 /* The caller's access to a file, by its mode bits (the kernel does not
