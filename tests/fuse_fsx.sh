@@ -34,7 +34,7 @@ run_fsx() {  # NAME FILE ARGS...
     echo "fsx $name: $OPS ops, seed $SEED, flags '$*': passed in $((SECONDS - t0)) s"
     # What fsx turned off because the file system refused it.
     # Which operations ran (fsx drops those the file system refuses).
-    echo "  $name: operations: $(awk '{ print $1 }' "$T/logs/$(basename "$file").fsxops" | sort | uniq -c |
+    echo "  $name: operations in fsx's record (its last 10000): $(awk '{ print $1 }' "$T/logs/$(basename "$file").fsxops" | sort | uniq -c |
         awk '{ printf "%s %s, ", $2, $1 }')"
 }
 run_fsx direct "$M/fsx-direct" -R -W
