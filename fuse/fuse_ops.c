@@ -2,9 +2,9 @@
  * calls. Paths from libfuse's high-level API are the BenchFS paths ("/" is
  * the file system's root). An open file's handle (fi->fh) is a struct
  * bfs_fh holding its benchfs_file_t, a directory's its benchfs_dir_t.
- * Errors are the API's
- * negative errno, passed through (bfs_fuse_err). No attribute, entry or
- * data caching (see init): what the servers hold is what callers see. */
+ * Errors are the API's negative errno, passed through (bfs_fuse_err). No
+ * attribute, entry or data caching (see init): what the servers hold is
+ * what callers see. */
 #include "fuse_ops.h"
 
 #include <dirent.h>
