@@ -77,8 +77,10 @@ static int is_mount_point(const char *dir)
     return found;
 }
 
-static int mkdir_p(const char *dir)
+/* mkdir -p; *made: 1 when the last component was created here. */
+static int mkdir_p(const char *dir, int *made)
 {
+    *made = 0;
     char p[PATH_MAX];
     if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
         return -ENAMETOOLONG;
@@ -90,13 +92,25 @@ static int mkdir_p(const char *dir)
             return -errno;
         *s = '/';
     }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+    if (mkdir(p, 0755) == 0)
+        *made = 1;
+    else if (errno != EEXIST)
         return -errno;
     return 0;
 }
 
+/* The mount point, when this daemon created it: removed (if empty) at exit,
+ * so that a job leaves no directory behind. */
+static char made_dir[PATH_MAX];
+static void remove_made_dir(void)
+{
+    if (made_dir[0])
+        rmdir(made_dir);
+}
+
 int main(int argc, char **argv)
 {
+    atexit(remove_made_dir);
     bfs_log_set_prefix("benchfs-fuse");
     const char *registry = getenv("BENCHFS_REGISTRY");
     const char *mount = getenv("BENCHFS_MOUNT");
@@ -165,7 +179,8 @@ int main(int argc, char **argv)
         dup2(logfd, STDERR_FILENO);
     }
 
-    int rc = mkdir_p(mount);
+    int made;
+    int rc = mkdir_p(mount, &made);
     char real[PATH_MAX];
     if (rc < 0 || !realpath(mount, real)) {
         bfs_error("cannot create the mount point %s: %s", mount, strerror(rc < 0 ? -rc : errno));
@@ -176,6 +191,8 @@ int main(int argc, char **argv)
                   "fusermount3 -u %s); not mounting", real, real);
         return E_MOUNTED;
     }
+    if (made)
+        snprintf(made_dir, sizeof(made_dir), "%s", real); /* rmdir at exit, after the unmount */
 
     rc = benchfs_init(&st.fs, registry);
     if (rc < 0) {
@@ -192,6 +209,7 @@ int main(int argc, char **argv)
     char *fargv[] = {argv[0], "-o", opts, debug ? "-d" : NULL, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, fargv);
     struct fuse *f = fuse_new(&args, &bfs_fuse_ops, sizeof(bfs_fuse_ops), &st);
+    fuse_opt_free_args(&args); /* fuse_new may have added to them; it keeps copies */
     if (!f) {
         bfs_error("fuse_new failed (bad -o options?)");
         benchfs_finalize(st.fs);

@@ -1,9 +1,10 @@
 /* benchfs-fuse operations: the kernel's requests turned into client API
  * calls. Paths from libfuse's high-level API are the BenchFS paths ("/" is
- * the file system's root). An open file's handle (fi->fh) is its
- * benchfs_file_t, a directory's its benchfs_dir_t. Errors are the API's
- * negative errno, passed through (bfs_fuse_err). No attribute, entry or
- * data caching (see init): what the servers hold is what callers see. */
+ * the file system's root). An open file's handle (fi->fh) is a struct
+ * bfs_fh holding its benchfs_file_t, a directory's its benchfs_dir_t.
+ * Errors are the API's negative errno, passed through (bfs_fuse_err). No
+ * attribute, entry or data caching (see init): what the servers hold is
+ * what callers see. */
 #include "fuse_ops.h"
 
 #include <dirent.h>
@@ -13,18 +14,68 @@
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 
 static struct bfs_fuse *ctx(void) { return fuse_get_context()->private_data; }
 static benchfs_t *fs(void) { return ctx()->fs; }
-static benchfs_file_t *fh(const struct fuse_file_info *fi)
+
+/* An open file. The client API names an open file by the path it was opened
+ * with (reported: it should be its id), so after a rename through this
+ * mount the daemon opens the file again under its new name and swaps the
+ * handle (follow_rename); the lock keeps I/O off a handle being swapped.
+ * Unlinking an open file becomes a rename to .fuse_hidden* (libfuse), which
+ * the handles follow, and the hidden file goes at the last close. */
+struct bfs_fh {
+    pthread_rwlock_t lock; /* read: any use of f; write: swapping f */
+    benchfs_file_t *f;
+    struct bfs_fh *prev, *next; /* every open file, for follow_rename */
+};
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bfs_fh open_files = {.prev = &open_files, .next = &open_files};
+
+static struct bfs_fh *H(const struct fuse_file_info *fi) { return (struct bfs_fh *)(uintptr_t)fi->fh; }
+/* hold: the file of fi, read-locked until drop. */
+static benchfs_file_t *hold(const struct fuse_file_info *fi)
 {
-    return (benchfs_file_t *)(uintptr_t)fi->fh;
+    pthread_rwlock_rdlock(&H(fi)->lock);
+    return H(fi)->f;
+}
+static void drop(const struct fuse_file_info *fi) { pthread_rwlock_unlock(&H(fi)->lock); }
+
+/* After a rename of from to to: every open file at from, or below it when
+ * from was a directory, is opened again at its new name. */
+static void follow_rename(const char *from, const char *to)
+{
+    size_t fl = strlen(from);
+    pthread_mutex_lock(&open_lock);
+    for (struct bfs_fh *h = open_files.next; h != &open_files; h = h->next) {
+        const char *p = benchfs_file_path(h->f);
+        if (strncmp(p, from, fl) || (p[fl] && p[fl] != '/'))
+            continue;
+        char np[4096];
+        if (snprintf(np, sizeof(np), "%s%s", to, p + fl) >= (int)sizeof(np))
+            continue;
+        benchfs_file_t *nf;
+        int flags = benchfs_file_flags(h->f) & ~(O_CREAT | O_EXCL | O_TRUNC);
+        int rc = benchfs_open(fs(), np, flags, 0, &nf);
+        if (rc < 0) {
+            bfs_warn("renamed open file %s -> %s: cannot open it again: %s", p, np, strerror(-rc));
+            continue;
+        }
+        pthread_rwlock_wrlock(&h->lock);
+        benchfs_file_t *old = h->f;
+        h->f = nf;
+        pthread_rwlock_unlock(&h->lock);
+        benchfs_close(old); /* its name is gone: errors mean nothing here */
+    }
+    pthread_mutex_unlock(&open_lock);
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -40,10 +91,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->direct_io = !b->page_cache;
     cfg->kernel_cache = 0;
     cfg->auto_cache = 0;
-    /* unlink removes at once (no .fuse_hidden renames); open handles of an
-     * unlinked file reach us with a NULL path, which we never need. */
-    cfg->hard_remove = 1;
-    cfg->nullpath_ok = 1;
+    /* unlink of an open file: libfuse renames it to .fuse_hidden* and
+     * unlinks that at the last close (see struct bfs_fh). */
+    cfg->hard_remove = 0;
+    cfg->nullpath_ok = 0;
     cfg->use_ino = 0;
     /* O_TRUNC arrives with the open (one call, not open + setattr). */
     if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -59,13 +110,64 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     return b;
 }
 
+/* A lookup that timed out makes the kernel drop the name and look it up
+ * again at once (fuse_dentry_revalidate): two deadlines for one stat. The
+ * paths whose stat timed out in the last second answer ETIMEDOUT at once:
+ * an error remembered, never data. */
+#define SLOW_SLOTS 16
+static struct {
+    uint64_t hash, until_ns;
+} slow[SLOW_SLOTS];
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t path_hash(const char *p)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h | 1; /* 0: an empty slot */
+}
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+static int slow_recently(uint64_t h)
+{
+    uint64_t now = mono_ns();
+    int hit = 0;
+    pthread_mutex_lock(&slow_lock);
+    for (int i = 0; i < SLOW_SLOTS && !hit; i++)
+        hit = slow[i].hash == h && slow[i].until_ns > now;
+    pthread_mutex_unlock(&slow_lock);
+    return hit;
+}
+static void slow_remember(uint64_t h)
+{
+    pthread_mutex_lock(&slow_lock);
+    int pick = (int)(h % SLOW_SLOTS);
+    slow[pick].hash = h;
+    slow[pick].until_ns = mono_ns() + 1000000000ull;
+    pthread_mutex_unlock(&slow_lock);
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-    if (fi)
-        return bfs_fuse_err(benchfs_fstat(fh(fi), st));
+    if (fi) {
+        int rc = benchfs_fstat(hold(fi), st);
+        drop(fi);
+        return bfs_fuse_err(rc);
+    }
     if (!path)
         return -ENOENT;
-    return bfs_fuse_err(benchfs_stat(fs(), path, st));
+    uint64_t h = path_hash(path);
+    if (slow_recently(h))
+        return -ETIMEDOUT;
+    int rc = benchfs_stat(fs(), path, st);
+    if (rc == -ETIMEDOUT)
+        slow_remember(h);
+    return bfs_fuse_err(rc);
 }
 
 /* The caller's access to a file, by its mode bits (the kernel does not
@@ -106,7 +208,10 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
         if (rc != -ENOENT)
             return bfs_fuse_err(rc);
     }
-    return bfs_fuse_err(benchfs_rename(fs(), from, to));
+    int rc = benchfs_rename(fs(), from, to);
+    if (rc == 0)
+        follow_rename(from, to);
+    return bfs_fuse_err(rc);
 }
 
 /* Not in the client API (yet): the errno POSIX gives for a file system
@@ -119,8 +224,8 @@ static int op_readlink(const char *path, char *buf, size_t len) { return -EINVAL
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-    if (!path && fi)
-        path = benchfs_file_path(fh(fi));
+    if (!path)
+        return -ENOENT;
     return bfs_fuse_err(benchfs_chmod(fs(), path, mode));
 }
 
@@ -129,7 +234,13 @@ static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
     struct stat st;
-    int rc = fi ? benchfs_fstat(fh(fi), &st) : benchfs_stat(fs(), path, &st);
+    int rc;
+    if (fi) {
+        rc = benchfs_fstat(hold(fi), &st);
+        drop(fi);
+    } else {
+        rc = benchfs_stat(fs(), path, &st);
+    }
     if (rc < 0)
         return bfs_fuse_err(rc);
     if ((uid == (uid_t)-1 || uid == st.st_uid) && (gid == (gid_t)-1 || gid == st.st_gid))
@@ -139,15 +250,18 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-    if (fi)
-        return bfs_fuse_err(benchfs_ftruncate(fh(fi), size));
+    if (fi) {
+        int rc = benchfs_ftruncate(hold(fi), size);
+        drop(fi);
+        return bfs_fuse_err(rc);
+    }
     return bfs_fuse_err(benchfs_truncate(fs(), path, size));
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-    if (!path && fi)
-        path = benchfs_file_path(fh(fi));
+    if (!path)
+        return -ENOENT;
     return bfs_fuse_err(benchfs_utimens(fs(), path, tv));
 }
 
@@ -155,11 +269,22 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
  * mode, O_CREAT, O_EXCL, O_TRUNC, O_APPEND. */
 static int do_open(const char *path, int flags, mode_t mode, struct fuse_file_info *fi)
 {
-    benchfs_file_t *f;
-    int rc = benchfs_open(fs(), path, flags, mode, &f);
-    if (rc < 0)
+    struct bfs_fh *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    int rc = benchfs_open(fs(), path, flags, mode, &h->f);
+    if (rc < 0) {
+        free(h);
         return bfs_fuse_err(rc);
-    fi->fh = (uint64_t)(uintptr_t)f;
+    }
+    pthread_rwlock_init(&h->lock, NULL);
+    pthread_mutex_lock(&open_lock);
+    h->next = open_files.next;
+    h->prev = &open_files;
+    open_files.next->prev = h;
+    open_files.next = h;
+    pthread_mutex_unlock(&open_lock);
+    fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = !ctx()->page_cache;
     fi->keep_cache = 0; /* --page-cache: what was cached before is dropped */
     return 0;
@@ -190,19 +315,19 @@ static int refresh(benchfs_file_t *f)
 
 static int op_read(const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi)
 {
-    int rc = refresh(fh(fi));
-    if (rc < 0)
-        return bfs_fuse_err(rc);
+    benchfs_file_t *f = hold(fi);
+    int rc = refresh(f);
     size_t got = 0;
-    while (got < len) {
-        ssize_t r = benchfs_pread(fh(fi), buf + got, len - got, off + (off_t)got);
+    while (rc == 0 && got < len) {
+        ssize_t r = benchfs_pread(f, buf + got, len - got, off + (off_t)got);
         if (r < 0)
-            return got ? (int)got : bfs_fuse_err(r);
-        if (r == 0)
+            rc = (int)r;
+        if (r <= 0)
             break;
         got += (size_t)r;
     }
-    return (int)got;
+    drop(fi);
+    return got ? (int)got : bfs_fuse_err(rc);
 }
 
 static ssize_t write_all(benchfs_file_t *f, const char *buf, size_t len, off_t off)
@@ -229,7 +354,7 @@ static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
 static int op_write(const char *path, const char *buf, size_t len, off_t off,
                     struct fuse_file_info *fi)
 {
-    benchfs_file_t *f = fh(fi);
+    benchfs_file_t *f = hold(fi);
     ssize_t r;
     if (benchfs_file_flags(f) & O_APPEND) {
         pthread_mutex_lock(&append_lock);
@@ -241,6 +366,7 @@ static int op_write(const char *path, const char *buf, size_t len, off_t off,
         int rc = refresh(f);
         r = rc < 0 ? rc : write_all(f, buf, len, off);
     }
+    drop(fi);
     return r < 0 ? bfs_fuse_err(r) : (int)r;
 }
 
@@ -249,12 +375,22 @@ static int op_flush(const char *path, struct fuse_file_info *fi) { return 0; }
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
-    return bfs_fuse_err(benchfs_close(fh(fi)));
+    struct bfs_fh *h = H(fi);
+    pthread_mutex_lock(&open_lock);
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    pthread_mutex_unlock(&open_lock);
+    int rc = benchfs_close(h->f); /* no other use: the kernel's last reference */
+    pthread_rwlock_destroy(&h->lock);
+    free(h);
+    return bfs_fuse_err(rc);
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-    return bfs_fuse_err(benchfs_fsync(fh(fi)));
+    int rc = benchfs_fsync(hold(fi));
+    drop(fi);
+    return bfs_fuse_err(rc);
 }
 
 static int op_statfs(const char *path, struct statvfs *st)
@@ -316,9 +452,11 @@ static int op_fallocate(const char *path, int mode, off_t off, off_t len,
     if (mode & FALLOC_FL_KEEP_SIZE)
         return 0;
     struct stat st;
-    int rc = benchfs_fstat(fh(fi), &st);
+    benchfs_file_t *f = hold(fi);
+    int rc = benchfs_fstat(f, &st);
     if (rc == 0 && off + len > st.st_size)
-        rc = benchfs_ftruncate(fh(fi), off + len);
+        rc = benchfs_ftruncate(f, off + len);
+    drop(fi);
     return bfs_fuse_err(rc);
 }
 
@@ -338,12 +476,27 @@ static ssize_t op_copy_file_range(const char *pin, struct fuse_file_info *fin, o
         return -ENOMEM;
     size_t done = 0;
     ssize_t r = 0;
+    /* Both read-locked: a rename waits for the copy (lock order: the lower
+     * address first, for a copy within one file and two copies crossing). */
+    const struct fuse_file_info *a = H(fin) < H(fout) ? fin : fout;
+    const struct fuse_file_info *b = a == fin ? fout : fin;
+    benchfs_file_t *src, *dst;
+    hold(a);
+    if (H(b) != H(a))
+        hold(b);
+    src = H(fin)->f;
+    dst = H(fout)->f;
+    int rc = refresh(src);
+    if (rc == 0)
+        rc = refresh(dst);
+    if (rc < 0)
+        r = rc, len = 0;
     while (done < len) {
         size_t n = len - done < piece ? len - done : piece;
-        r = benchfs_pread(fh(fin), buf, n, oin + (off_t)done);
+        r = benchfs_pread(src, buf, n, oin + (off_t)done);
         if (r <= 0)
             break;
-        ssize_t w = write_all(fh(fout), buf, (size_t)r, oout + (off_t)done);
+        ssize_t w = write_all(dst, buf, (size_t)r, oout + (off_t)done);
         if (w < 0) {
             r = w;
             break;
@@ -352,6 +505,9 @@ static ssize_t op_copy_file_range(const char *pin, struct fuse_file_info *fin, o
         if ((size_t)w < n)
             break;
     }
+    if (H(b) != H(a))
+        drop(b);
+    drop(a);
     free(buf);
     if (done == 0 && r < 0)
         return bfs_fuse_err(r);

@@ -64,3 +64,6 @@ tests_fuse_peer_LDADD = $(FS_TEST_LIBS)
 FUSE_TESTS = tests/fuse_tools.sh tests/fuse_apps.sh tests/fuse_coherence.sh tests/fuse_server_down.sh tests/fuse_fsx.sh tests/run_fuse.sh
 TESTS += $(FUSE_TESTS)
 EXTRA_DIST += tests/fuse_lib.sh $(FUSE_TESTS)
+# FUSE path versus the client API (numbers in docs/DESIGN.md), not a test.
+noinst_PROGRAMS += tests/bench/fuse_cost
+tests_bench_fuse_cost_LDADD = $(FS_TEST_LIBS)

@@ -76,6 +76,47 @@ cmp "$T/big" "$M/big" || fail "big file: API overwrite across a chunk boundary n
 peer write /r1 0 rename-me
 mv "$M/r1" "$M/r2"
 [ "$(peer cat /r2)" = rename-me ] || fail "the API does not see a FUSE rename"
+# A file renamed (also with its directory) or unlinked while open through the
+# mount stays usable through the open descriptor; the unlinked one goes at
+# the last close.
+python3 - "$M" <<'PY' || fail "open file renamed or unlinked"
+import os, sys
+m = sys.argv[1]
+os.mkdir(m + "/od")
+fd = os.open(m + "/od/a", os.O_CREAT | os.O_RDWR)
+os.write(fd, b"hello")
+os.rename(m + "/od/a", m + "/od/b")
+os.pwrite(fd, b"J", 0)
+assert open(m + "/od/b", "rb").read() == b"Jello", "write after rename"
+os.rename(m + "/od", m + "/od2")
+os.pwrite(fd, b"Y", 4)
+assert open(m + "/od2/b", "rb").read() == b"JellY", "write after a rename of the directory"
+assert os.fstat(fd).st_size == 5
+os.close(fd)
+fd = os.open(m + "/tmpfile", os.O_CREAT | os.O_RDWR)
+os.write(fd, b"scratch")
+os.unlink(m + "/tmpfile")
+assert not os.path.exists(m + "/tmpfile")
+assert os.pread(fd, 7, 0) == b"scratch", "read after unlink"
+os.pwrite(fd, b"S", 0)
+assert os.pread(fd, 7, 0) == b"Scratch"
+os.close(fd)
+# A rename over a file that is open: the open replaced file keeps its own
+# data, the new one is not touched by writes to it.
+fo = os.open(m + "/old", os.O_CREAT | os.O_RDWR); os.write(fo, b"old-data")
+fn = os.open(m + "/new", os.O_CREAT | os.O_RDWR); os.write(fn, b"new-data")
+os.rename(m + "/new", m + "/old")
+os.pwrite(fo, b"OLD", 0)
+assert os.pread(fo, 8, 0) == b"OLD-data", os.pread(fo, 8, 0)
+assert open(m + "/old", "rb").read() == b"new-data", "write to the replaced file hit its successor"
+os.pwrite(fn, b"NEW", 0)
+assert open(m + "/old", "rb").read() == b"NEW-data"
+os.close(fo); os.close(fn)
+left = [n for n in os.listdir(m) if n.startswith(".fuse_hidden")]
+assert not left, left
+print("rename/unlink of open files ok")
+PY
+peer ls / | grep -q fuse_hidden && fail "the API sees a hidden file after the last close"
 stop_fuse
 [ "$FUSE_STATUS" = 0 ] || fail "benchfs-fuse exited with $FUSE_STATUS"
 echo "PASS: fuse_coherence"

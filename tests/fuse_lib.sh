@@ -61,4 +61,6 @@ stop_fuse() {
     FUSE_PIDS=
     FUSE_MNTS=
 }
-trap 'rc=$?; cd /; stop_fuse; cleanup $rc' EXIT
+# At exit: leave the mount (cwd, descriptors 3-8 a test kept open on it)
+# so that the unmount is not busy, then unmount, then the servers.
+trap 'rc=$?; cd /; for fd in 3 4 5 6 7 8; do eval "exec $fd>&-"; done; stop_fuse; cleanup $rc' EXIT

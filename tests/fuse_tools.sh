@@ -102,6 +102,24 @@ st = os.statvfs(sys.argv[1]); assert st.f_blocks > 0
 print("python ok")
 PY
 
+# Several processes at once (the daemon's threads): 4 writers of their own
+# files, 2 writers of disjoint halves of one shared file, then readers.
+head -c 3000000 /dev/urandom > "$L/par"
+pids=
+for i in 1 2 3 4; do cp "$L/par" "$M/par$i" & pids="$pids $!"; done
+: > "$M/shared"
+dd if="$L/par" of="$M/shared" bs=1500000 count=1 conv=notrunc status=none &
+pids="$pids $!"
+dd if="$L/par" of="$M/shared" bs=1500000 skip=1 seek=1 count=1 conv=notrunc status=none &
+pids="$pids $!"
+for p in $pids; do wait "$p" || fail "a parallel writer failed"; done
+pids=
+for i in 1 2 3 4; do cmp "$L/par" "$M/par$i" >/dev/null 2>&1 & pids="$pids $!"; done
+st=0; for p in $pids; do wait "$p" || st=1; done
+[ $st = 0 ] || fail "parallel readers saw other data"
+for i in 1 2 3 4; do cmp "$L/par" "$M/par$i" || fail "parallel copy $i differs"; done
+cmp "$L/par" "$M/shared" || fail "the shared file written in two halves at once differs"
+
 # Not supported yet: a clear errno, not silence.
 ln -s x "$M/sym" 2>/dev/null && fail "symlink succeeded"
 ln "$M/r1" "$M/hard" 2>/dev/null && fail "link succeeded"
