@@ -33,7 +33,7 @@ fi
 exec 3> fd3; echo one >&3; /bin/echo two >&3; exec 3>&-; same fd3 "$(printf 'one\ntwo')" "exec 3> f"
 seq 1 5000 > seq; [ "$(sha256sum < seq)" = "$(seq 1 5000 | sha256sum)" ] || fail "seq > f"; ok "seq > f"
 sort -rn seq -o sorted; [ "$(head -1 sorted)" = 5000 ] || fail "sort -o"; ok "sort -o"
-python3 - <<'PY' || fail "python mmap"
+timeout 60 python3 - <<'PY' || fail "python mmap"
 import errno, mmap
 with open("mm", "w+b") as f:
     f.write(b"hello" + b"\0" * 4091 + b"world"); f.flush()
@@ -52,7 +52,7 @@ assert open("mm", "rb").read(5) == b"hello"
 PY
 ok "python mmap: MAP_PRIVATE read and copy-on-write; MAP_SHARED refused with ENODEV"
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-    /usr/bin/python3 -c '
+    timeout 60 /usr/bin/python3 -c '
 import numpy as np
 np.arange(1000, dtype="float64").tofile("np.dat")
 b = np.memmap("np.dat", dtype="float64", mode="c", shape=(1000,)); assert b[999] == 999.0 and b.sum() == 499500.0
@@ -81,7 +81,7 @@ fi
 env -u LD_PRELOAD cat group > plain.out; same plain.out "$(printf 'a\nb\nc')" "a plain (not preloaded) cat"
 echo "JOBOK"
 SH
-timeout 300 "$BFSRUN" --fuse --dir "$T/dir" --registry "$T/reg" --mount "$M" -- bash "$T/job.sh" \
+timeout 400 "$BFSRUN" --fuse --dir "$T/dir" --registry "$T/reg" --mount "$M" -- bash "$T/job.sh" \
     >"$T/job.out" 2>"$T/job.err"; rc=$?
 cat "$T/job.out"
 [ $rc -eq 0 ] && grep -qx JOBOK "$T/job.out" || { tail -30 "$T/job.err"; fail "job failed (exit $rc)"; }
