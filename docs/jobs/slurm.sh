@@ -28,7 +28,6 @@ benchfs-run -v \
     --stage-in "$SLURM_SUBMIT_DIR/input:/benchfs/in" \
     --stage-out "/benchfs/out:$SLURM_SUBMIT_DIR/results-$SLURM_JOB_ID" \
     -- sh -c 'mkdir -p /benchfs/out && mpirun ./app /benchfs/in /benchfs/out'
-# The application's mpirun gets LD_PRELOAD, BENCHFS_REGISTRY and
-# BENCHFS_MOUNT for every rank through OMPI_MCA_mca_base_env_list, set by
-# benchfs-run. If you use mpirun -x, also add
-#   -x LD_PRELOAD -x BENCHFS_REGISTRY -x BENCHFS_MOUNT
+# The application's mpirun (found in PATH: benchfs-run's wrapper) gets
+# LD_PRELOAD, BENCHFS_REGISTRY, BENCHFS_MOUNT and BENCHFS_FUSE for every rank
+# with -x; your own -x VAR=val, --mca and --map-by work as usual.
