@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -585,12 +586,76 @@ ssize_t sendfile(int out, int in, off_t *offset, size_t count)
 
 ssize_t sendfile64(int out, int in, off64_t *offset, size_t count) { return sendfile(out, in, offset, count); }
 
+/* Between two BenchFS files: a copy through the library (fsx, cp with
+ * --reflink=auto, Python's shutil use it); a BenchFS file and a local one:
+ * EXDEV, so callers fall back to read and write. */
+static ssize_t copy_ours(struct bfs_ofile *in, off64_t *off_in, struct bfs_ofile *out,
+                         off64_t *off_out, size_t len)
+{
+    if (!in->file || !out->file || in->is_dir || out->is_dir)
+        return in->is_dir || out->is_dir ? -EISDIR : -EBADF;
+    if ((in->flags & O_ACCMODE) == O_WRONLY || (out->flags & O_ACCMODE) == O_RDONLY ||
+        (out->flags & O_APPEND))
+        return -EBADF;
+    uint64_t pi = off_in ? (uint64_t)*off_in : __atomic_load_n(in->offp, __ATOMIC_RELAXED);
+    uint64_t po = off_out ? (uint64_t)*off_out : __atomic_load_n(out->offp, __ATOMIC_RELAXED);
+    if ((off_in && *off_in < 0) || (off_out && *off_out < 0))
+        return -EINVAL;
+    if (in->file == out->file && pi < po + len && po < pi + len)
+        return -EINVAL; /* overlapping ranges of one file, as Linux says */
+    size_t bsz = len < (1u << 20) ? len : (1u << 20);
+    char *buf = malloc(bsz ? bsz : 1);
+    if (!buf)
+        return -ENOMEM;
+    size_t done = 0;
+    ssize_t err = 0;
+    while (done < len) {
+        size_t want = len - done < bsz ? len - done : bsz;
+        ssize_t r = benchfs_pread(in->file, buf, want, (off_t)(pi + done));
+        if (r <= 0) {
+            err = r;
+            break;
+        }
+        ssize_t w = benchfs_pwrite(out->file, buf, (size_t)r, (off_t)(po + done));
+        if (w < 0) {
+            err = w;
+            break;
+        }
+        done += (size_t)w;
+        if (w < r)
+            break;
+    }
+    free(buf);
+    if (done == 0 && err < 0)
+        return err;
+    if (off_in)
+        *off_in += (off64_t)done;
+    else
+        __atomic_fetch_add(in->offp, done, __ATOMIC_RELAXED);
+    if (off_out)
+        *off_out += (off64_t)done;
+    else
+        __atomic_fetch_add(out->offp, done, __ATOMIC_RELAXED);
+    return (ssize_t)done;
+}
+
 ssize_t copy_file_range(int in, off64_t *off_in, int out, off64_t *off_out, size_t len, unsigned flags)
 {
-    if (!bfs_pl_is_ours(in) && !bfs_pl_is_ours(out))
+    int oi = bfs_pl_is_ours(in), oo = bfs_pl_is_ours(out);
+    if (!oi && !oo)
         return REAL(copy_file_range)(in, off_in, out, off_out, len, flags);
-    /* Across file systems: callers (cp) fall back to read and write. */
-    return bfs_pl_ret(-EXDEV);
+    if (!oi || !oo)
+        return bfs_pl_ret(-EXDEV);
+    if (flags)
+        return bfs_pl_ret(-EINVAL);
+    struct bfs_ofile *a = bfs_pl_get(in), *b = bfs_pl_get(out);
+    ssize_t rc = a && b ? copy_ours(a, off_in, b, off_out, len) : -EBADF;
+    if (a)
+        bfs_pl_put(a);
+    if (b)
+        bfs_pl_put(b);
+    bfs_pl_count(BFS_CNT_OTHER);
+    return bfs_pl_ret(rc);
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -625,4 +690,40 @@ int ioctl(int fd, unsigned long req, ...)
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
     return mmap(addr, len, prot, flags, fd, off);
+}
+
+/* ---- syscall(2) ---- */
+
+/* Programs that call syscall() themselves for calls libc did not wrap yet
+ * (fsx's copy_file_range, old code's pread64) would hand our placeholder
+ * descriptor to the kernel: the calls that take a descriptor go to the
+ * library when it is ours; everything else goes to the kernel unchanged. */
+long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    int fd = (int)a[0];
+    if (nr == SYS_copy_file_range && (bfs_pl_is_ours(fd) || bfs_pl_is_ours((int)a[2])))
+        return copy_file_range(fd, (off64_t *)a[1], (int)a[2], (off64_t *)a[3], (size_t)a[4],
+                               (unsigned)a[5]);
+    if (bfs_pl_is_ours(fd)) {
+        switch (nr) {
+        case SYS_read: return read(fd, (void *)a[1], (size_t)a[2]);
+        case SYS_write: return write(fd, (const void *)a[1], (size_t)a[2]);
+        case SYS_pread64: return pread(fd, (void *)a[1], (size_t)a[2], (off_t)a[3]);
+        case SYS_pwrite64: return pwrite(fd, (const void *)a[1], (size_t)a[2], (off_t)a[3]);
+        case SYS_lseek: return lseek(fd, (off_t)a[1], (int)a[2]);
+        case SYS_close: return close(fd);
+        case SYS_fsync: return fsync(fd);
+        case SYS_fdatasync: return fdatasync(fd);
+        case SYS_ftruncate: return ftruncate(fd, (off_t)a[1]);
+        case SYS_fallocate: return fallocate(fd, (int)a[1], (off_t)a[2], (off_t)a[3]);
+        default: break;
+        }
+    }
+    return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -16,7 +16,8 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT += top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
 	export top_builddir top_srcdir;
 
-TESTS += tests/preload_python.sh tests/preload_fio.sh tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh
+TESTS += tests/preload_python.sh tests/preload_fio.sh tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh \
+	tests/conformance_fsx.sh
 EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.sh \
 	tests/preload_mpi.sh tests/mpi_io_test.c
 
@@ -35,7 +36,8 @@ CLEANFILES += tests/bench/bfs_io500
 endif
 EXTRA_DIST += tests/bench/bfs_io500.c tests/bench/run-io500.sh tests/bench/io500_report.py
 tests_preload_posix_test_LDADD = -lpthread
-EXTRA_DIST += tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh
+EXTRA_DIST += tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh \
+	tests/conformance_fsx.sh
 
 # Benchmarks (make bench), not tests.
 noinst_PROGRAMS += tests/bench/preload_overhead
