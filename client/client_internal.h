@@ -26,10 +26,7 @@ struct benchfs_file {
     size_t plen;
     uint64_t fid;
     uint32_t mode;
-    int flags;
-    /* Largest size this process knows the file has: writes below it need
-     * no size update. Only grows, except by our own truncate. */
-    uint64_t known_size;
+    int flags; /* O_APPEND may change (benchfs_file_set_append): atomic */
 };
 
 /* Normalize a user path into out (BFS_PATH_MAX); returns its length. */

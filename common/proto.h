@@ -29,14 +29,21 @@
  *  20  READDIR        dir path + last name returned           packed entries;
  *                     (arg2 = dir length)                     reply arg0 = more
  *  21  STATFS         -                                       struct bfs_statfs
+ *  22  APPEND         path; arg0 length, offset now_ns        inode before:
+ *                     (reserves [size, size + length): size   its size is where
+ *                     += length in one transaction, so        the data goes
+ *                     concurrent appenders never overlap)
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags
  *                     BFS_F_GROW: also grow the size of the
  *                     file at path (its inode is on this
  *                     server) to the end of this write
- *  31  READ           arg0 fid, arg1 index, offset in chunk,  data (short at a
- *                     rcap = length                           chunk's end)
+ *  31  READ           [path] (arg2 = path length, 0 when no   data (short at a
+ *                     path); arg0 fid, arg1 index, offset in  chunk's end);
+ *                     chunk, rcap = length; flags BFS_F_SIZE: with BFS_F_SIZE
+ *                     also report the size of the file at     reply arg1 = the
+ *                     path (its inode is on this server)      file's size
  *  32  TRUNC_CHUNKS   arg0 fid, offset new size, arg1 old     -
  *                     size
  *  33  FSYNC          arg0 fid, arg1 file size                -
@@ -62,6 +69,7 @@ enum bfs_op {
     BFS_OP_DIRENT_DEL = 19,
     BFS_OP_READDIR = 20,
     BFS_OP_STATFS = 21,
+    BFS_OP_APPEND = 22,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -74,6 +82,7 @@ enum bfs_op {
 #define BFS_F_DIRENT 0x1u /* also maintain the parent's entry (same server) */
 #define BFS_F_EXCL 0x2u   /* CREATE: fail with EEXIST if it exists */
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
+#define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
 
 /* REMOVE arg0 */
 #define BFS_RM_FILE 0

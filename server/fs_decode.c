@@ -133,9 +133,20 @@ int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t 
     return 0;
 }
 
-int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, uint64_t chunk_size, struct bfs_fs_args *a)
+int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
+                       struct bfs_fs_args *a)
 {
     args_init(a);
+    size_t plen = h->arg2;
+    /* The payload is the path and nothing else; BFS_F_SIZE needs it. */
+    if (plen != h->len || ((h->flags & BFS_F_SIZE) && plen == 0))
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
+    if (plen) {
+        int rc = take_path(h, data, plen, a);
+        if (rc < 0)
+            return rc;
+        a->has_path = 1;
+    }
     a->wlen = h->rcap;
     return chunk_range_ok(chunk_size, h->offset, h->rcap) ? 0
                                                           : refuse(a, BFS_REFUSED_RANGE, -EINVAL);

@@ -42,14 +42,14 @@ struct bfs_fs_args {
     struct bfs_inode ino;         /* PUT: the inode to store */
     const void *wdata;            /* WRITE: the bytes to write (inside the payload) */
     uint64_t wlen;                /* WRITE: their count; READ: bytes asked for */
-    int has_path;                 /* WRITE: a path came along (arg2 > 0) */
+    int has_path;                 /* WRITE, READ: a path came along (arg2 > 0) */
     size_t rcap;                  /* READDIR: reply bytes to fill */
     int bad_path;                 /* the error is bfs_path_check refusing the path */
     enum bfs_refusal refused;     /* why the request was refused, if it was */
 };
 
 /* The whole payload is a path (CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW,
- * REMOVE). Returns the path's length. */
+ * REMOVE, APPEND). Returns the path's length. */
 int bfs_fs_decode_path(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
 
 /* PUT: path (arg2 bytes; the whole payload when 0) + struct bfs_inode.
@@ -71,7 +71,9 @@ int bfs_fs_decode_readdir(const struct bfs_rpc_hdr *h, const void *data, struct 
 int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
                         struct bfs_fs_args *a);
 
-/* READ: rcap bytes at offset must lie inside the chunk. Returns 0. */
-int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, uint64_t chunk_size, struct bfs_fs_args *a);
+/* READ: [path (arg2 bytes, the whole payload)]; BFS_F_SIZE needs the path.
+ * rcap bytes at offset must lie inside the chunk. Returns 0. */
+int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
+                       struct bfs_fs_args *a);
 
 #endif

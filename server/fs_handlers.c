@@ -276,15 +276,49 @@ static int h_setsize(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* A write's size update that changes nothing: the committed size already
+ * covers end. Then no batch is opened and the reply need not wait for a
+ * commit. Reading the committed state is enough: a mutation still in the
+ * open batch (a truncate, say) is not acknowledged yet, so this write may
+ * be ordered before it. */
+static int grow_needed(struct bfs_server *s, const char *path, uint64_t end)
+{
+    struct bfs_inode ino;
+    return bfs_meta_get(s->meta, path, &ino) != 0 || !S_ISREG(ino.mode) || ino.size < end;
+}
+
 static int h_grow(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    struct bfs_fs_args a;
+    int rc = take_path(s, req, &a);
+    if (rc >= 0 && !grow_needed(s, a.path, req->hdr.arg0)) {
+        reply_status(req, 0);
+        return BFS_RPC_DONE;
+    }
+    meta_begin(s);
+    if (rc >= 0)
+        rc = bfs_meta_grow(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
+    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
+    return BFS_RPC_DONE;
+}
+
+/* O_APPEND: reserve [size, size + arg0) in the batch; the reply (the inode
+ * before) leaves after the commit, so two appenders never get overlapping
+ * ranges, whichever node they run on. */
+static int h_append(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
     struct bfs_fs_args a;
+    struct bfs_inode before;
     int rc = take_path(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_grow(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
-    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
+        rc = bfs_meta_append(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, &before);
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, 0, &before);
     return BFS_RPC_DONE;
 }
 
@@ -444,12 +478,16 @@ static void write_done(int64_t res, void *arg)
 {
     bfs_rpc_req_t *req = arg;
     struct bfs_server *s = req->user;
+    int grown = 0;
     if (res >= 0 && (req->hdr.flags & BFS_F_GROW)) {
         char path[BFS_PATH_MAX];
-        meta_begin(s);
         memcpy(path, req->data, req->hdr.arg2);
         path[req->hdr.arg2] = '\0';
         uint64_t end = req->hdr.arg1 * s->chunk_size + req->hdr.offset + (uint64_t)res;
+        if (!grow_needed(s, path, end))
+            goto reply;
+        grown = 1;
+        meta_begin(s);
         /* The file may have been unlinked meanwhile: the data write still
          * succeeded, so the caller is told so. Any other failure (ENOSPC:
          * the metadata store cannot grow on a full disk) means the bytes
@@ -458,9 +496,10 @@ static void write_done(int64_t res, void *arg)
         if (g < 0 && g != -ENOENT)
             res = g;
     }
+reply:
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
-    if (req->hdr.flags & (BFS_F_GROW | F_AFTER_COMMIT))
+    if (grown || (req->hdr.flags & F_AFTER_COMMIT))
         meta_reply(s, req, res < 0 ? (int)res : 0, NULL, 0);
     else
         bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
@@ -553,9 +592,21 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
     uint64_t len = req->hdr.rcap;
-    if (bfs_fs_decode_read(&req->hdr, s->chunk_size, &a) < 0 ||
-        !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, refused(s, req, BFS_REFUSED_RANGE, -EINVAL));
+    int rc = decoded(s, req, &a, bfs_fs_decode_read(&req->hdr, req->data, s->chunk_size, &a));
+    if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
+        rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0 && (req->hdr.flags & BFS_F_SIZE)) {
+        /* The size comes from the committed inode, looked up before the
+         * data is read: a write acknowledged before this read arrived is
+         * in both. */
+        struct bfs_inode ino;
+        rc = bfs_meta_get(s->meta, a.path, &ino);
+        if (rc == 0 && S_ISDIR(ino.mode))
+            rc = -EISDIR;
+        req->reply.arg1 = rc == 0 ? ino.size : 0;
+    }
+    if (rc < 0) {
+        reply_status(req, rc);
         return BFS_RPC_DONE;
     }
     if (len == 0) {
@@ -680,6 +731,7 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_REMOVE, h_remove},       {BFS_OP_PUT, h_put},
         {BFS_OP_DIRENT_ADD, h_dirent_add}, {BFS_OP_DIRENT_DEL, h_dirent_del},
         {BFS_OP_READDIR, h_readdir},     {BFS_OP_STATFS, h_statfs},
+        {BFS_OP_APPEND, h_append},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},
         {BFS_OP_PING, h_ping},           {BFS_OP_SHUTDOWN, h_shutdown},

@@ -690,6 +690,28 @@ int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_
     return inode_update(m, path, edit_set_size, &a, before, NULL);
 }
 
+/* a->size is the length to reserve at the end. */
+static int edit_append(struct bfs_inode *ino, const void *arg)
+{
+    const struct size_arg *a = arg;
+    if (S_ISDIR(ino->mode))
+        return -EISDIR;
+    if (a->size > (uint64_t)INT64_MAX - ino->size)
+        return -EFBIG;
+    if (a->size == 0)
+        return 0;
+    ino->size += a->size;
+    ino->mtime_ns = ino->ctime_ns = a->now;
+    return 1;
+}
+
+int bfs_meta_append(bfs_meta_t *m, const char *path, uint64_t len, int64_t now_ns,
+                    struct bfs_inode *before)
+{
+    struct size_arg a = { len, now_ns };
+    return inode_update(m, path, edit_append, &a, before, NULL);
+}
+
 struct chmod_arg {
     uint32_t mode;
     int64_t now;

@@ -82,6 +82,12 @@ int bfs_meta_grow(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t no
  * before the change (its size tells which chunks to free). -ENOENT, -EISDIR. */
 int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
                       struct bfs_inode *before);
+/* O_APPEND: size += len in one step, mtime = ctime = now; *before: the
+ * inode before (its size is where the appended bytes go), so concurrent
+ * appenders get disjoint ranges. -ENOENT, -EISDIR, -EFBIG past INT64_MAX.
+ * len 0 changes nothing. */
+int bfs_meta_append(bfs_meta_t *m, const char *path, uint64_t len, int64_t now_ns,
+                    struct bfs_inode *before);
 /* Permission bits (07777) only: type bits in mode are ignored and the
  * inode's kept; ctime = now. -ENOENT. */
 int bfs_meta_chmod(bfs_meta_t *m, const char *path, uint32_t mode, int64_t now_ns);

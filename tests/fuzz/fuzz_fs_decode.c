@@ -1,10 +1,12 @@
 /* libFuzzer targets: the server's decoding of each file-system RPC's payload
  * (server/fs_decode.c). Built once per decoder with -DFUZZ_FS_OP=NAME:
- *   path     CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW, REMOVE (take_path)
+ *   path     CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW, REMOVE, APPEND
+ *            (take_path)
  *   put      PUT: path + inode
  *   dirent   DIRENT_ADD / DIRENT_DEL: dir + name (take_name)
  *   readdir  READDIR: dir + cursor, reply capacity
- *   write    WRITE: [path] + data within the chunk (and READ's chunk range)
+ *   write    WRITE: [path] + data within the chunk (and READ: [path], its
+ *            chunk range)
  * Input: [80 bytes: struct bfs_rpc_hdr as sent][payload]. As the RPC layer
  * guarantees before any handler runs, hdr.len is the payload's length and
  * the payload is NULL when empty. */
@@ -110,9 +112,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             x ^= ((const uint8_t *)a.wdata)[i];
         (void)x;
     }
-    struct bfs_fs_args r;
-    if (bfs_fs_decode_read(&h, cs, &r) == 0 && (h.offset > cs || h.rcap > cs - h.offset))
-        abort();
+    static struct bfs_fs_args r;
+    memset(&r, 0xa5, sizeof(r));
+    if (bfs_fs_decode_read(&h, payload, cs, &r) == 0) {
+        if (h.offset > cs || h.rcap > cs - h.offset || r.wlen != h.rcap)
+            abort();
+        if (r.plen != len || r.plen != h.arg2 || ((h.flags & BFS_F_SIZE) && !r.has_path))
+            abort();
+        if (r.has_path)
+            check_path(&r, (int)r.plen);
+    }
 #endif
     if (rc < 0 && rc != -EINVAL && rc != -ENAMETOOLONG && rc != -EBUSY)
         abort();
