@@ -71,6 +71,10 @@ ssize_t benchfs_appendv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
 int benchfs_fstat(benchfs_file_t *f, struct stat *st);
 int benchfs_ftruncate(benchfs_file_t *f, off_t size);
 int benchfs_fsync(benchfs_file_t *f);
+/* chmod / utimensat through an open file: by its id, so after a rename of
+ * the file or of a directory above it they still reach that file. */
+int benchfs_fchmod(benchfs_file_t *f, mode_t mode);
+int benchfs_futimens(benchfs_file_t *f, const struct timespec times[2]);
 /* The path the file was opened with, its flags, and its type and
  * permission bits (as st_mode) at open time. */
 const char *benchfs_file_path(const benchfs_file_t *f);
@@ -79,9 +83,9 @@ mode_t benchfs_file_mode(const benchfs_file_t *f);
 /* The file's id: stable for the file's life (rename keeps it), unique in
  * the job and across restarts; st_ino of benchfs_fstat. */
 uint64_t benchfs_file_id(const benchfs_file_t *f);
-/* Open an existing file by its id (flags as benchfs_open; O_CREAT, O_EXCL
- * are refused with -EINVAL). -ENOSYS while files are still named by path
- * on the servers (this build); -ESTALE once the file is gone. */
+/* Open an existing regular file by its id (flags as benchfs_open; O_CREAT,
+ * O_EXCL are refused with -EINVAL): one RPC to the inode's home. -ESTALE
+ * once the file is gone. benchfs_file_path of such a file is "". */
 int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **f);
 /* fcntl(F_SETFL) of O_APPEND on an open file: whether benchfs_pwrite
  * appends from now on. Returns 0. */

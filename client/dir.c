@@ -29,8 +29,7 @@ int benchfs_opendir(benchfs_t *fs, const char *p, benchfs_dir_t **out)
     if (plen >= 0) {
         d->plen = (size_t)plen;
         struct bfs_inode ino;
-        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-        rc = bfs_cl_meta_call(fs, d->path, d->plen, &m);
+        rc = bfs_cl_resolve(fs, d->path, d->plen, &ino);
         if (rc == 0 && !S_ISDIR(ino.mode))
             rc = -ENOTDIR;
     }

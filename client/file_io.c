@@ -13,6 +13,25 @@
 /* Pieces in flight per batch: bounds memory for huge transfers. */
 #define MAX_INFLIGHT 256
 
+/* A handle on the file whose inode is ino; everything through it goes by
+ * ino's id from now on. */
+static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
+                       const struct bfs_inode *ino)
+{
+    if (S_ISDIR(ino->mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT && created == 0)))
+        return -EISDIR;
+    if ((flags & O_DIRECTORY) && !S_ISDIR(ino->mode))
+        return -ENOTDIR;
+    f->fs = fs;
+    f->flags = flags;
+    f->fid = ino->fid;
+    f->home = bfs_place_home(ino->fid, fs->nservers);
+    f->mode = ino->mode;
+    if ((flags & O_TRUNC) && S_ISREG(ino->mode) && (flags & O_ACCMODE) != O_RDONLY && ino->size > 0)
+        return bfs_cl_truncate_fid(fs, f->fid, 0);
+    return 0;
+}
+
 int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_file_t **out)
 {
     benchfs_file_t *f = malloc(sizeof(*f));
@@ -24,44 +43,48 @@ int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_f
         return (int)plen;
     }
     f->plen = (size_t)plen;
-    f->fs = fs;
-    f->flags = flags;
     struct bfs_inode ino;
     int rc;
     if (flags & O_CREAT) {
         rc = bfs_cl_create(fs, f->path, f->plen, S_IFREG | (mode & 07777), (flags & O_EXCL) != 0, &ino);
         if (rc == -EEXIST && f->plen == 1) {
-            struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-            rc = bfs_cl_meta_call(fs, f->path, f->plen, &m) < 0 ? -EEXIST : 1;
+            rc = bfs_cl_resolve(fs, f->path, f->plen, &ino) < 0 ? -EEXIST : 1;
             if (rc == 1 && (flags & O_EXCL))
                 rc = -EEXIST;
         }
     } else {
-        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-        rc = bfs_cl_meta_call(fs, f->path, f->plen, &m);
+        rc = bfs_cl_resolve(fs, f->path, f->plen, &ino);
     }
-    if (rc < 0)
-        goto fail;
-    if (S_ISDIR(ino.mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT && rc == 0))) {
-        rc = -EISDIR;
-        goto fail;
-    }
-    if ((flags & O_DIRECTORY) && !S_ISDIR(ino.mode)) {
-        rc = -ENOTDIR;
-        goto fail;
-    }
-    f->fid = ino.fid;
-    f->mode = ino.mode;
-    if ((flags & O_TRUNC) && S_ISREG(ino.mode) && (flags & O_ACCMODE) != O_RDONLY && ino.size > 0) {
-        rc = bfs_cl_truncate(fs, f->path, f->plen, 0);
-        if (rc < 0)
-            goto fail;
+    if (rc >= 0)
+        rc = finish_open(fs, f, flags, rc, &ino);
+    if (rc < 0) {
+        free(f);
+        return rc;
     }
     *out = f;
     return 0;
-fail:
-    free(f);
-    return rc;
+}
+
+int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
+{
+    if (flags & (O_CREAT | O_EXCL))
+        return -EINVAL;
+    struct bfs_inode ino;
+    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+    int rc = bfs_cl_fid_call(fs, id, &m);
+    if (rc < 0)
+        return rc;
+    benchfs_file_t *f = malloc(sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->path[0] = '\0';
+    f->plen = 0;
+    if ((rc = finish_open(fs, f, flags, 1, &ino)) < 0) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
 }
 
 int benchfs_close(benchfs_file_t *f)
@@ -75,16 +98,7 @@ int benchfs_close(benchfs_file_t *f)
 const char *benchfs_file_path(const benchfs_file_t *f) { return f->path; }
 uint64_t benchfs_file_id(const benchfs_file_t *f) { return f->fid; }
 
-int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **f)
-{
-    (void)fs;
-    (void)id;
-    (void)f;
-    if (flags & (O_CREAT | O_EXCL))
-        return -EINVAL;
-    /* The servers find inodes by path only: see docs/DESIGN.md. */
-    return -ENOSYS;
-}
+
 int benchfs_file_flags(const benchfs_file_t *f) { return __atomic_load_n(&f->flags, __ATOMIC_RELAXED); }
 
 int benchfs_file_set_append(benchfs_file_t *f, int on)
@@ -103,7 +117,6 @@ mode_t benchfs_file_mode(const benchfs_file_t *f) { return (mode_t)f->mode; }
 struct piece {
     bfs_rpc_call_t call;
     struct iovec iov[9]; /* [path] + up to 8 user segments; more go by copy */
-    struct iovec path_iov; /* READ: the path that asks for the size */
     int niov;
     uint64_t len;
     char *bounce;        /* when the user iovec is too fragmented */
@@ -257,7 +270,7 @@ static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
 {
     benchfs_t *fs = f->fs;
     uint64_t cs = fs->chunk_size, pos = off, end = pos + total;
-    unsigned meta = bfs_cl_meta_server(fs, f->path, f->plen);
+    unsigned meta = f->home;
     struct pieces ps;
     if (pieces_init(&ps, pos, end, cs) < 0)
         return -ENOMEM;
@@ -279,11 +292,7 @@ static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
             int carry = grow && pos + len == end && srv == meta;
             int first = 0;
             if (carry) {
-                p->iov[0].iov_base = f->path;
-                p->iov[0].iov_len = f->plen;
-                p->call.arg2 = (uint32_t)f->plen;
-                p->call.flags = BFS_F_GROW;
-                first = 1;
+                p->call.flags = BFS_F_GROW; /* of file arg0, whose home is srv */
                 grow = 0;
             }
             if ((rc = take_user(&x, p, first, len, 1)) < 0)
@@ -305,7 +314,7 @@ static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
         int m = n;
         if (grow && pos == end && rc == 0) {
             struct bfs_cl_meta gm = {.op = BFS_OP_GROW, .arg0 = end, .offset = (uint64_t)bfs_wall_ns()};
-            bfs_cl_meta_prep(fs, &growc, giov, f->path, f->plen, &gm);
+            bfs_cl_fid_prep(fs, &growc, giov, &f->fid, &gm);
             bfs_rpc_start(fs->rpc, &growc);
             ptrs[m++] = &growc;
             grow = 0;
@@ -336,7 +345,7 @@ ssize_t benchfs_appendv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
     struct bfs_inode before;
     struct bfs_cl_meta m = {.op = BFS_OP_APPEND, .arg0 = total,
                             .offset = (uint64_t)bfs_wall_ns(), .ino = &before};
-    int rc = bfs_cl_meta_call(f->fs, f->path, f->plen, &m);
+    int rc = bfs_cl_fid_call(f->fs, f->fid, &m);
     if (rc < 0)
         return rc;
     ssize_t w = write_at(f, iov, iovcnt, before.size, total, 0);
@@ -374,7 +383,9 @@ ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off
 static int refresh_size(benchfs_file_t *f, struct bfs_inode *ino)
 {
     struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
-    return bfs_cl_meta_call(f->fs, f->path, f->plen, &m);
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
 }
 
 /* Reads trust no size this process saw: the size comes with the first batch
@@ -392,7 +403,7 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
     uint64_t pos = (uint64_t)off, end = pos + total, cs = fs->chunk_size;
     if (end < pos)
         return -EINVAL;
-    unsigned meta = bfs_cl_meta_server(fs, f->path, f->plen);
+    unsigned meta = f->home;
     struct pieces ps;
     if (pieces_init(&ps, pos, end, cs) < 0)
         return -ENOMEM;
@@ -414,12 +425,7 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
                 break;
             unsigned srv = bfs_place_chunk(f->fid, idx, fs->nservers);
             if (!sized && sizer < 0 && srv == meta) {
-                p->call.flags = BFS_F_SIZE;
-                p->call.req_iov = &p->path_iov;
-                p->call.req_iovcnt = 1;
-                p->path_iov.iov_base = f->path;
-                p->path_iov.iov_len = f->plen;
-                p->call.arg2 = (uint32_t)f->plen;
+                p->call.flags = BFS_F_SIZE; /* of file arg0, whose home is srv */
                 sizer = n;
             }
             p->call.server = (int)srv;
@@ -439,7 +445,7 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
         int m = n;
         if (!sized && sizer < 0 && n > 0) {
             struct bfs_cl_meta sm = {.op = BFS_OP_STAT, .ino = &ino};
-            bfs_cl_meta_prep(fs, &statc, siov, f->path, f->plen, &sm);
+            bfs_cl_fid_prep(fs, &statc, siov, &f->fid, &sm);
             bfs_rpc_start(fs->rpc, &statc);
             ptrs[m++] = &statc;
         }
@@ -511,7 +517,9 @@ int benchfs_ftruncate(benchfs_file_t *f, off_t size)
         return -EINVAL;
     if (size < 0)
         return -EINVAL;
-    return bfs_cl_truncate(f->fs, f->path, f->plen, (uint64_t)size);
+    if (S_ISDIR(f->mode))
+        return -EISDIR;
+    return bfs_cl_truncate_fid(f->fs, f->fid, (uint64_t)size);
 }
 
 int benchfs_fsync(benchfs_file_t *f)
@@ -529,10 +537,30 @@ int benchfs_fsync(benchfs_file_t *f)
         return -ENOMEM;
     uint64_t cs = fs->chunk_size;
     bfs_cl_chunk_servers(fs, f->fid, 0, (ino.size + cs - 1) / cs, on);
-    on[bfs_cl_meta_server(fs, f->path, f->plen)] = 1;
-    on[bfs_cl_meta_server(fs, f->path, bfs_path_parent_len(f->path, f->plen))] = 1;
+    if (f->home < fs->nservers)
+        on[f->home] = 1;
+    if (f->plen) /* the name's server, as opened */
+        on[bfs_cl_parent_server(fs, f->path, f->plen)] = 1;
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
     rc = bfs_cl_broadcast_status(fs, &t, on);
     free(on);
     return rc;
+}
+
+int benchfs_fchmod(benchfs_file_t *f, mode_t mode)
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_CHMOD, .arg0 = mode & 07777,
+                            .offset = (uint64_t)bfs_wall_ns()};
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
+}
+
+int benchfs_futimens(benchfs_file_t *f, const struct timespec times[2])
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
+    bfs_cl_utimens_args(times, &m);
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
 }

@@ -8,18 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t dtype(uint32_t mode) { return S_ISDIR(mode) ? DT_DIR : DT_REG; }
-
 static int same_server_as_parent(benchfs_t *fs, const char *path, size_t plen)
 {
-    size_t dlen = bfs_path_parent_len(path, plen);
-    return bfs_cl_meta_server(fs, path, plen) == bfs_cl_meta_server(fs, path, dlen);
+    return bfs_cl_meta_server(fs, path, plen) == bfs_cl_parent_server(fs, path, plen);
 }
 
-/* Create an inode and its entry in the parent. The entry lives on the
- * parent's server: when that is the inode's server too, one RPC does both;
- * otherwise both RPCs go out together and a failed entry (no such parent)
- * undoes the inode. Returns 0 new, 1 existed (not excl), or -errno. */
+/* A regular file: one RPC to the parent's server, which checks the parent,
+ * the name, allocates the id and writes name and inode in one transaction.
+ * Returns 0 new, 1 existed, or -errno. */
 int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
                   struct bfs_inode *ino)
 {
@@ -28,39 +24,20 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
     struct bfs_cl_meta m = {
         .op = BFS_OP_CREATE,
         .flags = excl ? BFS_F_EXCL : 0,
-        .arg0 = mode,
+        .arg0 = S_IFREG | (mode & 07777),
         .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
         .offset = (uint64_t)bfs_wall_ns(),
         .ino = ino,
     };
-    if (same_server_as_parent(fs, path, plen)) {
-        m.flags |= BFS_F_DIRENT;
-        return bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, plen);
+    if (rc == BFS_FOUND_ELSEWHERE) {
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
+        rc = bfs_cl_fid_call(fs, ino->fid, &st);
+        return rc < 0 ? rc : 1;
     }
-    bfs_rpc_call_t calls[2];
-    struct iovec iov[2][3];
-    bfs_cl_meta_prep(fs, &calls[0], iov[0], path, plen, &m);
-    size_t dlen = bfs_path_parent_len(path, plen);
-    const char *base = bfs_path_base(path, plen);
-    struct bfs_cl_meta d = {
-        .op = BFS_OP_DIRENT_ADD,
-        .arg0 = dtype(mode),
-        .extra = base,
-        .extra_len = plen - (size_t)(base - path),
-    };
-    bfs_cl_meta_prep(fs, &calls[1], iov[1], path, dlen, &d);
-    bfs_rpc_call_t *ptrs[2] = {&calls[0], &calls[1]};
-    bfs_rpc_start(fs->rpc, &calls[0]);
-    bfs_rpc_start(fs->rpc, &calls[1]);
-    bfs_rpc_wait_all(fs->rpc, ptrs, 2);
-    if (calls[1].status < 0) {
-        if (calls[0].status == 0) {
-            struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_ANY};
-            bfs_cl_meta_call(fs, path, plen, &r);
-        }
-        return calls[1].status;
-    }
-    return calls[0].status;
+    return rc;
 }
 
 int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
@@ -70,57 +47,142 @@ int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
     if (plen < 0)
         return (int)plen;
     struct bfs_inode ino;
-    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-    int rc = bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
     if (rc < 0)
         return rc;
     bfs_cl_inode_to_stat(fs, &ino, st);
     return 0;
 }
 
+/* Remove a directory record that this client made (no name points to it). */
+static void drop_record(benchfs_t *fs, const char *path, size_t plen)
+{
+    struct bfs_inode ino;
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .ino = &ino};
+    bfs_cl_meta_call(fs, path, plen, &r);
+}
+
+/* The record at the directory's own path first (invisible without a name),
+ * then the name at the parent's server, which must be free: a failure
+ * (EEXIST: a file's entry keeps its type) removes the record again; a
+ * client killed between leaves an unnamed record, which the next mkdir of
+ * that path takes over. One RPC when both are on one server. */
 int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
-    struct bfs_inode ino;
-    int rc = bfs_cl_create(fs, path, (size_t)plen, S_IFDIR | (mode & 07777), 1, &ino);
-    return rc < 0 ? rc : 0;
-}
-
-/* Remove path (kind BFS_RM_*) and its entry in the parent; *ino: what was
- * removed. */
-static int remove_path(benchfs_t *fs, const char *path, size_t plen, int kind,
-                       struct bfs_inode *ino)
-{
     if (plen == 1)
-        return -EBUSY;
-    int local = same_server_as_parent(fs, path, plen);
+        return -EEXIST;
+    struct bfs_inode ino;
     struct bfs_cl_meta m = {
-        .op = BFS_OP_REMOVE,
-        .arg0 = (uint64_t)kind,
-        .flags = local ? BFS_F_DIRENT : 0,
-        .ino = ino,
+        .op = BFS_OP_CREATE,
+        .arg0 = S_IFDIR | (mode & 07777),
+        .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
+        .offset = (uint64_t)bfs_wall_ns(),
+        .ino = &ino,
     };
-    int rc = bfs_cl_meta_call(fs, path, plen, &m);
-    if (rc < 0)
-        return rc;
-    if (!local)
-        bfs_cl_dirent(fs, path, plen, 0, 0);
-    return 0;
+    size_t len = (size_t)plen;
+    if (same_server_as_parent(fs, path, len)) {
+        m.flags = BFS_F_DIRENT;
+        int rc = bfs_cl_meta_call(fs, path, len, &m);
+        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
+    }
+    int made = bfs_cl_meta_call(fs, path, len, &m);
+    if (made < 0)
+        return made;
+    const char *base = bfs_path_base(path, len);
+    struct bfs_inode old; /* the entry taken: fid and type */
+    struct bfs_cl_meta d = {
+        .op = BFS_OP_DIRENT_ADD,
+        .flags = BFS_F_EXCL,
+        .arg0 = BFS_DT_DIR,
+        .arg1 = ino.fid,
+        .extra = base,
+        .extra_len = len - (size_t)(base - path),
+        .ino = &old,
+    };
+    int rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, len), &d);
+    if (rc == BFS_FOUND) {
+        /* Taken. Our own fresh record goes; one that was there already
+         * is either the taken name's (a directory) or an unnamed one. */
+        if (made == 0 && old.fid != ino.fid)
+            drop_record(fs, path, len);
+        return -EEXIST;
+    }
+    if (rc < 0 && made == 0)
+        drop_record(fs, path, len);
+    return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
 }
 
+/* The name first (a failure after it leaves at most an unnamed record),
+ * then the record, whose removal checks emptiness; when that fails the name
+ * comes back. One RPC when both are on one server. */
 int benchfs_rmdir(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
+    size_t len = (size_t)plen;
+    if (len == 1)
+        return -EBUSY;
     struct bfs_inode ino;
-    return remove_path(fs, path, (size_t)plen, BFS_RM_DIR, &ino);
+    if (same_server_as_parent(fs, path, len)) {
+        struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .flags = BFS_F_DIRENT,
+                                .ino = &ino};
+        return bfs_cl_meta_call(fs, path, len, &m);
+    }
+    /* Emptiness is known only where the record is: look first, so that an
+     * ENOTEMPTY directory never loses its name even for a moment. */
+    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
+    int rc = bfs_cl_meta_call(fs, path, len, &st);
+    if (rc == -ENOENT) {
+        rc = bfs_cl_resolve(fs, path, len, &ino);
+        return rc < 0 ? rc : S_ISDIR(ino.mode) ? -ENOENT : -ENOTDIR;
+    }
+    if (rc < 0)
+        return rc;
+    const char *base = bfs_path_base(path, len);
+    size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
+    struct bfs_inode buf;
+    struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .extra = base,
+                              .extra_len = blen, .ino = &buf};
+    rc = bfs_cl_meta_call(fs, path, dlen, &del);
+    if (rc < 0)
+        return rc;
+    uint64_t dfid = buf.fid;
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .ino = &ino};
+    rc = bfs_cl_meta_call(fs, path, len, &r);
+    if (rc < 0 && rc != -ENOENT) {
+        struct bfs_cl_meta back = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = dfid,
+                                   .extra = base, .extra_len = blen, .ino = &buf};
+        bfs_cl_meta_call(fs, path, dlen, &back);
+        return rc;
+    }
+    return 0;
 }
 
+/* What is left to do after a name of a file went (BFS_LINK_*): free the
+ * chunks of a file whose last link it was, or drop a link at its home. */
+static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
+{
+    if (st == BFS_LINK_ELSEWHERE) {
+        uint64_t fid = ino->fid;
+        struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = ino};
+        st = bfs_cl_fid_call(fs, fid, &u);
+        if (st < 0)
+            return st;
+    }
+    if (st == BFS_LINK_DEAD && ino->size > 0)
+        return bfs_cl_trunc_chunks(fs, ino->fid, 0, ino->size);
+    return 0;
+}
+
+/* One RPC to the parent's server (name and, when it is there, the inode's
+ * link in one transaction); the chunks of a file whose last name went are
+ * freed by the caller, as before. */
 int benchfs_unlink(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
@@ -129,21 +191,35 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
         return (int)plen;
     if (plen == 1)
         return -EISDIR;
+    size_t len = (size_t)plen;
+    unsigned srv = bfs_cl_parent_server(fs, path, len);
     struct bfs_inode ino;
-    int rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino), freed = 0;
+    struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_FILE, .ino = &ino};
+    int rc = bfs_cl_call_at(fs, srv, path, len, &m);
     if (rc == -ENOSPC) {
         /* The metadata server's disk is full and even a removal needs a few
          * pages: free the file's data first, then remove it. */
-        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
-        if (bfs_cl_meta_call(fs, path, (size_t)plen, &st) == 0 && S_ISREG(ino.mode) &&
-            ino.size > 0 && bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0) {
-            freed = 1;
-            rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
-        }
+        if (bfs_cl_resolve(fs, path, len, &ino) == 0 && S_ISREG(ino.mode) && ino.size > 0 &&
+            bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
+            rc = bfs_cl_call_at(fs, srv, path, len, &m);
     }
-    if (rc == 0 && ino.size > 0 && !freed)
-        bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size);
-    return rc;
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, len);
+    if (rc < 0)
+        return rc;
+    after_unlink(fs, rc, &ino);
+    return 0;
+}
+
+/* A by-id-or-path edit of what path names: a file by its id at its home,
+ * a directory at its record. */
+static int bfs_cl_on_path(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m)
+{
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, path, plen, &ino);
+    if (rc < 0)
+        return rc;
+    return S_ISDIR(ino.mode) ? bfs_cl_meta_call(fs, path, plen, m) : bfs_cl_fid_call(fs, ino.fid, m);
 }
 
 int benchfs_chmod(benchfs_t *fs, const char *p, mode_t mode)
@@ -154,7 +230,7 @@ int benchfs_chmod(benchfs_t *fs, const char *p, mode_t mode)
         return (int)plen;
     struct bfs_cl_meta m = {.op = BFS_OP_CHMOD, .arg0 = mode & 07777,
                             .offset = (uint64_t)bfs_wall_ns()};
-    return bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
 }
 
 static int64_t ts_ns(const struct timespec *t, int64_t now)
@@ -166,32 +242,36 @@ static int64_t ts_ns(const struct timespec *t, int64_t now)
     return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
 }
 
+void bfs_cl_utimens_args(const struct timespec times[2], struct bfs_cl_meta *m)
+{
+    int64_t now = bfs_wall_ns();
+    m->op = BFS_OP_UTIMENS;
+    m->arg0 = (uint64_t)ts_ns(times ? &times[0] : NULL, now);
+    m->arg1 = (uint64_t)ts_ns(times ? &times[1] : NULL, now);
+    m->offset = (uint64_t)now;
+}
+
 int benchfs_utimens(benchfs_t *fs, const char *p, const struct timespec times[2])
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
-    int64_t now = bfs_wall_ns();
-    struct bfs_cl_meta m = {
-        .op = BFS_OP_UTIMENS,
-        .arg0 = (uint64_t)ts_ns(times ? &times[0] : NULL, now),
-        .arg1 = (uint64_t)ts_ns(times ? &times[1] : NULL, now),
-        .offset = (uint64_t)now,
-    };
-    return bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
+    bfs_cl_utimens_args(times, &m);
+    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
 }
 
-int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size)
+int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size)
 {
     struct bfs_inode before;
     struct bfs_cl_meta m = {.op = BFS_OP_SETSIZE, .arg0 = size,
                             .offset = (uint64_t)bfs_wall_ns(), .ino = &before};
-    int rc = bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_fid_call(fs, fid, &m);
     if (rc < 0)
         return rc;
     if (size < before.size)
-        return bfs_cl_trunc_chunks(fs, before.fid, size, before.size);
+        return bfs_cl_trunc_chunks(fs, fid, size, before.size);
     return 0;
 }
 
@@ -203,7 +283,13 @@ int benchfs_truncate(benchfs_t *fs, const char *p, off_t size)
         return (int)plen;
     if (size < 0)
         return -EINVAL;
-    return bfs_cl_truncate(fs, path, (size_t)plen, (uint64_t)size);
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(ino.mode))
+        return -EISDIR;
+    return bfs_cl_truncate_fid(fs, ino.fid, (uint64_t)size);
 }
 
 int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
@@ -247,23 +333,62 @@ out:
 
 /* ---- rename ---- */
 
-static int put_inode(benchfs_t *fs, const char *path, size_t plen, const struct bfs_inode *ino,
-                     struct bfs_inode *old)
+/* A file's name moves; its inode and chunks stay. Both parents on one
+ * server: one transaction. Otherwise the name is put at the destination
+ * (POSIX replace rules), then removed at the source if it still names the
+ * file; a crash between leaves two names of one inode whose link count
+ * says one (documented in DESIGN.md). */
+static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen,
+                       uint64_t fid)
+{
+    struct bfs_inode ino;
+    unsigned ss = bfs_cl_parent_server(fs, src, slen), ds = bfs_cl_parent_server(fs, dst, dlen);
+    int rc;
+    if (ss == ds) {
+        /* Source path + destination path, arg2 = source length. */
+        struct bfs_cl_meta m = {.op = BFS_OP_RENAME, .extra = dst, .extra_len = dlen, .ino = &ino};
+        rc = bfs_cl_call_at(fs, ss, src, slen, &m);
+    } else {
+        const char *base = bfs_path_base(dst, dlen);
+        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_REG, .arg1 = fid,
+                                  .extra = base, .extra_len = dlen - (size_t)(base - dst),
+                                  .ino = &ino};
+        rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, dlen), &put);
+        if (rc >= 0 && rc != BFS_LINK_SAME) {
+            const char *sb = bfs_path_base(src, slen);
+            struct bfs_inode got;
+            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_REG, .arg1 = fid,
+                                      .extra = sb, .extra_len = slen - (size_t)(sb - src),
+                                      .ino = &got};
+            bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &del);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (rc != BFS_LINK_SAME)
+        after_unlink(fs, rc, &ino);
+    return 0;
+}
+
+static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bfs_inode *ino)
 {
     int local = same_server_as_parent(fs, path, plen);
-    if (!local) {
-        int rc = bfs_cl_dirent(fs, path, plen, 1, dtype(ino->mode));
-        if (rc < 0)
-            return rc;
-    }
+    struct bfs_inode old;
     struct bfs_cl_meta m = {
         .op = BFS_OP_PUT,
         .flags = local ? BFS_F_DIRENT : 0,
         .extra = ino,
         .extra_len = sizeof(*ino),
-        .ino = old,
+        .ino = &old,
     };
-    return bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_meta_call(fs, path, plen, &m);
+    if (rc < 0 || local)
+        return rc < 0 ? rc : 0;
+    const char *base = bfs_path_base(path, plen);
+    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
+                            .extra = base, .extra_len = plen - (size_t)(base - path), .ino = &old};
+    rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &d);
+    return rc < 0 ? rc : 0;
 }
 
 static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen);
@@ -319,31 +444,34 @@ static int rename_dir_children(benchfs_t *fs, const char *src, size_t slen, cons
 
 static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen)
 {
-    struct bfs_inode a, b, old;
-    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &a};
-    int rc = bfs_cl_meta_call(fs, src, slen, &st);
+    struct bfs_inode a, b;
+    int rc = bfs_cl_resolve(fs, src, slen, &a);
     if (rc < 0)
         return rc;
-    st.ino = &b;
-    int have_dst = bfs_cl_meta_call(fs, dst, dlen, &st) == 0;
+    if (!S_ISDIR(a.mode))
+        return rename_file(fs, src, slen, dst, dlen, a.fid);
+    /* A directory: its record and its entries are keyed by its path, so
+     * they move entry by entry (no inode or chunk of a file moves). */
+    int have_dst = bfs_cl_resolve(fs, dst, dlen, &b) == 0;
     if (have_dst) {
-        if (S_ISDIR(a.mode) && !S_ISDIR(b.mode))
+        if (!S_ISDIR(b.mode))
             return -ENOTDIR;
-        if (!S_ISDIR(a.mode) && S_ISDIR(b.mode))
-            return -EISDIR;
         if (b.fid == a.fid)
-            return 0; /* the same file */
-        if (S_ISDIR(b.mode) && (rc = remove_path(fs, dst, dlen, BFS_RM_DIR, &old)) < 0)
+            return 0;
+        char d[BFS_PATH_MAX];
+        memcpy(d, dst, dlen);
+        d[dlen] = '\0';
+        if ((rc = benchfs_rmdir(fs, d)) < 0)
             return rc;
     }
-    rc = put_inode(fs, dst, dlen, &a, &old);
-    if (rc < 0)
+    if ((rc = put_dir(fs, dst, dlen, &a)) < 0)
         return rc;
-    if (rc == 1 && !S_ISDIR(old.mode) && old.fid != a.fid && old.size > 0)
-        bfs_cl_trunc_chunks(fs, old.fid, 0, old.size);
-    if (S_ISDIR(a.mode) && (rc = rename_dir_children(fs, src, slen, dst, dlen)) < 0)
+    if ((rc = rename_dir_children(fs, src, slen, dst, dlen)) < 0)
         return rc;
-    return remove_path(fs, src, slen, S_ISDIR(a.mode) ? BFS_RM_DIR : BFS_RM_FILE, &old);
+    char s[BFS_PATH_MAX];
+    memcpy(s, src, slen);
+    s[slen] = '\0';
+    return benchfs_rmdir(fs, s);
 }
 
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to)

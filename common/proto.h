@@ -70,6 +70,9 @@ enum bfs_op {
     BFS_OP_READDIR = 20,
     BFS_OP_STATFS = 21,
     BFS_OP_APPEND = 22,
+    BFS_OP_LOOKUP = 23,
+    BFS_OP_UNREF = 24,
+    BFS_OP_RENAME = 25,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -83,6 +86,27 @@ enum bfs_op {
 #define BFS_F_EXCL 0x2u   /* CREATE: fail with EEXIST if it exists */
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
 #define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
+#define BFS_F_BYFID 0x10u /* the payload is a file id, not a path */
+
+/* Entry types (as d_type) */
+#define BFS_DT_DIR 4
+#define BFS_DT_REG 8
+
+/* Success statuses of name operations (CREATE of a file, LOOKUP): */
+#define BFS_FOUND 1           /* the name existed: its inode in the reply */
+#define BFS_FOUND_ELSEWHERE 2 /* the name existed; its inode lives on another
+                               * server: reply inode has only fid and type
+                               * (a file: ask home(fid) by id; a directory:
+                               * STAT its path at place(path)) */
+/* ... and of operations that drop a file's name (UNLINK, RENAME, NAME_PUT,
+ * UNREF): */
+#define BFS_LINK_NONE 0       /* nothing more to do */
+#define BFS_LINK_ALIVE 0
+#define BFS_LINK_DEAD 1       /* that was the last link: the reply inode is
+                               * deleted, the caller frees its chunks */
+#define BFS_LINK_ELSEWHERE 2  /* the file's inode lives elsewhere: the caller
+                               * sends UNREF to home(fid) (reply inode.fid) */
+#define BFS_LINK_SAME 3       /* RENAME: both names are the same file */
 
 /* REMOVE arg0 */
 #define BFS_RM_FILE 0

@@ -5,6 +5,8 @@
  *   put      PUT: path + inode
  *   dirent   DIRENT_ADD / DIRENT_DEL: dir + name (take_name)
  *   readdir  READDIR: dir + cursor, reply capacity
+ *   target   STAT, CHMOD, UTIMENS, SETSIZE, GROW, APPEND, UNREF: fid or path
+ *   rename   RENAME: source + destination path
  *   write    WRITE: [path] + data within the chunk (and READ: [path], its
  *            chunk range)
  * Input: [80 bytes: struct bfs_rpc_hdr as sent][payload]. As the RPC layer
@@ -23,8 +25,10 @@
 #define DIRENT 3
 #define READDIR 4
 #define WRITE 5
+#define TARGET 6
+#define RENAME 7
 #ifndef FUZZ_FS_OP
-#error "build with -DFUZZ_FS_OP=PATH|PUT|DIRENT|READDIR|WRITE"
+#error "build with -DFUZZ_FS_OP=PATH|PUT|DIRENT|READDIR|WRITE|TARGET|RENAME"
 #endif
 
 static void check_path(const struct bfs_fs_args *a, int rc)
@@ -91,6 +95,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a.rcap > BFS_FS_READDIR_MAX_REPLY || a.rcap > h.rcap)
             abort();
     }
+#elif FUZZ_FS_OP == TARGET
+    rc = bfs_fs_decode_target(&h, payload, &a);
+    if (rc > 0) {
+        check_path(&a, rc);
+        if (a.by_fid || (size_t)rc != len || memcmp(a.path, payload, len))
+            abort();
+    } else if (rc == 0 && (!a.by_fid || len != 8 || !(h.flags & BFS_F_BYFID) ||
+                           memcmp(&a.fid, payload, 8))) {
+        abort();
+    }
+#elif FUZZ_FS_OP == RENAME
+    rc = bfs_fs_decode_rename(&h, payload, &a);
+    if (rc >= 0) {
+        check_path(&a, (int)a.plen);
+        if (a.plen != h.arg2 || a.plen + a.plen2 != len || strlen(a.path2) != a.plen2 ||
+            bfs_path_check(a.path2, a.plen2) != 0 || memcmp(a.path2, payload + a.plen, a.plen2))
+            abort();
+    }
 #elif FUZZ_FS_OP == WRITE
     /* The chunk size of the job, from 4 KiB to 1 GiB, picked by the input. */
     uint64_t cs = (uint64_t)4096 << (h.pad % 19);
@@ -98,8 +120,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc >= 0) {
         if (a.has_path)
             check_path(&a, rc);
-        if ((h.flags & BFS_F_GROW) && !a.has_path)
-            abort();
         if (a.plen + a.wlen != len || a.plen != h.arg2)
             abort();
         if (a.wlen && (a.wdata != payload + a.plen))
@@ -117,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bfs_fs_decode_read(&h, payload, cs, &r) == 0) {
         if (h.offset > cs || h.rcap > cs - h.offset || r.wlen != h.rcap)
             abort();
-        if (r.plen != len || r.plen != h.arg2 || ((h.flags & BFS_F_SIZE) && !r.has_path))
+        if (r.plen != len || r.plen != h.arg2)
             abort();
         if (r.has_path)
             check_path(&r, (int)r.plen);
