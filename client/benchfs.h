@@ -99,6 +99,10 @@ int benchfs_rmdir(benchfs_t *fs, const char *path);
 /* Files and directories (a directory's whole subtree moves; not atomic). */
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to);
 int benchfs_chmod(benchfs_t *fs, const char *path, mode_t mode);
+/* A hard link: a second name for the file at from (not a directory:
+ * -EPERM); st_nlink counts the names, data is shared, removing one name
+ * keeps the other. */
+int benchfs_link(benchfs_t *fs, const char *from, const char *to);
 /* times[0] atime, times[1] mtime; UTIME_NOW / UTIME_OMIT honoured; NULL: now. */
 int benchfs_utimens(benchfs_t *fs, const char *path, const struct timespec times[2]);
 /* Capacity and usage summed over all servers. */

@@ -7,7 +7,6 @@
 #include "../common/proto.h"
 #include "../rpc/rpc_client.h"
 #include "../common/registry.h"
-#include "../server/meta_store.h" /* struct bfs_inode: the wire form */
 
 #include <pthread.h>
 

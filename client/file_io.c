@@ -326,6 +326,12 @@ static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
             rc = wr;
     }
     pieces_free(&ps);
+    if (rc == -ESTALE) {
+        /* The file is gone (unlinked by another process): its chunks were
+         * freed at the unlink, and pieces of this write that reached other
+         * servers must not stay behind as chunks of a dead file. */
+        bfs_cl_trunc_chunks(fs, f->fid, 0, end);
+    }
     return rc < 0 ? rc : (ssize_t)total;
 }
 

@@ -54,11 +54,13 @@ int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
     return 0;
 }
 
-/* Remove a directory record that this client made (no name points to it). */
-static void drop_record(benchfs_t *fs, const char *path, size_t plen)
+/* Remove a directory record that this client made (no name points to it),
+ * only while it is still that record (fid): a rename may have put another
+ * one there meanwhile. */
+static void drop_record(benchfs_t *fs, const char *path, size_t plen, uint64_t fid)
 {
     struct bfs_inode ino;
-    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .ino = &ino};
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
     bfs_cl_meta_call(fs, path, plen, &r);
 }
 
@@ -89,36 +91,55 @@ int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
         int rc = bfs_cl_meta_call(fs, path, len, &m);
         return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
     }
-    int made = bfs_cl_meta_call(fs, path, len, &m);
-    if (made < 0)
-        return made;
     const char *base = bfs_path_base(path, len);
-    struct bfs_inode old; /* the entry taken: fid and type */
-    struct bfs_cl_meta d = {
-        .op = BFS_OP_DIRENT_ADD,
-        .flags = BFS_F_EXCL,
-        .arg0 = BFS_DT_DIR,
-        .arg1 = ino.fid,
-        .extra = base,
-        .extra_len = len - (size_t)(base - path),
-        .ino = &old,
-    };
-    int rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, len), &d);
-    if (rc == BFS_FOUND) {
-        /* Taken. Our own fresh record goes; one that was there already
-         * is either the taken name's (a directory) or an unnamed one. */
-        if (made == 0 && old.fid != ino.fid)
-            drop_record(fs, path, len);
-        return -EEXIST;
+    size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
+    for (int tries = 0; tries < 4; tries++) {
+        int made = bfs_cl_meta_call(fs, path, len, &m);
+        if (made < 0)
+            return made;
+        struct bfs_inode old; /* the entry taken: fid and type */
+        struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL, .arg0 = BFS_DT_DIR,
+                                .arg1 = ino.fid, .extra = base, .extra_len = blen, .ino = &old};
+        int rc = bfs_cl_meta_call(fs, path, dlen, &d);
+        if (rc == BFS_FOUND) {
+            /* Taken. Our own fresh record goes; one that was there already
+             * is either the taken name's (a directory) or an unnamed one. */
+            if (made == 0 && old.fid != ino.fid)
+                drop_record(fs, path, len, ino.fid);
+            return -EEXIST;
+        }
+        if (rc < 0) {
+            if (made == 0)
+                drop_record(fs, path, len, ino.fid);
+            return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
+        }
+        if (made == 0)
+            return 0;
+        /* We named a record that was there before us (unnamed, or another
+         * mkdir's): it must still be there, or an rmdir of its earlier name
+         * removed it between our two steps and our name points nowhere.
+         * Any rmdir from now on sees our name first. */
+        struct bfs_inode now;
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &now};
+        if (bfs_cl_meta_call(fs, path, len, &st) == 0 && S_ISDIR(now.mode) && now.fid == ino.fid)
+            return 0;
+        struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = ino.fid,
+                                  .extra = base, .extra_len = blen, .ino = &old};
+        bfs_cl_meta_call(fs, path, dlen, &del);
     }
-    if (rc < 0 && made == 0)
-        drop_record(fs, path, len);
-    return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
+    return -EAGAIN;
 }
 
-/* The name first (a failure after it leaves at most an unnamed record),
- * then the record, whose removal checks emptiness; when that fails the name
- * comes back. One RPC when both are on one server. */
+/* One RPC when the name and the record are on one server (one batch).
+ * Otherwise three: LOOKUP of the name (which directory: its fid), REMOVE of
+ * the record only while it is that directory's (emptiness checked there:
+ * ENOTEMPTY leaves everything as it was), then DIRENT_DEL of the name only
+ * while it names that fid. Between the last two, and forever if the client
+ * dies there, the name is listed but cannot be stat'ed (ENOENT); an rmdir
+ * of it removes such a name. (Name first left a window in which a mkdir or
+ * a rename took over the unnamed record that the rmdir then deleted: a name
+ * pointing nowhere. Record first without the fid removed a record that a
+ * rename had just put there.) */
 int benchfs_rmdir(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
@@ -132,36 +153,35 @@ int benchfs_rmdir(benchfs_t *fs, const char *p)
     if (same_server_as_parent(fs, path, len)) {
         struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .flags = BFS_F_DIRENT,
                                 .ino = &ino};
-        return bfs_cl_meta_call(fs, path, len, &m);
+        int rc = bfs_cl_meta_call(fs, path, len, &m);
+        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
     }
-    /* Emptiness is known only where the record is: look first, so that an
-     * ENOTEMPTY directory never loses its name even for a moment. */
-    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
-    int rc = bfs_cl_meta_call(fs, path, len, &st);
-    if (rc == -ENOENT) {
-        rc = bfs_cl_resolve(fs, path, len, &ino);
-        return rc < 0 ? rc : S_ISDIR(ino.mode) ? -ENOENT : -ENOTDIR;
-    }
-    if (rc < 0)
-        return rc;
+    /* The name says which directory (fid); the record goes only while it
+     * is that directory's, and then the name, only while it names it. */
     const char *base = bfs_path_base(path, len);
     size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
-    struct bfs_inode buf;
-    struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .extra = base,
-                              .extra_len = blen, .ino = &buf};
-    rc = bfs_cl_meta_call(fs, path, dlen, &del);
+    struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &ino};
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, len), path, len, &lk);
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, len);
     if (rc < 0)
         return rc;
-    uint64_t dfid = buf.fid;
-    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .ino = &ino};
+    if (!S_ISDIR(ino.mode))
+        return -ENOTDIR;
+    uint64_t fid = ino.fid;
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
     rc = bfs_cl_meta_call(fs, path, len, &r);
-    if (rc < 0 && rc != -ENOENT) {
-        struct bfs_cl_meta back = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = dfid,
-                                   .extra = base, .extra_len = blen, .ino = &buf};
-        bfs_cl_meta_call(fs, path, dlen, &back);
-        return rc;
-    }
-    return 0;
+    if (rc < 0 && rc != -ENOENT)
+        return rc; /* ENOTEMPTY...: nothing changed */
+    /* Removed, or no record of that directory any more (a dead rmdir's
+     * leftover name): the name goes either way. */
+    struct bfs_inode got;
+    struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = fid,
+                              .extra = base, .extra_len = blen, .ino = &got};
+    int d = bfs_cl_meta_call(fs, path, dlen, &del);
+    if (d == -ENOENT && rc == -ENOENT)
+        return -ENOENT; /* someone else removed it */
+    return d == -ENOENT ? 0 : d;
 }
 
 /* What is left to do after a name of a file went (BFS_LINK_*): free the
@@ -370,10 +390,24 @@ static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *
     return 0;
 }
 
+/* A directory's record and name at a new path (directory rename). Across
+ * servers the name first (POSIX rules: it fails over a file or a
+ * directory), then the record: a record already at that path then belongs
+ * to no name and is replaced. A client killed between leaves a name whose
+ * stat says ENOENT until an rmdir removes it. */
 static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bfs_inode *ino)
 {
     int local = same_server_as_parent(fs, path, plen);
     struct bfs_inode old;
+    if (!local) {
+        const char *base = bfs_path_base(path, plen);
+        struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
+                                .extra = base, .extra_len = plen - (size_t)(base - path),
+                                .ino = &old};
+        int rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &d);
+        if (rc < 0)
+            return rc;
+    }
     struct bfs_cl_meta m = {
         .op = BFS_OP_PUT,
         .flags = local ? BFS_F_DIRENT : 0,
@@ -382,12 +416,17 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
         .ino = &old,
     };
     int rc = bfs_cl_meta_call(fs, path, plen, &m);
-    if (rc < 0 || local)
-        return rc < 0 ? rc : 0;
-    const char *base = bfs_path_base(path, plen);
-    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
-                            .extra = base, .extra_len = plen - (size_t)(base - path), .ino = &old};
-    rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &d);
+    if (rc >= 0 && !local) {
+        /* An rmdir between the two steps took the name away: the record
+         * just put would belong to nobody. */
+        struct bfs_inode now;
+        struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &now};
+        int l = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &lk);
+        if (l == -ENOENT || (l >= 0 && now.fid != ino->fid)) {
+            drop_record(fs, path, plen, ino->fid);
+            return -ENOENT;
+        }
+    }
     return rc < 0 ? rc : 0;
 }
 
@@ -445,11 +484,18 @@ static int rename_dir_children(benchfs_t *fs, const char *src, size_t slen, cons
 static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen)
 {
     struct bfs_inode a, b;
-    int rc = bfs_cl_resolve(fs, src, slen, &a);
-    if (rc < 0)
-        return rc;
-    if (!S_ISDIR(a.mode))
-        return rename_file(fs, src, slen, dst, dlen, a.fid);
+    int rc;
+    /* A file's name can turn into a directory's between the look and the
+     * move (EXDEV from the server): look again, a bounded number of times. */
+    for (int tries = 0;; tries++) {
+        if ((rc = bfs_cl_resolve(fs, src, slen, &a)) < 0)
+            return rc;
+        if (S_ISDIR(a.mode))
+            break;
+        rc = rename_file(fs, src, slen, dst, dlen, a.fid);
+        if (rc != -EXDEV || tries == 3)
+            return rc == -EXDEV ? -EBUSY : rc;
+    }
     /* A directory: its record and its entries are keyed by its path, so
      * they move entry by entry (no inode or chunk of a file moves). */
     int have_dst = bfs_cl_resolve(fs, dst, dlen, &b) == 0;
@@ -489,4 +535,45 @@ int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
     if (bfs_path_is_under(dst, (size_t)dlen, src, (size_t)slen))
         return -EINVAL; /* a directory into itself */
     return rename_rec(fs, src, (size_t)slen, dst, (size_t)dlen);
+}
+
+/* A second name for a file: one more link at the inode's home first, then
+ * the name (which must be free) at the new parent's server; a taken name
+ * takes the link back. A crash between leaves one link too many (the
+ * inode then outlives its last name: a leak, never a dangling name). */
+int benchfs_link(benchfs_t *fs, const char *from, const char *to)
+{
+    char src[BFS_PATH_MAX], dst[BFS_PATH_MAX];
+    ssize_t slen = bfs_cl_path(from, src), dlen = bfs_cl_path(to, dst);
+    if (slen < 0)
+        return (int)slen;
+    if (dlen < 0)
+        return (int)dlen;
+    if (dlen == 1)
+        return -EEXIST;
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, src, (size_t)slen, &ino);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(ino.mode))
+        return -EPERM;
+    uint64_t fid = ino.fid;
+    struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(), .ino = &ino};
+    if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
+        return rc;
+    const char *base = bfs_path_base(dst, (size_t)dlen);
+    struct bfs_inode old;
+    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL, .arg0 = BFS_DT_REG,
+                            .arg1 = fid, .extra = base,
+                            .extra_len = (size_t)dlen - (size_t)(base - dst), .ino = &old};
+    rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, (size_t)dlen), &d);
+    if (rc == 0)
+        return 0;
+    struct bfs_inode dead;
+    struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = &dead};
+    if (bfs_cl_fid_call(fs, fid, &u) == BFS_LINK_DEAD && dead.size > 0)
+        bfs_cl_trunc_chunks(fs, fid, 0, dead.size); /* unlinked meanwhile */
+    if (rc == BFS_FOUND)
+        return -EEXIST;
+    return rc == -ENOENT ? bfs_cl_enoent(fs, dst, (size_t)dlen) : rc;
 }

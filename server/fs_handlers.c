@@ -392,6 +392,25 @@ static int h_unref(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* LINK: one more link of a file, before its new name is added. */
+static int h_link(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    struct bfs_inode ino;
+    int rc = take_target(s, req, &a);
+    if (rc >= 0 && !a.by_fid)
+        rc = -EINVAL;
+    if (rc >= 0)
+        rc = stale(&a, bfs_meta_fid_link(s->meta, a.fid, (int64_t)req->hdr.offset, &ino));
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, 0, &ino);
+    return BFS_RPC_DONE;
+}
+
 /* REMOVE of a file: its name, at the parent's server (and its inode's link
  * when that is here); of a directory: its record (and with BFS_F_DIRENT
  * its name, the parent being here). */
@@ -420,30 +439,30 @@ static int h_remove(bfs_rpc_req_t *req, void *arg)
         return BFS_RPC_DONE;
     }
     struct bfs_dent d;
+    int named = 0;
     if (req->hdr.flags & BFS_F_DIRENT) {
-        /* ENOTEMPTY and the rest come from the record: look before the
-         * name goes, so a failure leaves both. */
-        rc = bfs_meta_get(s->meta, path, &ino);
-        if (rc == 0 && !S_ISDIR(ino.mode))
-            rc = -ENOTDIR;
-        if (rc == -ENOENT) {
-            /* No record: a file of that name, or nothing. */
-            struct bfs_inode f;
-            rc = bfs_meta_lookup(s->meta, parent, base, path, &f);
-            rc = rc >= 0 ? -ENOTDIR : rc;
-        }
-        if (rc == 0)
-            rc = bfs_meta_name_del(s->meta, parent, base, BFS_DT_DIR, 0, &d);
-        if (rc == -ENOENT)
-            rc = 0; /* a record without a name: remove it all the same */
-        if (rc < 0) {
+        /* The name and the record go in one batch, so no one sees one
+         * without the other; a record that cannot go (ENOTEMPTY) gets its
+         * name back in the same batch. Everything looked at here is the
+         * batch's view: a mkdir earlier in it counts. */
+        rc = bfs_meta_name_del(s->meta, parent, base, BFS_DT_DIR, 0, &d);
+        if (rc < 0 && rc != -ENOENT) {
             meta_reply(s, req, rc, NULL, 0);
             return BFS_RPC_DONE;
         }
+        named = rc == 0;
     }
-    rc = bfs_meta_remove(s->meta, path, 1, &ino);
-    if (rc < 0 && (req->hdr.flags & BFS_F_DIRENT) && rc != -ENOENT)
+    /* arg1: the fid the record must have (0: any). */
+    rc = bfs_meta_remove_fid(s->meta, path, 1, req->hdr.arg1, &ino);
+    if ((req->hdr.flags & BFS_F_DIRENT) && !named) {
+        /* No name: an unnamed record (its mkdir died) is cleaned up, but
+         * to the caller nothing was there. */
+        rc = rc == -EISDIR || rc == -ENOTDIR ? rc : -ENOENT;
+    } else if (rc == -ENOENT && named) {
+        rc = 0; /* a name without its record: the name was the garbage */
+    } else if (rc < 0 && named) {
         bfs_meta_name_put(s->meta, parent, base, BFS_DT_DIR, d.fid, NULL);
+    }
     if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
     else
@@ -459,7 +478,7 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
     meta_begin(s);
     struct bfs_fs_args a;
     char parent[BFS_PATH_MAX];
-    const char *base;
+    const char *base = NULL;
     struct bfs_inode old;
     int len = decoded(s, req, &a, bfs_fs_decode_put(&req->hdr, req->data, &a));
     if (len < 0) {
@@ -479,6 +498,10 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
         }
     }
     int rc = bfs_meta_put(s->meta, a.path, &a.ino, &old);
+    if (rc < 0 && (req->hdr.flags & BFS_F_DIRENT)) {
+        struct bfs_dent d; /* the record cannot go there: nor can the name */
+        bfs_meta_name_del(s->meta, parent, base, BFS_DT_DIR, a.ino.fid, &d);
+    }
     if (rc == 1)
         meta_reply_inode(s, req, 1, &old);
     else
@@ -727,6 +750,12 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
     int rc = decoded(s, req, &a, bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a));
     if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
         rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0 && (req->hdr.flags & BFS_F_GROW)) {
+        /* The file's home: a file that is gone gets no new chunk here. */
+        struct bfs_inode ino;
+        if (bfs_meta_fid_get(s->meta, req->hdr.arg0, &ino) == -ENOENT)
+            rc = -ESTALE;
+    }
     if (rc == 0)
         rc = place_write(s, req, a.wdata, a.wlen);
     if (rc < 0) {
@@ -903,6 +932,7 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_READDIR, h_readdir},     {BFS_OP_STATFS, h_statfs},
         {BFS_OP_APPEND, h_append},       {BFS_OP_LOOKUP, h_lookup},
         {BFS_OP_UNREF, h_unref},         {BFS_OP_RENAME, h_rename},
+        {BFS_OP_LINK, h_link},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},
         {BFS_OP_PING, h_ping},           {BFS_OP_SHUTDOWN, h_shutdown},

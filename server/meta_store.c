@@ -609,6 +609,12 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out)
 
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out)
 {
+    return bfs_meta_remove_fid(m, path, must_be_dir, 0, out);
+}
+
+int bfs_meta_remove_fid(bfs_meta_t *m, const char *path, int must_be_dir, uint64_t fid,
+                        struct bfs_inode *out)
+{
     MDB_val k;
     MDB_txn *txn;
     int rc = wtxn_begin_path(m, path, &k, &txn);
@@ -617,6 +623,8 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
 
     struct bfs_inode ino;
     rc = inode_get(m, txn, &k, &ino);
+    if (rc == 0 && fid && ino.fid != fid)
+        rc = -ENOENT; /* another object took the path meanwhile */
     if (rc == 0) {
         int isdir = S_ISDIR(ino.mode);
         if (must_be_dir == 1 && !isdir)
@@ -1355,4 +1363,21 @@ int bfs_meta_files_count(bfs_meta_t *m, uint64_t *files)
     if (rc == 0)
         *files = st.ms_entries;
     return rc;
+}
+
+static int edit_link(struct bfs_inode *ino, const void *arg)
+{
+    const int64_t *now = arg;
+    if (S_ISDIR(ino->mode))
+        return -EPERM; /* no hard links to directories */
+    if (ino->nlink >= 0xffffu)
+        return -EMLINK;
+    ino->nlink++;
+    ino->ctime_ns = *now;
+    return 1;
+}
+
+int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after)
+{
+    return file_update(m, fid, edit_link, &now_ns, NULL, after);
 }

@@ -23,15 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct bfs_inode {
-    uint64_t fid;      /* stable file id: chunks are keyed by it */
-    uint64_t size;
-    uint32_t mode;     /* type and permission bits, as st_mode */
-    uint32_t uid, gid;
-    uint32_t nlink;
-    int64_t atime_ns, mtime_ns, ctime_ns;
-};
-_Static_assert(sizeof(struct bfs_inode) == 56, "bfs_inode crosses the network");
+/* struct bfs_inode: common/proto.h (it crosses the network). */
 
 typedef struct bfs_meta bfs_meta_t;
 
@@ -75,6 +67,9 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out);
  * directory: -EISDIR; -1: any type. A directory that still has entries:
  * -ENOTEMPTY. "/" is never removed: -EBUSY, as rmdir("/"). */
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out);
+/* The same, only when the record's fid is fid (0: any); -ENOENT otherwise. */
+int bfs_meta_remove_fid(bfs_meta_t *m, const char *path, int must_be_dir, uint64_t fid,
+                        struct bfs_inode *out);
 
 /* size = max(size, new_size); mtime/ctime = now when the size grows.
  * Returns the resulting inode in *out (may be NULL). -ENOENT, -EISDIR. */
@@ -179,6 +174,9 @@ int bfs_meta_fid_append(bfs_meta_t *m, uint64_t fid, uint64_t len, int64_t now_n
 int bfs_meta_fid_chmod(bfs_meta_t *m, uint64_t fid, uint32_t mode, int64_t now_ns);
 int bfs_meta_fid_utimens(bfs_meta_t *m, uint64_t fid, int64_t atime_ns, int64_t mtime_ns,
                          int64_t now_ns);
+/* One more link of file fid (a new name is about to point to it): -EMLINK
+ * past 65535. *after: the inode. */
+int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after);
 /* Number of file inodes here. */
 int bfs_meta_files_count(bfs_meta_t *m, uint64_t *files);
 

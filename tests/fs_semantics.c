@@ -8,6 +8,22 @@
  *   fs_semantics append [N]    8 processes x N appends (default 1000) of 1 B
  *                              to 100 KiB records into one O_APPEND file:
  *                              every record present once and whole
+ *   fs_semantics fd            an open descriptor names its file: after
+ *                              another process renamed it or its parent,
+ *                              every call through it acts on that file; once
+ *                              another process unlinked it, ESTALE (and a new
+ *                              file of that name is never touched)
+ *   fs_semantics link          hard links: nlink, shared data, one name
+ *                              removed keeps the others
+ *   fs_semantics types [N]     mkdir over a file and O_CREAT over a directory
+ *                              fail (EEXIST, EISDIR) and leave every entry's
+ *                              d_type equal to its stat type (N rounds)
+ *   fs_semantics excl [N]      8 processes O_CREAT|O_EXCL one name, N rounds:
+ *                              exactly one wins each
+ *   fs_semantics storm [S]     8 processes create/unlink/rename/mkdir/rmdir
+ *                              50 names for S seconds (default 10): then every
+ *                              listed entry can be stat'ed, with its type, and
+ *                              every name that can be stat'ed is listed
  *
  * Exit 0 when every check held; messages on stderr say which did not. */
 #include "client/benchfs.h"
@@ -18,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NPROC 8
@@ -341,11 +360,394 @@ static int test_append(benchfs_t *fs, unsigned n)
     return failures;
 }
 
+/* ---- fd ---- */
+
+struct op_arg {
+    const char *a, *b;
+    int op; /* 0 rename a->b, 1 unlink a, 2 create a, 3 mkdir a */
+};
+
+static int do_op(benchfs_t *fs, void *a_)
+{
+    struct op_arg *a = a_;
+    benchfs_file_t *f;
+    int rc;
+    switch (a->op) {
+    case 0: rc = benchfs_rename(fs, a->a, a->b); break;
+    case 1: rc = benchfs_unlink(fs, a->a); break;
+    case 2:
+        rc = benchfs_open(fs, a->a, O_CREAT | O_EXCL | O_RDWR, 0644, &f);
+        if (rc == 0)
+            benchfs_close(f);
+        break;
+    default: rc = benchfs_mkdir(fs, a->a, 0755); break;
+    }
+    if (rc < 0)
+        fprintf(stderr, "  other process: op %d on %s: %s\n", a->op, a->a, strerror(-rc));
+    return rc < 0;
+}
+
+static int other(int op, const char *a, const char *b)
+{
+    struct op_arg x = {a, b, op};
+    return in_child(do_op, &x);
+}
+
+struct fdcheck_arg {
+    const char *path;
+    off_t size;
+    mode_t perm;
+    int64_t mtime;
+    const unsigned char *head; /* first 64 bytes expected */
+};
+
+static int do_fdcheck(benchfs_t *fs, void *a_)
+{
+    struct fdcheck_arg *a = a_;
+    struct stat st;
+    int rc = benchfs_stat(fs, a->path, &st);
+    if (rc < 0 || st.st_size != a->size || (a->perm && (st.st_mode & 07777) != a->perm) ||
+        (a->mtime && st.st_mtim.tv_sec != a->mtime)) {
+        fprintf(stderr, "  %s seen by another process: rc %d size %ld mode %o mtime %ld\n", a->path,
+                rc, (long)st.st_size, st.st_mode, (long)st.st_mtim.tv_sec);
+        return 1;
+    }
+    if (!a->head)
+        return 0;
+    benchfs_file_t *f;
+    unsigned char b[64];
+    if (benchfs_open(fs, a->path, O_RDONLY, 0, &f) < 0)
+        return 2;
+    rc = benchfs_pread(f, b, 64, 0) == 64 && !memcmp(b, a->head, 64) ? 0 : 3;
+    benchfs_close(f);
+    return rc;
+}
+
+/* Every call through f acts on the file now at `now`. */
+static void fd_ops(benchfs_t *fs, benchfs_file_t *f, const char *now, unsigned seed)
+{
+    (void)fs;
+    unsigned char w[64], r[64];
+    fill(w, sizeof(w), seed);
+    CHECK(benchfs_pwrite(f, w, 64, 0) == 64, "%s: pwrite through the fd", now);
+    CHECK(benchfs_pread(f, r, 64, 0) == 64 && !memcmp(r, w, 64), "%s: pread through the fd", now);
+    CHECK(benchfs_fsync(f) == 0, "%s: fsync through the fd", now);
+    CHECK(benchfs_ftruncate(f, 100000 + seed) == 0, "%s: ftruncate through the fd", now);
+    struct stat st;
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 100000 + seed, "%s: fstat through the fd",
+          now);
+    CHECK(benchfs_fchmod(f, 0600 + seed % 8) == 0, "%s: fchmod through the fd", now);
+    struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 2000 + seed}};
+    CHECK(benchfs_futimens(f, ts) == 0, "%s: futimens through the fd", now);
+    struct fdcheck_arg c = {now, 100000 + seed, 0600 + seed % 8, 2000 + seed, w};
+    CHECK(in_child(do_fdcheck, &c) == 0, "%s: another process sees what the fd did", now);
+}
+
+static int test_fd(benchfs_t *fs)
+{
+    benchfs_file_t *f;
+    benchfs_mkdir(fs, "/fdd", 0755);
+    CHECK(benchfs_open(fs, "/fdd/f", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /fdd/f");
+    unsigned char big[200000];
+    fill(big, sizeof(big), 7);
+    CHECK(benchfs_pwrite(f, big, sizeof(big), 0) == (ssize_t)sizeof(big), "first write");
+    CHECK(other(0, "/fdd/f", "/fdd/g") == 0, "rename of the file by another process");
+    fd_ops(fs, f, "/fdd/g", 1);
+    CHECK(other(0, "/fdd", "/fdd2") == 0, "rename of the parent by another process");
+    fd_ops(fs, f, "/fdd2/g", 2);
+    /* A new file under the old names is never touched by the fd. */
+    CHECK(other(3, "/fdd", NULL) == 0 && other(2, "/fdd/f", NULL) == 0, "new /fdd/f");
+    fd_ops(fs, f, "/fdd2/g", 3);
+    struct fdcheck_arg empty = {"/fdd/f", 0, 0, 0, NULL};
+    CHECK(in_child(do_fdcheck, &empty) == 0, "the new /fdd/f is untouched");
+    /* Unlinked by another process, a new file created under its name: the
+     * fd says ESTALE and the new file stays empty. */
+    CHECK(other(1, "/fdd2/g", NULL) == 0 && other(2, "/fdd2/g", NULL) == 0,
+          "unlink and re-create by another process");
+    unsigned char w[16] = {1};
+    struct stat st;
+    CHECK(benchfs_pwrite(f, w, 16, 0) == -ESTALE, "write through a stale fd");
+    CHECK(benchfs_pread(f, w, 16, 0) == -ESTALE, "read through a stale fd");
+    CHECK(benchfs_fstat(f, &st) == -ESTALE, "fstat through a stale fd");
+    CHECK(benchfs_ftruncate(f, 0) == -ESTALE, "ftruncate through a stale fd");
+    CHECK(benchfs_append(f, w, 16, NULL) == -ESTALE, "append through a stale fd");
+    struct fdcheck_arg empty2 = {"/fdd2/g", 0, 0, 0, NULL};
+    CHECK(in_child(do_fdcheck, &empty2) == 0, "the new /fdd2/g is untouched");
+    benchfs_close(f);
+    /* Open by id: the same file; ESTALE once it is gone. */
+    CHECK(benchfs_open(fs, "/fdd2/g", O_RDWR, 0, &f) == 0, "open /fdd2/g");
+    uint64_t id = benchfs_file_id(f);
+    benchfs_file_t *g;
+    CHECK(benchfs_open_id(fs, id, O_RDWR, &g) == 0, "open by id");
+    CHECK(benchfs_pwrite(g, w, 16, 0) == 16 && benchfs_fstat(f, &st) == 0 && st.st_size == 16,
+          "a write by id shows through the path's fd");
+    benchfs_close(g);
+    benchfs_close(f);
+    CHECK(other(1, "/fdd2/g", NULL) == 0, "unlink /fdd2/g");
+    CHECK(benchfs_open_id(fs, id, O_RDONLY, &g) == -ESTALE, "open of a gone id");
+    benchfs_unlink(fs, "/fdd/f");
+    CHECK(benchfs_rmdir(fs, "/fdd") == 0 && benchfs_rmdir(fs, "/fdd2") == 0, "clean up");
+    return failures;
+}
+
+/* ---- link ---- */
+
+static int test_link(benchfs_t *fs)
+{
+    benchfs_file_t *f;
+    struct stat a, b;
+    unsigned char w[5000], r[5000];
+    fill(w, sizeof(w), 9);
+    CHECK(benchfs_mkdir(fs, "/ln", 0755) == 0 && benchfs_mkdir(fs, "/ln2", 0755) == 0, "mkdirs");
+    CHECK(benchfs_open(fs, "/ln/a", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /ln/a");
+    CHECK(benchfs_pwrite(f, w, sizeof(w), 0) == (ssize_t)sizeof(w), "write /ln/a");
+    benchfs_close(f);
+    CHECK(benchfs_link(fs, "/ln/a", "/ln/b") == 0, "link in the same directory");
+    CHECK(benchfs_link(fs, "/ln/a", "/ln2/c") == 0, "link in another directory");
+    CHECK(benchfs_stat(fs, "/ln/a", &a) == 0 && benchfs_stat(fs, "/ln2/c", &b) == 0 &&
+              a.st_ino == b.st_ino && a.st_nlink == 3 && b.st_nlink == 3 && b.st_size == 5000,
+          "three names, one inode: nlink %ld", (long)a.st_nlink);
+    CHECK(benchfs_link(fs, "/ln/a", "/ln/b") == -EEXIST, "link over a name: EEXIST");
+    CHECK(benchfs_link(fs, "/ln", "/ln2/d") == -EPERM, "link of a directory: EPERM");
+    CHECK(benchfs_link(fs, "/ln/none", "/ln2/d") == -ENOENT, "link of nothing: ENOENT");
+    CHECK(benchfs_unlink(fs, "/ln/a") == 0, "unlink the first name");
+    CHECK(benchfs_open(fs, "/ln2/c", O_RDONLY, 0, &f) == 0, "open another name");
+    CHECK(benchfs_pread(f, r, sizeof(r), 0) == (ssize_t)sizeof(r) && !memcmp(r, w, sizeof(r)),
+          "the data is still there");
+    CHECK(benchfs_fstat(f, &b) == 0 && b.st_nlink == 2, "nlink 2 after one unlink: %ld",
+          (long)b.st_nlink);
+    benchfs_close(f);
+    CHECK(benchfs_rename(fs, "/ln/b", "/ln2/c") == 0, "rename onto another name of the same file");
+    CHECK(benchfs_stat(fs, "/ln/b", &b) == 0, "rename of two names of one file does nothing");
+    CHECK(benchfs_unlink(fs, "/ln/b") == 0 && benchfs_unlink(fs, "/ln2/c") == 0, "unlink the rest");
+    CHECK(benchfs_rmdir(fs, "/ln") == 0 && benchfs_rmdir(fs, "/ln2") == 0, "rmdirs");
+    return failures;
+}
+
+/* ---- types ---- */
+
+/* Every entry of dir has the type stat says (another process looks). */
+static int do_types_check(benchfs_t *fs, void *dir_)
+{
+    const char *dir = dir_;
+    benchfs_dir_t *d;
+    if (benchfs_opendir(fs, dir, &d) < 0)
+        return 1;
+    struct benchfs_dirent e;
+    int rc, bad = 0;
+    while ((rc = benchfs_readdir(d, &e)) == 1) {
+        char p[600];
+        struct stat st;
+        snprintf(p, sizeof(p), "%s/%s", dir, e.name);
+        int s2 = benchfs_stat(fs, p, &st);
+        if (s2 < 0 || (e.type == DT_DIR) != S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "  %s: d_type %d, stat %d mode %o\n", p, e.type, s2, st.st_mode);
+            bad++;
+        }
+    }
+    benchfs_closedir(d);
+    return rc < 0 ? 2 : bad ? 3 : 0;
+}
+
+static int test_types(benchfs_t *fs, unsigned n)
+{
+    CHECK(benchfs_mkdir(fs, "/ty", 0755) == 0, "mkdir /ty");
+    for (unsigned i = 0; i < n && failures < 10; i++) {
+        char fp[64], dp[64];
+        snprintf(fp, sizeof(fp), "/ty/f%u", i);
+        snprintf(dp, sizeof(dp), "/ty/d%u", i);
+        benchfs_file_t *f;
+        CHECK(benchfs_open(fs, fp, O_CREAT | O_EXCL | O_WRONLY, 0644, &f) == 0, "create %s", fp);
+        benchfs_close(f);
+        CHECK(benchfs_mkdir(fs, dp, 0755) == 0, "mkdir %s", dp);
+        int rc = benchfs_mkdir(fs, fp, 0755);
+        CHECK(rc == -EEXIST, "mkdir over a file: %d", rc);
+        rc = benchfs_open(fs, dp, O_CREAT | O_RDWR, 0644, &f);
+        CHECK(rc == -EISDIR, "O_CREAT over a directory: %d", rc);
+        rc = benchfs_open(fs, dp, O_CREAT | O_EXCL | O_RDWR, 0644, &f);
+        CHECK(rc == -EEXIST, "O_CREAT|O_EXCL over a directory: %d", rc);
+        struct stat st;
+        CHECK(benchfs_stat(fs, fp, &st) == 0 && S_ISREG(st.st_mode), "%s still a file", fp);
+        CHECK(benchfs_stat(fs, dp, &st) == 0 && S_ISDIR(st.st_mode), "%s still a dir", dp);
+    }
+    CHECK(in_child(do_types_check, "/ty") == 0, "d_type equals stat's type for every entry");
+    for (unsigned i = 0; i < n; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/ty/f%u", i);
+        benchfs_unlink(fs, p);
+        snprintf(p, sizeof(p), "/ty/d%u", i);
+        benchfs_rmdir(fs, p);
+    }
+    CHECK(benchfs_rmdir(fs, "/ty") == 0, "rmdir /ty (empty)");
+    return failures;
+}
+
+/* ---- excl ---- */
+
+static volatile int *shared_arena(size_t n)
+{
+    void *p = mmap(NULL, n * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int test_excl(benchfs_t *fs, unsigned rounds)
+{
+    /* [0]: processes ready for the round; [1 + r]: winners of round r. */
+    volatile int *sh = shared_arena(2 + rounds);
+    CHECK(sh != NULL, "mmap");
+    if (!sh)
+        return failures;
+    CHECK(benchfs_mkdir(fs, "/ex", 0755) == 0, "mkdir /ex");
+    pid_t pids[NPROC];
+    for (int w = 0; w < NPROC; w++) {
+        if ((pids[w] = fork()) == 0) {
+            benchfs_t *cfs = connect_fs();
+            int bad = 0;
+            for (unsigned r = 0; r < rounds; r++) {
+                /* A barrier per round, so that all race for the name. */
+                __atomic_add_fetch(&sh[0], 1, __ATOMIC_SEQ_CST);
+                time_t t0 = time(NULL);
+                while (__atomic_load_n(&sh[0], __ATOMIC_SEQ_CST) < (int)((r + 1) * NPROC) &&
+                       time(NULL) - t0 < 30)
+                    usleep(100);
+                char p[64];
+                snprintf(p, sizeof(p), "/ex/r%u", r);
+                benchfs_file_t *f;
+                int rc = benchfs_open(cfs, p, O_CREAT | O_EXCL | O_WRONLY, 0644, &f);
+                if (rc == 0) {
+                    __atomic_add_fetch(&sh[1 + r], 1, __ATOMIC_SEQ_CST);
+                    benchfs_close(f);
+                } else if (rc != -EEXIST) {
+                    bad = 1;
+                }
+            }
+            benchfs_finalize(cfs);
+            _exit(bad);
+        }
+    }
+    for (int w = 0; w < NPROC; w++) {
+        int st;
+        CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "O_EXCL racer %d failed otherwise than EEXIST", w);
+    }
+    for (unsigned r = 0; r < rounds; r++) {
+        CHECK(sh[1 + r] == 1, "round %u: %d winners", r, sh[1 + r]);
+        char p[64];
+        snprintf(p, sizeof(p), "/ex/r%u", r);
+        CHECK(benchfs_unlink(fs, p) == 0, "unlink %s", p);
+    }
+    CHECK(benchfs_rmdir(fs, "/ex") == 0, "rmdir /ex");
+    return failures;
+}
+
+/* ---- storm ---- */
+
+#define STORM_NAMES 50
+
+static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
+{
+    unsigned x = 0x9e3779b9u * (w + 1);
+    time_t end = time(NULL) + secs;
+    unsigned long ops = 0;
+    const char *mask_s = getenv("FS_STORM_OPS"); /* debugging: a mask of the 5 operations */
+    unsigned mask = mask_s ? (unsigned)strtoul(mask_s, NULL, 0) : 31;
+    while (time(NULL) < end) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        char a[32], b[32];
+        snprintf(a, sizeof(a), "/st/n%u", x % STORM_NAMES);
+        snprintf(b, sizeof(b), "/st/n%u", (x >> 8) % STORM_NAMES);
+        int rc = 0;
+        benchfs_file_t *f;
+        if (!(mask & (1u << ((x >> 16) % 5))))
+            continue;
+        switch ((x >> 16) % 5) {
+        case 0:
+            rc = benchfs_open(fs, a, O_CREAT | O_WRONLY, 0644, &f);
+            if (rc == 0)
+                benchfs_close(f);
+            break;
+        case 1: rc = benchfs_unlink(fs, a); break;
+        case 2: rc = benchfs_rename(fs, a, b); break;
+        case 3: rc = benchfs_mkdir(fs, a, 0755); break;
+        default: rc = benchfs_rmdir(fs, a); break;
+        }
+        /* What races of these calls may answer; anything else is a bug. */
+        if (rc < 0 && rc != -EEXIST && rc != -ENOENT && rc != -EISDIR && rc != -ENOTDIR &&
+            rc != -ENOTEMPTY) {
+            fprintf(stderr, "  storm worker %u: op %u on %s: %s\n", w, (x >> 16) % 5, a,
+                    strerror(-rc));
+            return 1;
+        }
+        ops++;
+    }
+    fprintf(stderr, "# storm worker %u: %lu operations\n", w, ops);
+    return 0;
+}
+
+static int storm_check(benchfs_t *fs, void *unused)
+{
+    (void)unused;
+    unsigned char listed[STORM_NAMES] = {0};
+    int bad = do_types_check(fs, "/st");
+    benchfs_dir_t *d;
+    if (benchfs_opendir(fs, "/st", &d) < 0)
+        return 1;
+    struct benchfs_dirent e;
+    while (benchfs_readdir(d, &e) == 1) {
+        unsigned k;
+        if (sscanf(e.name, "n%u", &k) == 1 && k < STORM_NAMES)
+            listed[k] = 1;
+    }
+    benchfs_closedir(d);
+    for (unsigned k = 0; k < STORM_NAMES; k++) {
+        char p[32];
+        struct stat st;
+        snprintf(p, sizeof(p), "/st/n%u", k);
+        int ok = benchfs_stat(fs, p, &st) == 0;
+        if (ok != listed[k]) {
+            fprintf(stderr, "  %s: stat %s, listed %s\n", p, ok ? "works" : "fails",
+                    listed[k] ? "yes" : "no");
+            bad = 4;
+        }
+    }
+    return bad;
+}
+
+static int test_storm(benchfs_t *fs, unsigned secs)
+{
+    CHECK(benchfs_mkdir(fs, "/st", 0755) == 0, "mkdir /st");
+    pid_t pids[NPROC];
+    for (int w = 0; w < NPROC; w++) {
+        if ((pids[w] = fork()) == 0) {
+            benchfs_t *cfs = connect_fs();
+            int r = storm_worker(cfs, (unsigned)w, secs);
+            benchfs_finalize(cfs);
+            _exit(r);
+        }
+    }
+    for (int w = 0; w < NPROC; w++) {
+        int st;
+        CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "storm worker %d", w);
+    }
+    CHECK(in_child(storm_check, NULL) == 0, "after the storm: listed = stat-able, types agree");
+    for (unsigned k = 0; k < STORM_NAMES; k++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/st/n%u", k);
+        if (benchfs_unlink(fs, p) == -EISDIR)
+            benchfs_rmdir(fs, p);
+    }
+    CHECK(benchfs_rmdir(fs, "/st") == 0, "rmdir /st after removing every name");
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     alarm(600);
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_semantics size|append [N]\n");
+        fprintf(stderr, "usage: fs_semantics size|append|fd|types|excl|storm [N]\n");
         return 2;
     }
     benchfs_t *fs = connect_fs();
@@ -354,6 +756,16 @@ int main(int argc, char **argv)
         rc = test_size(fs);
     else if (!strcmp(argv[1], "append"))
         rc = test_append(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1000);
+    else if (!strcmp(argv[1], "fd"))
+        rc = test_fd(fs);
+    else if (!strcmp(argv[1], "link"))
+        rc = test_link(fs);
+    else if (!strcmp(argv[1], "types"))
+        rc = test_types(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 200);
+    else if (!strcmp(argv[1], "excl"))
+        rc = test_excl(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 20);
+    else if (!strcmp(argv[1], "storm"))
+        rc = test_storm(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 10);
     else
         rc = (fprintf(stderr, "unknown test %s\n", argv[1]), 2);
     benchfs_finalize(fs);
