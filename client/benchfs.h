@@ -43,21 +43,53 @@ unsigned benchfs_nservers(const benchfs_t *fs);
 uint64_t benchfs_chunk_size(const benchfs_t *fs);
 
 /* flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
- * O_DIRECTORY (other flags are ignored). */
+ * O_DIRECTORY (other flags are ignored).
+ *
+ * Sizes are the servers': a write always makes the file at least as long as
+ * its end, even after another process truncated the file (no cached size
+ * is trusted), and a read is cut at the size the metadata server reports
+ * at the time of the read. */
 int benchfs_open(benchfs_t *fs, const char *path, int flags, mode_t mode, benchfs_file_t **f);
 int benchfs_close(benchfs_file_t *f);
 ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off);
 ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off);
 ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off);
 ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off);
+/* Append atomically across processes and nodes: the file's metadata
+ * server reserves [size, size + len) in one transaction (size += len), then
+ * the bytes are written there; *at (may be NULL) receives that offset.
+ * Concurrent appenders never overlap or lose a record. len 0 writes
+ * nothing and leaves *at alone. If the data write fails after the
+ * reservation (a chunk server died), the error is returned and the range
+ * stays in the file as zeros. Works on any file opened for writing, with or
+ * without O_APPEND. On a file whose flags hold O_APPEND, benchfs_pwrite and
+ * benchfs_pwritev append too and ignore off, as Linux's pwrite(2) does; use
+ * benchfs_append to learn where the bytes went (a write(2) emulation sets
+ * its file offset to *at + len). */
+ssize_t benchfs_append(benchfs_file_t *f, const void *buf, size_t len, off_t *at);
+ssize_t benchfs_appendv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t *at);
 int benchfs_fstat(benchfs_file_t *f, struct stat *st);
 int benchfs_ftruncate(benchfs_file_t *f, off_t size);
 int benchfs_fsync(benchfs_file_t *f);
+/* chmod / utimensat through an open file: by its id, so after a rename of
+ * the file or of a directory above it they still reach that file. */
+int benchfs_fchmod(benchfs_file_t *f, mode_t mode);
+int benchfs_futimens(benchfs_file_t *f, const struct timespec times[2]);
 /* The path the file was opened with, its flags, and its type and
  * permission bits (as st_mode) at open time. */
 const char *benchfs_file_path(const benchfs_file_t *f);
 int benchfs_file_flags(const benchfs_file_t *f);
 mode_t benchfs_file_mode(const benchfs_file_t *f);
+/* The file's id: stable for the file's life (rename keeps it), unique in
+ * the job and across restarts; st_ino of benchfs_fstat. */
+uint64_t benchfs_file_id(const benchfs_file_t *f);
+/* Open an existing regular file by its id (flags as benchfs_open; O_CREAT,
+ * O_EXCL are refused with -EINVAL): one RPC to the inode's home. -ESTALE
+ * once the file is gone. benchfs_file_path of such a file is "". */
+int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **f);
+/* fcntl(F_SETFL) of O_APPEND on an open file: whether benchfs_pwrite
+ * appends from now on. Returns 0. */
+int benchfs_file_set_append(benchfs_file_t *f, int on);
 
 int benchfs_stat(benchfs_t *fs, const char *path, struct stat *st);
 int benchfs_truncate(benchfs_t *fs, const char *path, off_t size);
@@ -67,6 +99,10 @@ int benchfs_rmdir(benchfs_t *fs, const char *path);
 /* Files and directories (a directory's whole subtree moves; not atomic). */
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to);
 int benchfs_chmod(benchfs_t *fs, const char *path, mode_t mode);
+/* A hard link: a second name for the file at from (not a directory:
+ * -EPERM); st_nlink counts the names, data is shared, removing one name
+ * keeps the other. */
+int benchfs_link(benchfs_t *fs, const char *from, const char *to);
 /* times[0] atime, times[1] mtime; UTIME_NOW / UTIME_OMIT honoured; NULL: now. */
 int benchfs_utimens(benchfs_t *fs, const char *path, const struct timespec times[2]);
 /* Capacity and usage summed over all servers. */

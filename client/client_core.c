@@ -159,6 +159,83 @@ int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct 
     return rc;
 }
 
+void bfs_cl_fid_prep(benchfs_t *fs, bfs_rpc_call_t *call, struct iovec iov[3], const uint64_t *fid,
+                     const struct bfs_cl_meta *m)
+{
+    struct bfs_cl_meta b = *m;
+    b.flags |= BFS_F_BYFID;
+    b.extra = NULL;
+    b.extra_len = 0;
+    /* The fid travels as the payload where a path would. */
+    bfs_cl_meta_prep(fs, call, iov, (const char *)fid, sizeof(*fid), &b);
+    call->server = (int)bfs_place_home(*fid, fs->nservers);
+}
+
+int bfs_cl_fid_call(benchfs_t *fs, uint64_t fid, const struct bfs_cl_meta *m)
+{
+    if (bfs_place_home(fid, fs->nservers) >= fs->nservers)
+        return -ESTALE;
+    bfs_rpc_call_t call;
+    struct iovec iov[3];
+    bfs_cl_fid_prep(fs, &call, iov, &fid, m);
+    int rc = bfs_rpc_call(fs->rpc, &call);
+    if (rc >= 0 && m->ino && call.resp_len != sizeof(*m->ino))
+        memset(m->ino, 0, sizeof(*m->ino));
+    return rc;
+}
+
+int bfs_cl_call_at(benchfs_t *fs, unsigned server, const char *path, size_t plen,
+                   const struct bfs_cl_meta *m)
+{
+    bfs_rpc_call_t call;
+    struct iovec iov[3];
+    bfs_cl_meta_prep(fs, &call, iov, path, plen, m);
+    call.server = (int)server;
+    int rc = bfs_rpc_call(fs->rpc, &call);
+    if (rc >= 0 && m->ino && call.resp_len != sizeof(*m->ino))
+        memset(m->ino, 0, sizeof(*m->ino));
+    return rc;
+}
+
+unsigned bfs_cl_parent_server(const benchfs_t *fs, const char *path, size_t plen)
+{
+    return bfs_cl_meta_server(fs, path, bfs_path_parent_len(path, plen));
+}
+
+int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen)
+{
+    /* A parent that is a file has no record where directories have theirs:
+     * only its own name can tell. Asked on this error path only. */
+    size_t dlen = bfs_path_parent_len(path, plen);
+    struct bfs_inode ino;
+    if (plen <= 1 || dlen >= plen)
+        return -ENOENT;
+    int rc = bfs_cl_resolve(fs, path, dlen, &ino);
+    if (rc == -ENOTDIR || (rc == 0 && !S_ISDIR(ino.mode)))
+        return -ENOTDIR;
+    return -ENOENT;
+}
+
+int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+{
+    if (plen == 1) {
+        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
+        return bfs_cl_meta_call(fs, path, plen, &m);
+    }
+    /* One RPC to the parent's server when the inode is there (a file is
+     * created where its name is); else a second to where it lives. */
+    struct bfs_cl_meta m = {.op = BFS_OP_LOOKUP, .ino = ino};
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, plen);
+    if (rc != BFS_FOUND_ELSEWHERE)
+        return rc < 0 ? rc : 0;
+    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
+    if (S_ISDIR(ino->mode))
+        return bfs_cl_meta_call(fs, path, plen, &st);
+    return bfs_cl_fid_call(fs, ino->fid, &st);
+}
+
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type)
 {
     size_t dlen = bfs_path_parent_len(path, plen);

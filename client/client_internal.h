@@ -7,7 +7,6 @@
 #include "../common/proto.h"
 #include "../rpc/rpc_client.h"
 #include "../common/registry.h"
-#include "../server/meta_store.h" /* struct bfs_inode: the wire form */
 
 #include <pthread.h>
 
@@ -22,14 +21,12 @@ struct benchfs {
 
 struct benchfs_file {
     benchfs_t *fs;
-    char path[BFS_PATH_MAX];
+    char path[BFS_PATH_MAX]; /* as opened ("" by id): for fsync and names only */
     size_t plen;
-    uint64_t fid;
+    uint64_t fid;            /* everything through the file goes by it */
+    unsigned home;           /* bfs_place_home(fid): where its inode lives */
     uint32_t mode;
-    int flags;
-    /* Largest size this process knows the file has: writes below it need
-     * no size update. Only grows, except by our own truncate. */
-    uint64_t known_size;
+    int flags; /* O_APPEND may change (benchfs_file_set_append): atomic */
 };
 
 /* Normalize a user path into out (BFS_PATH_MAX); returns its length. */
@@ -49,6 +46,21 @@ struct bfs_cl_meta {
 void bfs_cl_meta_prep(benchfs_t *fs, bfs_rpc_call_t *call, struct iovec iov[3],
                       const char *path, size_t plen, const struct bfs_cl_meta *m);
 int bfs_cl_meta_call(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m);
+
+/* The same by file id, to the inode's home (BFS_F_BYFID): -ESTALE for an
+ * id of no server. */
+void bfs_cl_fid_prep(benchfs_t *fs, bfs_rpc_call_t *call, struct iovec iov[3], const uint64_t *fid,
+                     const struct bfs_cl_meta *m);
+int bfs_cl_fid_call(benchfs_t *fs, uint64_t fid, const struct bfs_cl_meta *m);
+/* A path RPC to a given server (names go to the parent's). */
+int bfs_cl_call_at(benchfs_t *fs, unsigned server, const char *path, size_t plen,
+                   const struct bfs_cl_meta *m);
+unsigned bfs_cl_parent_server(const benchfs_t *fs, const char *path, size_t plen);
+/* The inode path names: LOOKUP at the parent's server, then, when the
+ * inode lives elsewhere, STAT by id (a file) or at its path (a directory). */
+int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
+/* For an ENOENT about path: -ENOTDIR when its parent is a file. */
+int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
 
 /* Add / remove the entry for path in its parent directory's server, unless
  * that server is `skip_server` (which did it in the same request). */
@@ -75,10 +87,12 @@ void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uin
 /* Free a file's chunks beyond new_size on the servers that hold them. */
 int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size);
 
-/* Create an inode and its parent's entry: 0 new, 1 existed (not excl). */
+/* Create a regular file (name and inode at the parent's server, one RPC):
+ * 0 new, 1 existed (not excl; *ino complete). */
 int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
                   struct bfs_inode *ino);
-int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size);
+/* Truncate file fid to size and free the chunks past it. */
+int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size);
 
 /* The next entry of a READDIR reply page (entries of u8 type, u16 little
  * endian name length, name) at *pos, which it advances: 1 and *ent filled, 0
@@ -88,6 +102,9 @@ int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size)
  * client's parser of server replies, fuzzed in tests/fuzz. */
 int bfs_cl_dirpage_next(const void *page, size_t len, size_t *pos, const char *prev,
                         struct benchfs_dirent *ent);
+
+/* UTIMENS arguments (times as benchfs_utimens) into m. */
+void bfs_cl_utimens_args(const struct timespec times[2], struct bfs_cl_meta *m);
 
 void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, struct stat *st);
 

@@ -29,8 +29,12 @@ int benchfs_opendir(benchfs_t *fs, const char *p, benchfs_dir_t **out)
     if (plen >= 0) {
         d->plen = (size_t)plen;
         struct bfs_inode ino;
+        /* The record alone (its own server): listing needs no other. A
+         * file has no record: its name tells ENOTDIR, on this error path. */
         struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
         rc = bfs_cl_meta_call(fs, d->path, d->plen, &m);
+        if (rc == -ENOENT && bfs_cl_resolve(fs, d->path, d->plen, &ino) == 0)
+            rc = 0;
         if (rc == 0 && !S_ISDIR(ino.mode))
             rc = -ENOTDIR;
     }

@@ -13,14 +13,23 @@
 /* Pieces in flight per batch: bounds memory for huge transfers. */
 #define MAX_INFLIGHT 256
 
-static uint64_t known_size(benchfs_file_t *f) { return __atomic_load_n(&f->known_size, __ATOMIC_RELAXED); }
-
-static void raise_known_size(benchfs_file_t *f, uint64_t size)
+/* A handle on the file whose inode is ino; everything through it goes by
+ * ino's id from now on. */
+static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
+                       const struct bfs_inode *ino)
 {
-    uint64_t cur = known_size(f);
-    while (cur < size && !__atomic_compare_exchange_n(&f->known_size, &cur, size, 0,
-                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
+    if (S_ISDIR(ino->mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT && created == 0)))
+        return -EISDIR;
+    if ((flags & O_DIRECTORY) && !S_ISDIR(ino->mode))
+        return -ENOTDIR;
+    f->fs = fs;
+    f->flags = flags;
+    f->fid = ino->fid;
+    f->home = bfs_place_home(ino->fid, fs->nservers);
+    f->mode = ino->mode;
+    if ((flags & O_TRUNC) && S_ISREG(ino->mode) && (flags & O_ACCMODE) != O_RDONLY && ino->size > 0)
+        return bfs_cl_truncate_fid(fs, f->fid, 0);
+    return 0;
 }
 
 int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_file_t **out)
@@ -34,46 +43,48 @@ int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_f
         return (int)plen;
     }
     f->plen = (size_t)plen;
-    f->fs = fs;
-    f->flags = flags;
     struct bfs_inode ino;
     int rc;
     if (flags & O_CREAT) {
         rc = bfs_cl_create(fs, f->path, f->plen, S_IFREG | (mode & 07777), (flags & O_EXCL) != 0, &ino);
         if (rc == -EEXIST && f->plen == 1) {
-            struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-            rc = bfs_cl_meta_call(fs, f->path, f->plen, &m) < 0 ? -EEXIST : 1;
+            rc = bfs_cl_resolve(fs, f->path, f->plen, &ino) < 0 ? -EEXIST : 1;
             if (rc == 1 && (flags & O_EXCL))
                 rc = -EEXIST;
         }
     } else {
-        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-        rc = bfs_cl_meta_call(fs, f->path, f->plen, &m);
+        rc = bfs_cl_resolve(fs, f->path, f->plen, &ino);
     }
-    if (rc < 0)
-        goto fail;
-    if (S_ISDIR(ino.mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT && rc == 0))) {
-        rc = -EISDIR;
-        goto fail;
-    }
-    if ((flags & O_DIRECTORY) && !S_ISDIR(ino.mode)) {
-        rc = -ENOTDIR;
-        goto fail;
-    }
-    f->fid = ino.fid;
-    f->mode = ino.mode;
-    f->known_size = ino.size;
-    if ((flags & O_TRUNC) && S_ISREG(ino.mode) && (flags & O_ACCMODE) != O_RDONLY && ino.size > 0) {
-        rc = bfs_cl_truncate(fs, f->path, f->plen, 0);
-        if (rc < 0)
-            goto fail;
-        f->known_size = 0;
+    if (rc >= 0)
+        rc = finish_open(fs, f, flags, rc, &ino);
+    if (rc < 0) {
+        free(f);
+        return rc;
     }
     *out = f;
     return 0;
-fail:
-    free(f);
-    return rc;
+}
+
+int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
+{
+    if (flags & (O_CREAT | O_EXCL))
+        return -EINVAL;
+    struct bfs_inode ino;
+    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+    int rc = bfs_cl_fid_call(fs, id, &m);
+    if (rc < 0)
+        return rc;
+    benchfs_file_t *f = malloc(sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->path[0] = '\0';
+    f->plen = 0;
+    if ((rc = finish_open(fs, f, flags, 1, &ino)) < 0) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
 }
 
 int benchfs_close(benchfs_file_t *f)
@@ -85,7 +96,20 @@ int benchfs_close(benchfs_file_t *f)
 }
 
 const char *benchfs_file_path(const benchfs_file_t *f) { return f->path; }
-int benchfs_file_flags(const benchfs_file_t *f) { return f->flags; }
+uint64_t benchfs_file_id(const benchfs_file_t *f) { return f->fid; }
+
+
+int benchfs_file_flags(const benchfs_file_t *f) { return __atomic_load_n(&f->flags, __ATOMIC_RELAXED); }
+
+int benchfs_file_set_append(benchfs_file_t *f, int on)
+{
+    int old = benchfs_file_flags(f), nf;
+    do
+        nf = on ? old | O_APPEND : old & ~O_APPEND;
+    while (!__atomic_compare_exchange_n(&f->flags, &old, nf, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED));
+    return 0;
+}
 mode_t benchfs_file_mode(const benchfs_file_t *f) { return (mode_t)f->mode; }
 
 /* One piece of a transfer: a part of one chunk, described by a slice of
@@ -229,25 +253,24 @@ static size_t iov_len(const struct iovec *iov, int n)
 /* What every transfer checks first: the open mode, the type, the offset. */
 static int io_allowed(const benchfs_file_t *f, int writing, off_t off)
 {
-    if ((f->flags & O_ACCMODE) == (writing ? O_RDONLY : O_WRONLY))
+    if ((benchfs_file_flags(f) & O_ACCMODE) == (writing ? O_RDONLY : O_WRONLY))
         return -EBADF;
     if (S_ISDIR(f->mode))
         return -EISDIR;
     return off < 0 ? -EINVAL : 0;
 }
 
-ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+/* Write total bytes at off. The size update is never skipped on the
+ * strength of what this process saw (another may have truncated the file
+ * since): it rides on the last piece when that chunk's server holds the
+ * file's metadata, otherwise one GROW goes out alongside the pieces. grow 0:
+ * the range is already inside the size (an append reserved it). */
+static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, uint64_t off,
+                        size_t total, int grow)
 {
     benchfs_t *fs = f->fs;
-    int ok = io_allowed(f, 1, off);
-    if (ok < 0)
-        return ok;
-    size_t total = iov_len(iov, iovcnt);
-    if (total == 0)
-        return 0;
-    uint64_t cs = fs->chunk_size, pos = (uint64_t)off, end = pos + total;
-    unsigned meta = bfs_cl_meta_server(fs, f->path, f->plen);
-    int grow = end > known_size(f);
+    uint64_t cs = fs->chunk_size, pos = off, end = pos + total;
+    unsigned meta = f->home;
     struct pieces ps;
     if (pieces_init(&ps, pos, end, cs) < 0)
         return -ENOMEM;
@@ -269,11 +292,7 @@ ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
             int carry = grow && pos + len == end && srv == meta;
             int first = 0;
             if (carry) {
-                p->iov[0].iov_base = f->path;
-                p->iov[0].iov_len = f->plen;
-                p->call.arg2 = (uint32_t)f->plen;
-                p->call.flags = BFS_F_GROW;
-                first = 1;
+                p->call.flags = BFS_F_GROW; /* of file arg0, whose home is srv */
                 grow = 0;
             }
             if ((rc = take_user(&x, p, first, len, 1)) < 0)
@@ -295,7 +314,7 @@ ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
         int m = n;
         if (grow && pos == end && rc == 0) {
             struct bfs_cl_meta gm = {.op = BFS_OP_GROW, .arg0 = end, .offset = (uint64_t)bfs_wall_ns()};
-            bfs_cl_meta_prep(fs, &growc, giov, f->path, f->plen, &gm);
+            bfs_cl_fid_prep(fs, &growc, giov, &f->fid, &gm);
             bfs_rpc_start(fs->rpc, &growc);
             ptrs[m++] = &growc;
             grow = 0;
@@ -307,10 +326,57 @@ ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
             rc = wr;
     }
     pieces_free(&ps);
+    if (rc == -ESTALE) {
+        /* The file is gone (unlinked by another process): its chunks were
+         * freed at the unlink, and pieces of this write that reached other
+         * servers must not stay behind as chunks of a dead file. */
+        bfs_cl_trunc_chunks(fs, f->fid, 0, end);
+    }
+    return rc < 0 ? rc : (ssize_t)total;
+}
+
+ssize_t benchfs_appendv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t *at)
+{
+    int ok = io_allowed(f, 1, 0);
+    if (ok < 0)
+        return ok;
+    size_t total = iov_len(iov, iovcnt);
+    if (total == 0)
+        return 0;
+    if (total > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    /* The metadata server hands out [size, size + total) in one
+     * transaction; the data then goes there with no size update (the
+     * range is inside the size already). */
+    struct bfs_inode before;
+    struct bfs_cl_meta m = {.op = BFS_OP_APPEND, .arg0 = total,
+                            .offset = (uint64_t)bfs_wall_ns(), .ino = &before};
+    int rc = bfs_cl_fid_call(f->fs, f->fid, &m);
     if (rc < 0)
         return rc;
-    raise_known_size(f, end);
-    return (ssize_t)total;
+    ssize_t w = write_at(f, iov, iovcnt, before.size, total, 0);
+    if (w >= 0 && at)
+        *at = (off_t)before.size;
+    return w;
+}
+
+ssize_t benchfs_append(benchfs_file_t *f, const void *buf, size_t len, off_t *at)
+{
+    struct iovec iov = {(void *)buf, len};
+    return benchfs_appendv(f, &iov, 1, at);
+}
+
+ssize_t benchfs_pwritev(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
+{
+    if (benchfs_file_flags(f) & O_APPEND)
+        return benchfs_appendv(f, iov, iovcnt, NULL); /* as Linux's pwrite(2) */
+    int ok = io_allowed(f, 1, off);
+    if (ok < 0)
+        return ok;
+    size_t total = iov_len(iov, iovcnt);
+    if (total == 0)
+        return 0;
+    return write_at(f, iov, iovcnt, (uint64_t)off, total, 1);
 }
 
 ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off)
@@ -323,13 +389,14 @@ ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off
 static int refresh_size(benchfs_file_t *f, struct bfs_inode *ino)
 {
     struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
-    int rc = bfs_cl_meta_call(f->fs, f->path, f->plen, &m);
-    if (rc < 0)
-        return rc;
-    __atomic_store_n(&f->known_size, ino->size, __ATOMIC_RELAXED);
-    return 0;
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
 }
 
+/* Reads trust no size this process saw: the size comes with the first batch
+ * of pieces, from the metadata server (on a piece that goes there anyway,
+ * or a STAT alongside), and the result is cut at it. */
 ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, off_t off)
 {
     benchfs_t *fs = f->fs;
@@ -339,27 +406,19 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
     size_t total = iov_len(iov, iovcnt);
     if (total == 0)
         return 0;
-    uint64_t pos = (uint64_t)off, size = known_size(f);
-    if (pos + total > size) {
-        /* Reading past what we know: another process may have written. */
-        struct bfs_inode ino;
-        int rc = refresh_size(f, &ino);
-        if (rc < 0)
-            return rc;
-        size = ino.size;
-    }
-    if (pos >= size || total == 0)
-        return 0;
-    uint64_t end = pos + total < size ? pos + total : size, cs = fs->chunk_size;
+    uint64_t pos = (uint64_t)off, end = pos + total, cs = fs->chunk_size;
+    if (end < pos)
+        return -EINVAL;
+    unsigned meta = f->home;
     struct pieces ps;
     if (pieces_init(&ps, pos, end, cs) < 0)
         return -ENOMEM;
     struct piece *pc = ps.p;
     bfs_rpc_call_t **ptrs = ps.ptrs;
-    int rc = 0;
+    int rc = 0, sized = 0;
     struct xfer x = {.f = f, .uiov = iov, .uiovcnt = iovcnt};
     while (pos < end && rc == 0) {
-        int n = 0;
+        int n = 0, sizer = -1;
         for (; n < ps.cap && pos < end; n++) {
             struct piece *p = &pc[n];
             uint64_t idx = pos / cs, coff = pos % cs;
@@ -370,7 +429,12 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
             p->uoff = x.uoff;
             if ((rc = take_user(&x, p, 0, len, 0)) < 0)
                 break;
-            p->call.server = (int)bfs_place_chunk(f->fid, idx, fs->nservers);
+            unsigned srv = bfs_place_chunk(f->fid, idx, fs->nservers);
+            if (!sized && sizer < 0 && srv == meta) {
+                p->call.flags = BFS_F_SIZE; /* of file arg0, whose home is srv */
+                sizer = n;
+            }
+            p->call.server = (int)srv;
             p->call.rpc_id = BFS_OP_READ;
             p->call.arg0 = f->fid;
             p->call.arg1 = idx;
@@ -381,7 +445,31 @@ ssize_t benchfs_preadv(benchfs_file_t *f, const struct iovec *iov, int iovcnt, o
             bfs_rpc_start(fs->rpc, &p->call);
             pos += len;
         }
-        int wr = bfs_rpc_wait_all(fs->rpc, ptrs, n);
+        bfs_rpc_call_t statc;
+        struct iovec siov[3];
+        struct bfs_inode ino;
+        int m = n;
+        if (!sized && sizer < 0 && n > 0) {
+            struct bfs_cl_meta sm = {.op = BFS_OP_STAT, .ino = &ino};
+            bfs_cl_fid_prep(fs, &statc, siov, &f->fid, &sm);
+            bfs_rpc_start(fs->rpc, &statc);
+            ptrs[m++] = &statc;
+        }
+        int wr = bfs_rpc_wait_all(fs->rpc, ptrs, m);
+        if (wr == 0 && !sized && n > 0) {
+            uint64_t size;
+            if (sizer >= 0) {
+                size = pc[sizer].call.reply.arg1;
+            } else if (statc.resp_len != sizeof(ino)) {
+                wr = -EPROTO;
+                size = 0;
+            } else {
+                size = ino.size;
+            }
+            sized = 1;
+            if (size < end)
+                end = size > (uint64_t)off ? size : (uint64_t)off;
+        }
         for (int i = 0; i < n; i++) {
             struct piece *p = &pc[i];
             if (wr == 0) {
@@ -431,14 +519,13 @@ int benchfs_fstat(benchfs_file_t *f, struct stat *st)
 
 int benchfs_ftruncate(benchfs_file_t *f, off_t size)
 {
-    if ((f->flags & O_ACCMODE) == O_RDONLY)
+    if ((benchfs_file_flags(f) & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
     if (size < 0)
         return -EINVAL;
-    int rc = bfs_cl_truncate(f->fs, f->path, f->plen, (uint64_t)size);
-    if (rc == 0)
-        __atomic_store_n(&f->known_size, (uint64_t)size, __ATOMIC_RELAXED);
-    return rc;
+    if (S_ISDIR(f->mode))
+        return -EISDIR;
+    return bfs_cl_truncate_fid(f->fs, f->fid, (uint64_t)size);
 }
 
 int benchfs_fsync(benchfs_file_t *f)
@@ -456,10 +543,30 @@ int benchfs_fsync(benchfs_file_t *f)
         return -ENOMEM;
     uint64_t cs = fs->chunk_size;
     bfs_cl_chunk_servers(fs, f->fid, 0, (ino.size + cs - 1) / cs, on);
-    on[bfs_cl_meta_server(fs, f->path, f->plen)] = 1;
-    on[bfs_cl_meta_server(fs, f->path, bfs_path_parent_len(f->path, f->plen))] = 1;
+    if (f->home < fs->nservers)
+        on[f->home] = 1;
+    if (f->plen) /* the name's server, as opened */
+        on[bfs_cl_parent_server(fs, f->path, f->plen)] = 1;
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_FSYNC, .arg0 = f->fid, .arg1 = ino.size};
     rc = bfs_cl_broadcast_status(fs, &t, on);
     free(on);
     return rc;
+}
+
+int benchfs_fchmod(benchfs_file_t *f, mode_t mode)
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_CHMOD, .arg0 = mode & 07777,
+                            .offset = (uint64_t)bfs_wall_ns()};
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
+}
+
+int benchfs_futimens(benchfs_file_t *f, const struct timespec times[2])
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
+    bfs_cl_utimens_args(times, &m);
+    if (S_ISDIR(f->mode))
+        return f->plen ? bfs_cl_meta_call(f->fs, f->path, f->plen, &m) : -ESTALE;
+    return bfs_cl_fid_call(f->fs, f->fid, &m);
 }

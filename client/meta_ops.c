@@ -8,18 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t dtype(uint32_t mode) { return S_ISDIR(mode) ? DT_DIR : DT_REG; }
-
 static int same_server_as_parent(benchfs_t *fs, const char *path, size_t plen)
 {
-    size_t dlen = bfs_path_parent_len(path, plen);
-    return bfs_cl_meta_server(fs, path, plen) == bfs_cl_meta_server(fs, path, dlen);
+    return bfs_cl_meta_server(fs, path, plen) == bfs_cl_parent_server(fs, path, plen);
 }
 
-/* Create an inode and its entry in the parent. The entry lives on the
- * parent's server: when that is the inode's server too, one RPC does both;
- * otherwise both RPCs go out together and a failed entry (no such parent)
- * undoes the inode. Returns 0 new, 1 existed (not excl), or -errno. */
+/* A regular file: one RPC to the parent's server, which checks the parent,
+ * the name, allocates the id and writes name and inode in one transaction.
+ * Returns 0 new, 1 existed, or -errno. */
 int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
                   struct bfs_inode *ino)
 {
@@ -28,39 +24,20 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
     struct bfs_cl_meta m = {
         .op = BFS_OP_CREATE,
         .flags = excl ? BFS_F_EXCL : 0,
-        .arg0 = mode,
+        .arg0 = S_IFREG | (mode & 07777),
         .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
         .offset = (uint64_t)bfs_wall_ns(),
         .ino = ino,
     };
-    if (same_server_as_parent(fs, path, plen)) {
-        m.flags |= BFS_F_DIRENT;
-        return bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, plen);
+    if (rc == BFS_FOUND_ELSEWHERE) {
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
+        rc = bfs_cl_fid_call(fs, ino->fid, &st);
+        return rc < 0 ? rc : 1;
     }
-    bfs_rpc_call_t calls[2];
-    struct iovec iov[2][3];
-    bfs_cl_meta_prep(fs, &calls[0], iov[0], path, plen, &m);
-    size_t dlen = bfs_path_parent_len(path, plen);
-    const char *base = bfs_path_base(path, plen);
-    struct bfs_cl_meta d = {
-        .op = BFS_OP_DIRENT_ADD,
-        .arg0 = dtype(mode),
-        .extra = base,
-        .extra_len = plen - (size_t)(base - path),
-    };
-    bfs_cl_meta_prep(fs, &calls[1], iov[1], path, dlen, &d);
-    bfs_rpc_call_t *ptrs[2] = {&calls[0], &calls[1]};
-    bfs_rpc_start(fs->rpc, &calls[0]);
-    bfs_rpc_start(fs->rpc, &calls[1]);
-    bfs_rpc_wait_all(fs->rpc, ptrs, 2);
-    if (calls[1].status < 0) {
-        if (calls[0].status == 0) {
-            struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_ANY};
-            bfs_cl_meta_call(fs, path, plen, &r);
-        }
-        return calls[1].status;
-    }
-    return calls[0].status;
+    return rc;
 }
 
 int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
@@ -70,57 +47,162 @@ int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
     if (plen < 0)
         return (int)plen;
     struct bfs_inode ino;
-    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
-    int rc = bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
     if (rc < 0)
         return rc;
     bfs_cl_inode_to_stat(fs, &ino, st);
     return 0;
 }
 
+/* Remove a directory record that this client made (no name points to it),
+ * only while it is still that record (fid): a rename may have put another
+ * one there meanwhile. */
+static void drop_record(benchfs_t *fs, const char *path, size_t plen, uint64_t fid)
+{
+    struct bfs_inode ino;
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
+    bfs_cl_meta_call(fs, path, plen, &r);
+}
+
+/* The record at the directory's own path first (invisible without a name),
+ * then the name at the parent's server, which must be free: a failure
+ * (EEXIST: a file's entry keeps its type) removes the record again; a
+ * client killed between leaves an unnamed record, which the next mkdir of
+ * that path takes over. One RPC when both are on one server. */
 int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
-    struct bfs_inode ino;
-    int rc = bfs_cl_create(fs, path, (size_t)plen, S_IFDIR | (mode & 07777), 1, &ino);
-    return rc < 0 ? rc : 0;
-}
-
-/* Remove path (kind BFS_RM_*) and its entry in the parent; *ino: what was
- * removed. */
-static int remove_path(benchfs_t *fs, const char *path, size_t plen, int kind,
-                       struct bfs_inode *ino)
-{
     if (plen == 1)
-        return -EBUSY;
-    int local = same_server_as_parent(fs, path, plen);
+        return -EEXIST;
+    struct bfs_inode ino;
     struct bfs_cl_meta m = {
-        .op = BFS_OP_REMOVE,
-        .arg0 = (uint64_t)kind,
-        .flags = local ? BFS_F_DIRENT : 0,
-        .ino = ino,
+        .op = BFS_OP_CREATE,
+        .arg0 = S_IFDIR | (mode & 07777),
+        .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
+        .offset = (uint64_t)bfs_wall_ns(),
+        .ino = &ino,
     };
-    int rc = bfs_cl_meta_call(fs, path, plen, &m);
-    if (rc < 0)
-        return rc;
-    if (!local)
-        bfs_cl_dirent(fs, path, plen, 0, 0);
-    return 0;
+    size_t len = (size_t)plen;
+    if (same_server_as_parent(fs, path, len)) {
+        m.flags = BFS_F_DIRENT;
+        int rc = bfs_cl_meta_call(fs, path, len, &m);
+        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
+    }
+    const char *base = bfs_path_base(path, len);
+    size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
+    for (int tries = 0; tries < 4; tries++) {
+        int made = bfs_cl_meta_call(fs, path, len, &m);
+        if (made < 0)
+            return made;
+        struct bfs_inode old; /* the entry taken: fid and type */
+        struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL, .arg0 = BFS_DT_DIR,
+                                .arg1 = ino.fid, .extra = base, .extra_len = blen, .ino = &old};
+        int rc = bfs_cl_meta_call(fs, path, dlen, &d);
+        if (rc == BFS_FOUND) {
+            /* Taken. Our own fresh record goes; one that was there already
+             * is either the taken name's (a directory) or an unnamed one. */
+            if (made == 0 && old.fid != ino.fid)
+                drop_record(fs, path, len, ino.fid);
+            return -EEXIST;
+        }
+        if (rc < 0) {
+            if (made == 0)
+                drop_record(fs, path, len, ino.fid);
+            return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
+        }
+        if (made == 0)
+            return 0;
+        /* We named a record that was there before us (unnamed, or another
+         * mkdir's): it must still be there, or an rmdir of its earlier name
+         * removed it between our two steps and our name points nowhere.
+         * Any rmdir from now on sees our name first. */
+        struct bfs_inode now;
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &now};
+        if (bfs_cl_meta_call(fs, path, len, &st) == 0 && S_ISDIR(now.mode) && now.fid == ino.fid)
+            return 0;
+        struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = ino.fid,
+                                  .extra = base, .extra_len = blen, .ino = &old};
+        bfs_cl_meta_call(fs, path, dlen, &del);
+    }
+    return -EAGAIN;
 }
 
+/* One RPC when the name and the record are on one server (one batch).
+ * Otherwise three: LOOKUP of the name (which directory: its fid), REMOVE of
+ * the record only while it is that directory's (emptiness checked there:
+ * ENOTEMPTY leaves everything as it was), then DIRENT_DEL of the name only
+ * while it names that fid. Between the last two, and forever if the client
+ * dies there, the name is listed but cannot be stat'ed (ENOENT); an rmdir
+ * of it removes such a name. (Name first left a window in which a mkdir or
+ * a rename took over the unnamed record that the rmdir then deleted: a name
+ * pointing nowhere. Record first without the fid removed a record that a
+ * rename had just put there.) */
 int benchfs_rmdir(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
+    size_t len = (size_t)plen;
+    if (len == 1)
+        return -EBUSY;
     struct bfs_inode ino;
-    return remove_path(fs, path, (size_t)plen, BFS_RM_DIR, &ino);
+    if (same_server_as_parent(fs, path, len)) {
+        struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .flags = BFS_F_DIRENT,
+                                .ino = &ino};
+        int rc = bfs_cl_meta_call(fs, path, len, &m);
+        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
+    }
+    /* The name says which directory (fid); the record goes only while it
+     * is that directory's, and then the name, only while it names it. */
+    const char *base = bfs_path_base(path, len);
+    size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
+    struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &ino};
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, len), path, len, &lk);
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, len);
+    if (rc < 0)
+        return rc;
+    if (!S_ISDIR(ino.mode))
+        return -ENOTDIR;
+    uint64_t fid = ino.fid;
+    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
+    rc = bfs_cl_meta_call(fs, path, len, &r);
+    if (rc < 0 && rc != -ENOENT)
+        return rc; /* ENOTEMPTY...: nothing changed */
+    /* Removed, or no record of that directory any more (a dead rmdir's
+     * leftover name): the name goes either way. */
+    struct bfs_inode got;
+    struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = fid,
+                              .extra = base, .extra_len = blen, .ino = &got};
+    int d = bfs_cl_meta_call(fs, path, dlen, &del);
+    if (d == -ENOENT && rc == -ENOENT)
+        return -ENOENT; /* someone else removed it */
+    return d == -ENOENT ? 0 : d;
 }
 
+/* What is left to do after a name of a file went (BFS_LINK_*): free the
+ * chunks of a file whose last link it was, or drop a link at its home. */
+static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
+{
+    if (st == BFS_LINK_ELSEWHERE) {
+        uint64_t fid = ino->fid;
+        struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = ino};
+        st = bfs_cl_fid_call(fs, fid, &u);
+        if (st < 0)
+            return st;
+    }
+    if (st == BFS_LINK_DEAD && ino->size > 0)
+        return bfs_cl_trunc_chunks(fs, ino->fid, 0, ino->size);
+    return 0;
+}
+
+/* One RPC to the parent's server (name and, when it is there, the inode's
+ * link in one transaction); the chunks of a file whose last name went are
+ * freed by the caller, as before. */
 int benchfs_unlink(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
@@ -129,21 +211,35 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
         return (int)plen;
     if (plen == 1)
         return -EISDIR;
+    size_t len = (size_t)plen;
+    unsigned srv = bfs_cl_parent_server(fs, path, len);
     struct bfs_inode ino;
-    int rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino), freed = 0;
+    struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_FILE, .ino = &ino};
+    int rc = bfs_cl_call_at(fs, srv, path, len, &m);
     if (rc == -ENOSPC) {
         /* The metadata server's disk is full and even a removal needs a few
          * pages: free the file's data first, then remove it. */
-        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &ino};
-        if (bfs_cl_meta_call(fs, path, (size_t)plen, &st) == 0 && S_ISREG(ino.mode) &&
-            ino.size > 0 && bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0) {
-            freed = 1;
-            rc = remove_path(fs, path, (size_t)plen, BFS_RM_FILE, &ino);
-        }
+        if (bfs_cl_resolve(fs, path, len, &ino) == 0 && S_ISREG(ino.mode) && ino.size > 0 &&
+            bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
+            rc = bfs_cl_call_at(fs, srv, path, len, &m);
     }
-    if (rc == 0 && ino.size > 0 && !freed)
-        bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size);
-    return rc;
+    if (rc == -ENOENT)
+        return bfs_cl_enoent(fs, path, len);
+    if (rc < 0)
+        return rc;
+    after_unlink(fs, rc, &ino);
+    return 0;
+}
+
+/* A by-id-or-path edit of what path names: a file by its id at its home,
+ * a directory at its record. */
+static int bfs_cl_on_path(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m)
+{
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, path, plen, &ino);
+    if (rc < 0)
+        return rc;
+    return S_ISDIR(ino.mode) ? bfs_cl_meta_call(fs, path, plen, m) : bfs_cl_fid_call(fs, ino.fid, m);
 }
 
 int benchfs_chmod(benchfs_t *fs, const char *p, mode_t mode)
@@ -154,7 +250,7 @@ int benchfs_chmod(benchfs_t *fs, const char *p, mode_t mode)
         return (int)plen;
     struct bfs_cl_meta m = {.op = BFS_OP_CHMOD, .arg0 = mode & 07777,
                             .offset = (uint64_t)bfs_wall_ns()};
-    return bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
 }
 
 static int64_t ts_ns(const struct timespec *t, int64_t now)
@@ -166,32 +262,36 @@ static int64_t ts_ns(const struct timespec *t, int64_t now)
     return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
 }
 
+void bfs_cl_utimens_args(const struct timespec times[2], struct bfs_cl_meta *m)
+{
+    int64_t now = bfs_wall_ns();
+    m->op = BFS_OP_UTIMENS;
+    m->arg0 = (uint64_t)ts_ns(times ? &times[0] : NULL, now);
+    m->arg1 = (uint64_t)ts_ns(times ? &times[1] : NULL, now);
+    m->offset = (uint64_t)now;
+}
+
 int benchfs_utimens(benchfs_t *fs, const char *p, const struct timespec times[2])
 {
     char path[BFS_PATH_MAX];
     ssize_t plen = bfs_cl_path(p, path);
     if (plen < 0)
         return (int)plen;
-    int64_t now = bfs_wall_ns();
-    struct bfs_cl_meta m = {
-        .op = BFS_OP_UTIMENS,
-        .arg0 = (uint64_t)ts_ns(times ? &times[0] : NULL, now),
-        .arg1 = (uint64_t)ts_ns(times ? &times[1] : NULL, now),
-        .offset = (uint64_t)now,
-    };
-    return bfs_cl_meta_call(fs, path, (size_t)plen, &m);
+    struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
+    bfs_cl_utimens_args(times, &m);
+    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
 }
 
-int bfs_cl_truncate(benchfs_t *fs, const char *path, size_t plen, uint64_t size)
+int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size)
 {
     struct bfs_inode before;
     struct bfs_cl_meta m = {.op = BFS_OP_SETSIZE, .arg0 = size,
                             .offset = (uint64_t)bfs_wall_ns(), .ino = &before};
-    int rc = bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_fid_call(fs, fid, &m);
     if (rc < 0)
         return rc;
     if (size < before.size)
-        return bfs_cl_trunc_chunks(fs, before.fid, size, before.size);
+        return bfs_cl_trunc_chunks(fs, fid, size, before.size);
     return 0;
 }
 
@@ -203,7 +303,13 @@ int benchfs_truncate(benchfs_t *fs, const char *p, off_t size)
         return (int)plen;
     if (size < 0)
         return -EINVAL;
-    return bfs_cl_truncate(fs, path, (size_t)plen, (uint64_t)size);
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(ino.mode))
+        return -EISDIR;
+    return bfs_cl_truncate_fid(fs, ino.fid, (uint64_t)size);
 }
 
 int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
@@ -247,12 +353,58 @@ out:
 
 /* ---- rename ---- */
 
-static int put_inode(benchfs_t *fs, const char *path, size_t plen, const struct bfs_inode *ino,
-                     struct bfs_inode *old)
+/* A file's name moves; its inode and chunks stay. Both parents on one
+ * server: one transaction. Otherwise the name is put at the destination
+ * (POSIX replace rules), then removed at the source if it still names the
+ * file; a crash between leaves two names of one inode whose link count
+ * says one (documented in DESIGN.md). */
+static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen,
+                       uint64_t fid)
+{
+    struct bfs_inode ino;
+    unsigned ss = bfs_cl_parent_server(fs, src, slen), ds = bfs_cl_parent_server(fs, dst, dlen);
+    int rc;
+    if (ss == ds) {
+        /* Source path + destination path, arg2 = source length. */
+        struct bfs_cl_meta m = {.op = BFS_OP_RENAME, .extra = dst, .extra_len = dlen, .ino = &ino};
+        rc = bfs_cl_call_at(fs, ss, src, slen, &m);
+    } else {
+        const char *base = bfs_path_base(dst, dlen);
+        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_REG, .arg1 = fid,
+                                  .extra = base, .extra_len = dlen - (size_t)(base - dst),
+                                  .ino = &ino};
+        rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, dlen), &put);
+        if (rc >= 0 && rc != BFS_LINK_SAME) {
+            const char *sb = bfs_path_base(src, slen);
+            struct bfs_inode got;
+            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_REG, .arg1 = fid,
+                                      .extra = sb, .extra_len = slen - (size_t)(sb - src),
+                                      .ino = &got};
+            bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &del);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (rc != BFS_LINK_SAME)
+        after_unlink(fs, rc, &ino);
+    return 0;
+}
+
+/* A directory's record and name at a new path (directory rename). Across
+ * servers the name first (POSIX rules: it fails over a file or a
+ * directory), then the record: a record already at that path then belongs
+ * to no name and is replaced. A client killed between leaves a name whose
+ * stat says ENOENT until an rmdir removes it. */
+static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bfs_inode *ino)
 {
     int local = same_server_as_parent(fs, path, plen);
+    struct bfs_inode old;
     if (!local) {
-        int rc = bfs_cl_dirent(fs, path, plen, 1, dtype(ino->mode));
+        const char *base = bfs_path_base(path, plen);
+        struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
+                                .extra = base, .extra_len = plen - (size_t)(base - path),
+                                .ino = &old};
+        int rc = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &d);
         if (rc < 0)
             return rc;
     }
@@ -261,9 +413,21 @@ static int put_inode(benchfs_t *fs, const char *path, size_t plen, const struct 
         .flags = local ? BFS_F_DIRENT : 0,
         .extra = ino,
         .extra_len = sizeof(*ino),
-        .ino = old,
+        .ino = &old,
     };
-    return bfs_cl_meta_call(fs, path, plen, &m);
+    int rc = bfs_cl_meta_call(fs, path, plen, &m);
+    if (rc >= 0 && !local) {
+        /* An rmdir between the two steps took the name away: the record
+         * just put would belong to nobody. */
+        struct bfs_inode now;
+        struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &now};
+        int l = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &lk);
+        if (l == -ENOENT || (l >= 0 && now.fid != ino->fid)) {
+            drop_record(fs, path, plen, ino->fid);
+            return -ENOENT;
+        }
+    }
+    return rc < 0 ? rc : 0;
 }
 
 static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen);
@@ -319,31 +483,41 @@ static int rename_dir_children(benchfs_t *fs, const char *src, size_t slen, cons
 
 static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen)
 {
-    struct bfs_inode a, b, old;
-    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &a};
-    int rc = bfs_cl_meta_call(fs, src, slen, &st);
-    if (rc < 0)
-        return rc;
-    st.ino = &b;
-    int have_dst = bfs_cl_meta_call(fs, dst, dlen, &st) == 0;
+    struct bfs_inode a, b;
+    int rc;
+    /* A file's name can turn into a directory's between the look and the
+     * move (EXDEV from the server): look again, a bounded number of times. */
+    for (int tries = 0;; tries++) {
+        if ((rc = bfs_cl_resolve(fs, src, slen, &a)) < 0)
+            return rc;
+        if (S_ISDIR(a.mode))
+            break;
+        rc = rename_file(fs, src, slen, dst, dlen, a.fid);
+        if (rc != -EXDEV || tries == 3)
+            return rc == -EXDEV ? -EBUSY : rc;
+    }
+    /* A directory: its record and its entries are keyed by its path, so
+     * they move entry by entry (no inode or chunk of a file moves). */
+    int have_dst = bfs_cl_resolve(fs, dst, dlen, &b) == 0;
     if (have_dst) {
-        if (S_ISDIR(a.mode) && !S_ISDIR(b.mode))
+        if (!S_ISDIR(b.mode))
             return -ENOTDIR;
-        if (!S_ISDIR(a.mode) && S_ISDIR(b.mode))
-            return -EISDIR;
         if (b.fid == a.fid)
-            return 0; /* the same file */
-        if (S_ISDIR(b.mode) && (rc = remove_path(fs, dst, dlen, BFS_RM_DIR, &old)) < 0)
+            return 0;
+        char d[BFS_PATH_MAX];
+        memcpy(d, dst, dlen);
+        d[dlen] = '\0';
+        if ((rc = benchfs_rmdir(fs, d)) < 0)
             return rc;
     }
-    rc = put_inode(fs, dst, dlen, &a, &old);
-    if (rc < 0)
+    if ((rc = put_dir(fs, dst, dlen, &a)) < 0)
         return rc;
-    if (rc == 1 && !S_ISDIR(old.mode) && old.fid != a.fid && old.size > 0)
-        bfs_cl_trunc_chunks(fs, old.fid, 0, old.size);
-    if (S_ISDIR(a.mode) && (rc = rename_dir_children(fs, src, slen, dst, dlen)) < 0)
+    if ((rc = rename_dir_children(fs, src, slen, dst, dlen)) < 0)
         return rc;
-    return remove_path(fs, src, slen, S_ISDIR(a.mode) ? BFS_RM_DIR : BFS_RM_FILE, &old);
+    char s[BFS_PATH_MAX];
+    memcpy(s, src, slen);
+    s[slen] = '\0';
+    return benchfs_rmdir(fs, s);
 }
 
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
@@ -361,4 +535,45 @@ int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
     if (bfs_path_is_under(dst, (size_t)dlen, src, (size_t)slen))
         return -EINVAL; /* a directory into itself */
     return rename_rec(fs, src, (size_t)slen, dst, (size_t)dlen);
+}
+
+/* A second name for a file: one more link at the inode's home first, then
+ * the name (which must be free) at the new parent's server; a taken name
+ * takes the link back. A crash between leaves one link too many (the
+ * inode then outlives its last name: a leak, never a dangling name). */
+int benchfs_link(benchfs_t *fs, const char *from, const char *to)
+{
+    char src[BFS_PATH_MAX], dst[BFS_PATH_MAX];
+    ssize_t slen = bfs_cl_path(from, src), dlen = bfs_cl_path(to, dst);
+    if (slen < 0)
+        return (int)slen;
+    if (dlen < 0)
+        return (int)dlen;
+    if (dlen == 1)
+        return -EEXIST;
+    struct bfs_inode ino;
+    int rc = bfs_cl_resolve(fs, src, (size_t)slen, &ino);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(ino.mode))
+        return -EPERM;
+    uint64_t fid = ino.fid;
+    struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(), .ino = &ino};
+    if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
+        return rc;
+    const char *base = bfs_path_base(dst, (size_t)dlen);
+    struct bfs_inode old;
+    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL, .arg0 = BFS_DT_REG,
+                            .arg1 = fid, .extra = base,
+                            .extra_len = (size_t)dlen - (size_t)(base - dst), .ino = &old};
+    rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, (size_t)dlen), &d);
+    if (rc == 0)
+        return 0;
+    struct bfs_inode dead;
+    struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = &dead};
+    if (bfs_cl_fid_call(fs, fid, &u) == BFS_LINK_DEAD && dead.size > 0)
+        bfs_cl_trunc_chunks(fs, fid, 0, dead.size); /* unlinked meanwhile */
+    if (rc == BFS_FOUND)
+        return -EEXIST;
+    return rc == -ENOENT ? bfs_cl_enoent(fs, dst, (size_t)dlen) : rc;
 }

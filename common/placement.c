@@ -41,3 +41,9 @@ unsigned bfs_place_chunk(uint64_t fid, uint64_t idx, unsigned nservers)
     uint64_t start = mix64(fid);
     return (unsigned)((start + idx) % nservers);
 }
+
+unsigned bfs_place_home(uint64_t fid, unsigned nservers)
+{
+    uint64_t r = fid >> 48;
+    return r == 0 || r > nservers ? nservers : (unsigned)(r - 1);
+}

@@ -17,5 +17,9 @@ uint64_t bfs_hash64(const void *data, size_t len, uint64_t seed);
 
 unsigned bfs_place_meta(const char *path, size_t len, unsigned nservers);
 unsigned bfs_place_chunk(uint64_t fid, uint64_t idx, unsigned nservers);
+/* The home of a file's inode: the server that allocated its id, whose rank
+ * the id carries ((rank + 1) << 48 | counter). nservers (an id of no server
+ * of this job: 0 or a rank out of range) means none. */
+unsigned bfs_place_home(uint64_t fid, unsigned nservers);
 
 #endif

@@ -7,36 +7,70 @@
  * chunk RPCs go to the chunk's server. Replies carry status >= 0 or -errno;
  * RPCs that return an inode reply with a struct bfs_inode as data.
  *
+ * Names live with their directory (place(parent)), a directory's record at
+ * place(its path), a file's inode at home(fid) (common/placement.h,
+ * docs/DESIGN.md "Namespace"). "target" = the fid (8 bytes, flags
+ * BFS_F_BYFID: a file's inode at its home; ESTALE when gone) or a path (a
+ * directory's record).
+ *
  *  id  name           request                                 reply
- *  10  CREATE         path; arg0 mode, arg1 uid<<32|gid,      inode
- *                     offset now_ns, flags BFS_F_DIRENT (also
- *                     add the entry in the parent, which is
- *                     on this server), BFS_F_EXCL
- *  11  STAT           path                                    inode
- *  12  CHMOD          path; arg0 mode                         -
- *  13  UTIMENS        path; arg0 atime ns, arg1 mtime ns      -
+ *  10  CREATE         path; arg0 mode, arg1 uid<<32|gid,      inode; status 0
+ *                     offset now_ns. A file: at place(parent) new, BFS_FOUND*
+ *                     (name + inode, one transaction; flags
+ *                     BFS_F_EXCL); a directory: its record at
+ *                     place(path), with BFS_F_DIRENT also its
+ *                     name (the parent is on this server)
+ *  11  STAT           target                                  inode
+ *  12  CHMOD          target; arg0 mode                       -
+ *  13  UTIMENS        target; arg0 atime ns, arg1 mtime ns    -
  *                     (-1: leave), offset now_ns
- *  14  SETSIZE        path; arg0 size, offset now_ns          inode before
- *  15  GROW           path; arg0 size, offset now_ns          -
- *  16  REMOVE         path; arg0 0 file / 1 dir / 2 any,      inode removed
- *                     flags BFS_F_DIRENT (also drop the entry
- *                     in the parent, which is on this server)
- *  17  PUT            path + inode (arg2 = path length),      inode replaced
+ *  14  SETSIZE        target; arg0 size, offset now_ns        inode before
+ *  15  GROW           target; arg0 size, offset now_ns        -
+ *  16  REMOVE         path; arg0 BFS_RM_FILE: the name at     inode; status
+ *                     place(parent) and a link of its inode   BFS_LINK_*
+ *                     if it is there; BFS_RM_DIR: the record
+ *                     (arg1: only with that fid), with
+ *                     BFS_F_DIRENT also its name
+ *  17  PUT            dir path + inode (arg2 = path length),  inode replaced
  *                     flags BFS_F_DIRENT                      (status 1) or none
- *  18  DIRENT_ADD     dir path + name (arg2 = dir length);    -
- *                     arg0 type
- *  19  DIRENT_DEL     dir path + name (arg2 = dir length)     -
+ *  18  DIRENT_ADD     dir path + name (arg2 = dir length);    BFS_F_EXCL: status
+ *                     arg0 type, arg1 fid; BFS_F_EXCL: the    BFS_FOUND + entry
+ *                     name must be free, else rename rules    when taken; else
+ *                                                             BFS_LINK_* + inode
+ *  19  DIRENT_DEL     dir path + name (arg2 = dir length);    the entry (inode
+ *                     arg0 type wanted, arg1 fid wanted (0:   with fid, type)
+ *                     any)
  *  20  READDIR        dir path + last name returned           packed entries;
  *                     (arg2 = dir length)                     reply arg0 = more
  *  21  STATFS         -                                       struct bfs_statfs
+ *  22  APPEND         target; arg0 length, offset now_ns      inode before:
+ *                     (reserves [size, size + length): size   its size is where
+ *                     += length in one transaction, so        the data goes
+ *                     concurrent appenders never overlap)
+ *  23  LOOKUP         path, at place(parent)                  inode, or status
+ *                                                             BFS_FOUND_ELSEWHERE
+ *                                                             + fid and type
+ *  24  UNREF          fid (BFS_F_BYFID), at its home          status BFS_LINK_*
+ *                                                             + inode if dead
+ *  25  RENAME         source path + destination path (arg2 =  status BFS_LINK_*
+ *                     source length), both parents here; a    + inode
+ *                     file only (EXDEV for a directory)
+ *  26  LINK           fid (BFS_F_BYFID), at its home; offset   inode after
+ *                     now_ns: one more link (a hard link's
+ *                     name is added next, with DIRENT_ADD
+ *                     BFS_F_EXCL; UNREF undoes it)
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags
- *                     BFS_F_GROW: also grow the size of the
- *                     file at path (its inode is on this
- *                     server) to the end of this write
- *  31  READ           arg0 fid, arg1 index, offset in chunk,  data (short at a
- *                     rcap = length                           chunk's end)
+ *                     BFS_F_GROW: also grow file arg0 (its
+ *                     home is this server) to the end of this
+ *                     write (ESTALE, nothing written, when
+ *                     the file is gone)
+ *  31  READ           [path] (arg2 = path length, 0 when no   data (short at a
+ *                     path); arg0 fid, arg1 index, offset in  chunk's end);
+ *                     chunk, rcap = length; flags BFS_F_SIZE: with BFS_F_SIZE
+ *                     also report the size of file arg0 (its  reply arg1 = the
+ *                     home is this server)                    file's size
  *  32  TRUNC_CHUNKS   arg0 fid, offset new size, arg1 old     -
  *                     size
  *  33  FSYNC          arg0 fid, arg1 file size                -
@@ -47,6 +81,7 @@
 #ifndef BFS_PROTO_H
 #define BFS_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum bfs_op {
@@ -62,6 +97,11 @@ enum bfs_op {
     BFS_OP_DIRENT_DEL = 19,
     BFS_OP_READDIR = 20,
     BFS_OP_STATFS = 21,
+    BFS_OP_APPEND = 22,
+    BFS_OP_LOOKUP = 23,
+    BFS_OP_UNREF = 24,
+    BFS_OP_RENAME = 25,
+    BFS_OP_LINK = 26,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -74,11 +114,54 @@ enum bfs_op {
 #define BFS_F_DIRENT 0x1u /* also maintain the parent's entry (same server) */
 #define BFS_F_EXCL 0x2u   /* CREATE: fail with EEXIST if it exists */
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
+#define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
+#define BFS_F_BYFID 0x10u /* the payload is a file id, not a path */
+
+/* Entry types (as d_type) */
+#define BFS_DT_DIR 4
+#define BFS_DT_REG 8
+
+/* Success statuses of name operations (CREATE of a file, LOOKUP): */
+#define BFS_FOUND 1           /* the name existed: its inode in the reply */
+#define BFS_FOUND_ELSEWHERE 2 /* the name existed; its inode lives on another
+                               * server: reply inode has only fid and type
+                               * (a file: ask home(fid) by id; a directory:
+                               * STAT its path at place(path)) */
+/* ... and of operations that drop a file's name (UNLINK, RENAME, NAME_PUT,
+ * UNREF): */
+#define BFS_LINK_NONE 0       /* nothing more to do */
+#define BFS_LINK_ALIVE 0
+#define BFS_LINK_DEAD 1       /* that was the last link: the reply inode is
+                               * deleted, the caller frees its chunks */
+#define BFS_LINK_ELSEWHERE 2  /* the file's inode lives elsewhere: the caller
+                               * sends UNREF to home(fid) (reply inode.fid) */
+#define BFS_LINK_SAME 3       /* RENAME: both names are the same file */
 
 /* REMOVE arg0 */
 #define BFS_RM_FILE 0
 #define BFS_RM_DIR 1
 #define BFS_RM_ANY 2
+
+/* An inode as stored and as sent (reply data of CREATE, STAT, LOOKUP, ...,
+ * PUT's payload). Little endian, the struct's bytes (rpc/rpc_wire.h). */
+struct bfs_inode {
+    uint64_t fid;      /* stable file id: chunks are keyed by it */
+    uint64_t size;
+    uint32_t mode;     /* type and permission bits, as st_mode */
+    uint32_t uid, gid;
+    uint32_t nlink;
+    int64_t atime_ns, mtime_ns, ctime_ns;
+};
+_Static_assert(sizeof(struct bfs_inode) == 56, "bfs_inode crosses the network");
+_Static_assert(offsetof(struct bfs_inode, size) == 8 && offsetof(struct bfs_inode, mode) == 16 &&
+                   offsetof(struct bfs_inode, nlink) == 28 &&
+                   offsetof(struct bfs_inode, atime_ns) == 32 &&
+                   offsetof(struct bfs_inode, ctime_ns) == 48,
+               "bfs_inode layout");
+
+/* READDIR reply pages: entries of u8 type (BFS_DT_*), u16 little-endian
+ * name length, the name's bytes (no NUL), in name order. */
+#define BFS_DIRPAGE_ENTRY_HDR 3u
 
 struct bfs_statfs {
     uint64_t bsize;
@@ -87,5 +170,6 @@ struct bfs_statfs {
     uint64_t inodes_used;
 };
 _Static_assert(sizeof(struct bfs_statfs) == 56, "bfs_statfs crosses the network");
+_Static_assert(offsetof(struct bfs_statfs, inodes_used) == 48, "bfs_statfs layout");
 
 #endif

@@ -56,6 +56,10 @@ static void args_init(struct bfs_fs_args *a)
     a->wdata = NULL;
     a->wlen = 0;
     a->has_path = 0;
+    a->fid = 0;
+    a->by_fid = 0;
+    a->path2[0] = '\0';
+    a->plen2 = 0;
     a->rcap = 0;
     a->bad_path = 0;
     a->refused = BFS_REFUSED_NONE;
@@ -70,6 +74,38 @@ int bfs_fs_decode_path(const struct bfs_rpc_hdr *h, const void *data, struct bfs
 {
     args_init(a);
     return take_path(h, data, 0, a);
+}
+
+int bfs_fs_decode_target(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a)
+{
+    args_init(a);
+    if (!(h->flags & BFS_F_BYFID))
+        return take_path(h, data, 0, a);
+    if (h->len != sizeof(a->fid) || !data)
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
+    memcpy(&a->fid, data, sizeof(a->fid));
+    a->by_fid = 1;
+    return 0;
+}
+
+int bfs_fs_decode_rename(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a)
+{
+    args_init(a);
+    if (!h->arg2 || h->arg2 >= h->len)
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
+    int rc = take_path(h, data, h->arg2, a);
+    if (rc < 0)
+        return rc;
+    size_t n = h->len - h->arg2;
+    const char *p = (const char *)data + h->arg2;
+    if ((rc = bfs_path_check(p, n)) < 0) {
+        a->bad_path = 1;
+        return refuse(a, BFS_REFUSED_PATH, rc);
+    }
+    memcpy(a->path2, p, n);
+    a->path2[n] = '\0';
+    a->plen2 = n;
+    return 0;
 }
 
 int bfs_fs_decode_put(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a)
@@ -118,7 +154,7 @@ int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t 
 {
     args_init(a);
     size_t plen = h->arg2;
-    if (plen > h->len || ((h->flags & BFS_F_GROW) && plen == 0) || (h->len && !data))
+    if (plen > h->len || (h->len && !data))
         return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
     if (plen) {
         int rc = take_path(h, data, plen, a);
@@ -133,9 +169,20 @@ int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t 
     return 0;
 }
 
-int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, uint64_t chunk_size, struct bfs_fs_args *a)
+int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
+                       struct bfs_fs_args *a)
 {
     args_init(a);
+    size_t plen = h->arg2;
+    /* The payload is the path and nothing else. */
+    if (plen != h->len)
+        return refuse(a, BFS_REFUSED_LENGTHS, -EINVAL);
+    if (plen) {
+        int rc = take_path(h, data, plen, a);
+        if (rc < 0)
+            return rc;
+        a->has_path = 1;
+    }
     a->wlen = h->rcap;
     return chunk_range_ok(chunk_size, h->offset, h->rcap) ? 0
                                                           : refuse(a, BFS_REFUSED_RANGE, -EINVAL);

@@ -42,15 +42,28 @@ struct bfs_fs_args {
     struct bfs_inode ino;         /* PUT: the inode to store */
     const void *wdata;            /* WRITE: the bytes to write (inside the payload) */
     uint64_t wlen;                /* WRITE: their count; READ: bytes asked for */
-    int has_path;                 /* WRITE: a path came along (arg2 > 0) */
+    int has_path;                 /* WRITE, READ: a path came along (arg2 > 0) */
+    uint64_t fid;                 /* BFS_F_BYFID: the file id (the payload) */
+    int by_fid;                   /* the request names a file by id */
+    char path2[BFS_PATH_MAX];     /* RENAME: the destination */
+    size_t plen2;
     size_t rcap;                  /* READDIR: reply bytes to fill */
     int bad_path;                 /* the error is bfs_path_check refusing the path */
     enum bfs_refusal refused;     /* why the request was refused, if it was */
 };
 
 /* The whole payload is a path (CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW,
- * REMOVE). Returns the path's length. */
+ * REMOVE, APPEND). Returns the path's length. */
 int bfs_fs_decode_path(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
+
+/* A request on one object: by id (BFS_F_BYFID: the payload is the 8-byte
+ * fid, into a->fid) or by path (the whole payload). Returns 0 for an id,
+ * else the path's length. */
+int bfs_fs_decode_target(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
+
+/* RENAME: source path (arg2 bytes, > 0) + destination path (the rest).
+ * Returns 0. */
+int bfs_fs_decode_rename(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
 
 /* PUT: path (arg2 bytes; the whole payload when 0) + struct bfs_inode.
  * Returns the path's length; -EBUSY for "/", -EINVAL unless the payload is
@@ -66,12 +79,14 @@ int bfs_fs_decode_dirent(const struct bfs_rpc_hdr *h, const void *data, struct b
  * capped at BFS_FS_READDIR_MAX_REPLY into a->rcap. Returns 0. */
 int bfs_fs_decode_readdir(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
 
-/* WRITE: [path (arg2 bytes)] + data; BFS_F_GROW needs the path. The data
+/* WRITE: [path (arg2 bytes)] + data. The data
  * must lie inside the chunk: offset + length <= chunk_size. Returns 0. */
 int bfs_fs_decode_write(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
                         struct bfs_fs_args *a);
 
-/* READ: rcap bytes at offset must lie inside the chunk. Returns 0. */
-int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, uint64_t chunk_size, struct bfs_fs_args *a);
+/* READ: [path (arg2 bytes, the whole payload)].
+ * rcap bytes at offset must lie inside the chunk. Returns 0. */
+int bfs_fs_decode_read(const struct bfs_rpc_hdr *h, const void *data, uint64_t chunk_size,
+                       struct bfs_fs_args *a);
 
 #endif

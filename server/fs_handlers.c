@@ -170,8 +170,12 @@ static int parent_of(const char *path, size_t len, char *parent, const char **ba
     return (int)pl;
 }
 
-static uint8_t dtype_of(uint32_t mode) { return S_ISDIR(mode) ? 4 /* DT_DIR */ : 8 /* DT_REG */; }
-
+/* A file is created where its parent directory's entries are: the name
+ * and the inode in one transaction (bfs_meta_file_create). A directory's
+ * record is created at its own path; with BFS_F_DIRENT its name too (the
+ * parent is here): the name must be free (an existing entry keeps its
+ * type), and a record left by a mkdir that died before adding its name is
+ * taken over. */
 static int h_create(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
@@ -186,48 +190,59 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
         return BFS_RPC_DONE;
     }
     uint32_t mode = (uint32_t)req->hdr.arg0;
-    if (!S_ISDIR(mode) && !S_ISREG(mode))
-        mode = (mode & 07777) | S_IFREG;
+    uint32_t uid = (uint32_t)(req->hdr.arg1 >> 32), gid = (uint32_t)req->hdr.arg1;
     struct bfs_inode ino;
-    if (req->hdr.flags & BFS_F_DIRENT) {
-        parent_of(path, (size_t)len, parent, &base);
-        int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(mode));
-        if (rc < 0) {
+    parent_of(path, (size_t)len, parent, &base);
+    int rc;
+    if (!S_ISDIR(mode)) {
+        rc = bfs_meta_file_create(s->meta, parent, base, mode, uid, gid,
+                                  (int64_t)req->hdr.offset, (req->hdr.flags & BFS_F_EXCL) != 0,
+                                  &ino);
+        if (rc < 0)
             meta_reply(s, req, rc, NULL, 0);
-            return BFS_RPC_DONE;
-        }
-    }
-    int rc = bfs_meta_create(s->meta, path, mode, (uint32_t)(req->hdr.arg1 >> 32),
-                             (uint32_t)req->hdr.arg1, (int64_t)req->hdr.offset, &ino);
-    if (rc == -EEXIST) {
-        /* The entry added above carries the requested type: keep the
-         * existing file's. */
-        if ((req->hdr.flags & BFS_F_DIRENT) && dtype_of(ino.mode) != dtype_of(mode))
-            bfs_meta_dirent_add(s->meta, parent, base, dtype_of(ino.mode));
-        if (req->hdr.flags & BFS_F_EXCL)
-            meta_reply(s, req, -EEXIST, NULL, 0);
         else
-            meta_reply_inode(s, req, 1, &ino);
+            meta_reply_inode(s, req, rc, &ino);
         return BFS_RPC_DONE;
     }
-    if (rc < 0) {
-        if (req->hdr.flags & BFS_F_DIRENT)
-            bfs_meta_dirent_del(s->meta, parent, base);
+    rc = bfs_meta_create(s->meta, path, mode, uid, gid, (int64_t)req->hdr.offset, &ino);
+    int made = rc == 0;
+    if (rc == -EEXIST && !S_ISDIR(ino.mode))
+        rc = -EIO; /* no file lives in the path table */
+    if ((rc == 0 || rc == -EEXIST) && (req->hdr.flags & BFS_F_DIRENT)) {
+        /* The name must be free: an existing entry keeps its type. A
+         * record without a name (its mkdir died before adding it) is
+         * taken over. */
+        struct bfs_dent old;
+        rc = bfs_meta_name_add(s->meta, parent, base, BFS_DT_DIR, ino.fid, &old);
+        if (rc < 0 && made)
+            bfs_meta_remove(s->meta, path, 1, NULL);
+    }
+    if (rc == -EEXIST && !(req->hdr.flags & BFS_F_DIRENT)) {
+        meta_reply_inode(s, req, BFS_FOUND, &ino);
+        return BFS_RPC_DONE;
+    }
+    if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
-        return BFS_RPC_DONE;
-    }
-    meta_reply_inode(s, req, 0, &ino);
+    else
+        meta_reply_inode(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
 
+/* STAT: a file by id (ESTALE once it is gone), or the record at a path (a
+ * directory). */
 static int h_stat(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
     struct bfs_inode ino;
-    int rc = take_path(s, req, &a);
-    if (rc >= 0)
+    int rc = decoded(s, req, &a, bfs_fs_decode_target(&req->hdr, req->data, &a));
+    if (rc >= 0 && a.by_fid) {
+        rc = bfs_meta_fid_get(s->meta, a.fid, &ino);
+        if (rc == -ENOENT)
+            rc = -ESTALE;
+    } else if (rc >= 0) {
         rc = bfs_meta_get(s->meta, a.path, &ino);
+    }
     if (rc < 0)
         reply_status(req, rc);
     else
@@ -235,14 +250,50 @@ static int h_stat(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* LOOKUP: path, at its parent's server: the name, and the inode when it is
+ * here (BFS_FOUND_ELSEWHERE otherwise). */
+static int h_lookup(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    struct bfs_fs_args a;
+    struct bfs_inode ino;
+    char parent[BFS_PATH_MAX];
+    const char *base;
+    int len = take_path(s, req, &a);
+    int rc = len;
+    if (len == 1)
+        rc = bfs_meta_get(s->meta, "/", &ino);
+    else if (len > 0) {
+        parent_of(a.path, (size_t)len, parent, &base);
+        rc = bfs_meta_lookup(s->meta, parent, base, a.path, &ino);
+    }
+    if (rc < 0)
+        reply_status(req, rc);
+    else
+        reply_inode(req, rc, &ino);
+    return BFS_RPC_DONE;
+}
+
+/* The object of a by-id-or-path request: what the edit functions take. */
+#define TARGET_CALL(s, a, fn, ...)                                                         \
+    ((a).by_fid ? bfs_meta_fid_##fn((s)->meta, (a).fid, __VA_ARGS__)                        \
+                : bfs_meta_##fn((s)->meta, (a).path, __VA_ARGS__))
+
+static int stale(const struct bfs_fs_args *a, int rc) { return a->by_fid && rc == -ENOENT ? -ESTALE : rc; }
+
+static int take_target(struct bfs_server *s, bfs_rpc_req_t *req, struct bfs_fs_args *a)
+{
+    return decoded(s, req, a, bfs_fs_decode_target(&req->hdr, req->data, a));
+}
+
 static int h_chmod(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
     struct bfs_fs_args a;
-    int rc = take_path(s, req, &a);
+    int rc = take_target(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_chmod(s->meta, a.path, (uint32_t)req->hdr.arg0, (int64_t)req->hdr.offset);
+        rc = stale(&a, TARGET_CALL(s, a, chmod, (uint32_t)req->hdr.arg0, (int64_t)req->hdr.offset));
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
@@ -252,10 +303,10 @@ static int h_utimens(bfs_rpc_req_t *req, void *arg)
     struct bfs_server *s = arg;
     meta_begin(s);
     struct bfs_fs_args a;
-    int rc = take_path(s, req, &a);
+    int rc = take_target(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_utimens(s->meta, a.path, (int64_t)req->hdr.arg0, (int64_t)req->hdr.arg1,
-                              (int64_t)req->hdr.offset);
+        rc = stale(&a, TARGET_CALL(s, a, utimens, (int64_t)req->hdr.arg0, (int64_t)req->hdr.arg1,
+                                   (int64_t)req->hdr.offset));
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
@@ -266,9 +317,9 @@ static int h_setsize(bfs_rpc_req_t *req, void *arg)
     meta_begin(s);
     struct bfs_fs_args a;
     struct bfs_inode before;
-    int rc = take_path(s, req, &a);
+    int rc = take_target(s, req, &a);
     if (rc >= 0)
-        rc = bfs_meta_set_size(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, &before);
+        rc = stale(&a, TARGET_CALL(s, a, set_size, req->hdr.arg0, (int64_t)req->hdr.offset, &before));
     if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
     else
@@ -276,18 +327,93 @@ static int h_setsize(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* A write's size update that changes nothing: the committed size already
+ * covers end. Then no batch is opened and the reply need not wait for a
+ * commit. Reading the committed state is enough: a mutation still in the
+ * open batch (a truncate, say) is not acknowledged yet, so this write may
+ * be ordered before it. */
+static int grow_needed(struct bfs_server *s, uint64_t fid, uint64_t end)
+{
+    struct bfs_inode ino;
+    return bfs_meta_fid_get(s->meta, fid, &ino) != 0 || ino.size < end;
+}
+
 static int h_grow(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
-    meta_begin(s);
     struct bfs_fs_args a;
-    int rc = take_path(s, req, &a);
+    int rc = take_target(s, req, &a);
+    if (rc >= 0 && a.by_fid && !grow_needed(s, a.fid, req->hdr.arg0)) {
+        reply_status(req, 0);
+        return BFS_RPC_DONE;
+    }
+    meta_begin(s);
     if (rc >= 0)
-        rc = bfs_meta_grow(s->meta, a.path, req->hdr.arg0, (int64_t)req->hdr.offset, NULL);
+        rc = stale(&a, TARGET_CALL(s, a, grow, req->hdr.arg0, (int64_t)req->hdr.offset, NULL));
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;
 }
 
+/* O_APPEND: reserve [size, size + arg0) in the batch; the reply (the inode
+ * before) leaves after the commit, so two appenders never get overlapping
+ * ranges, whichever node they run on. */
+static int h_append(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    struct bfs_inode before;
+    int rc = take_target(s, req, &a);
+    if (rc >= 0)
+        rc = stale(&a, TARGET_CALL(s, a, append, req->hdr.arg0, (int64_t)req->hdr.offset, &before));
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, 0, &before);
+    return BFS_RPC_DONE;
+}
+
+/* UNREF: one link less of a file whose name was dropped on another server. */
+static int h_unref(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    struct bfs_inode dead;
+    int rc = take_target(s, req, &a);
+    if (rc >= 0 && !a.by_fid)
+        rc = -EINVAL;
+    if (rc >= 0)
+        rc = bfs_meta_fid_unref(s->meta, a.fid, &dead);
+    if (rc == 1)
+        meta_reply_inode(s, req, BFS_LINK_DEAD, &dead);
+    else
+        meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
+    return BFS_RPC_DONE;
+}
+
+/* LINK: one more link of a file, before its new name is added. */
+static int h_link(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    struct bfs_inode ino;
+    int rc = take_target(s, req, &a);
+    if (rc >= 0 && !a.by_fid)
+        rc = -EINVAL;
+    if (rc >= 0)
+        rc = stale(&a, bfs_meta_fid_link(s->meta, a.fid, (int64_t)req->hdr.offset, &ino));
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, 0, &ino);
+    return BFS_RPC_DONE;
+}
+
+/* REMOVE of a file: its name, at the parent's server (and its inode's link
+ * when that is here); of a directory: its record (and with BFS_F_DIRENT
+ * its name, the parent being here). */
 static int h_remove(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
@@ -302,11 +428,40 @@ static int h_remove(bfs_rpc_req_t *req, void *arg)
         meta_reply(s, req, len < 0 ? len : -EBUSY, NULL, 0);
         return BFS_RPC_DONE;
     }
-    int kind = req->hdr.arg0 == BFS_RM_DIR ? 1 : req->hdr.arg0 == BFS_RM_FILE ? 0 : -1;
-    int rc = bfs_meta_remove(s->meta, path, kind, &ino);
-    if (rc == 0 && (req->hdr.flags & BFS_F_DIRENT)) {
-        parent_of(path, (size_t)len, parent, &base);
-        bfs_meta_dirent_del(s->meta, parent, base);
+    parent_of(path, (size_t)len, parent, &base);
+    int rc;
+    if (req->hdr.arg0 == BFS_RM_FILE) {
+        rc = bfs_meta_unlink(s->meta, parent, base, &ino);
+        if (rc < 0)
+            meta_reply(s, req, rc, NULL, 0);
+        else
+            meta_reply_inode(s, req, rc, &ino);
+        return BFS_RPC_DONE;
+    }
+    struct bfs_dent d;
+    int named = 0;
+    if (req->hdr.flags & BFS_F_DIRENT) {
+        /* The name and the record go in one batch, so no one sees one
+         * without the other; a record that cannot go (ENOTEMPTY) gets its
+         * name back in the same batch. Everything looked at here is the
+         * batch's view: a mkdir earlier in it counts. */
+        rc = bfs_meta_name_del(s->meta, parent, base, BFS_DT_DIR, 0, &d);
+        if (rc < 0 && rc != -ENOENT) {
+            meta_reply(s, req, rc, NULL, 0);
+            return BFS_RPC_DONE;
+        }
+        named = rc == 0;
+    }
+    /* arg1: the fid the record must have (0: any). */
+    rc = bfs_meta_remove_fid(s->meta, path, 1, req->hdr.arg1, &ino);
+    if ((req->hdr.flags & BFS_F_DIRENT) && !named) {
+        /* No name: an unnamed record (its mkdir died) is cleaned up, but
+         * to the caller nothing was there. */
+        rc = rc == -EISDIR || rc == -ENOTDIR ? rc : -ENOENT;
+    } else if (rc == -ENOENT && named) {
+        rc = 0; /* a name without its record: the name was the garbage */
+    } else if (rc < 0 && named) {
+        bfs_meta_name_put(s->meta, parent, base, BFS_DT_DIR, d.fid, NULL);
     }
     if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
@@ -315,28 +470,38 @@ static int h_remove(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* PUT of a directory record (directory rename); with BFS_F_DIRENT its name
+ * too (the parent is here). */
 static int h_put(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     meta_begin(s);
     struct bfs_fs_args a;
     char parent[BFS_PATH_MAX];
-    const char *base;
+    const char *base = NULL;
     struct bfs_inode old;
     int len = decoded(s, req, &a, bfs_fs_decode_put(&req->hdr, req->data, &a));
     if (len < 0) {
         meta_reply(s, req, len, NULL, 0);
         return BFS_RPC_DONE;
     }
+    if (!S_ISDIR(a.ino.mode)) {
+        meta_reply(s, req, -EINVAL, NULL, 0);
+        return BFS_RPC_DONE;
+    }
     if (req->hdr.flags & BFS_F_DIRENT) {
         parent_of(a.path, (size_t)len, parent, &base);
-        int rc = bfs_meta_dirent_add(s->meta, parent, base, dtype_of(a.ino.mode));
+        int rc = bfs_meta_name_put(s->meta, parent, base, BFS_DT_DIR, a.ino.fid, NULL);
         if (rc < 0) {
             meta_reply(s, req, rc, NULL, 0);
             return BFS_RPC_DONE;
         }
     }
     int rc = bfs_meta_put(s->meta, a.path, &a.ino, &old);
+    if (rc < 0 && (req->hdr.flags & BFS_F_DIRENT)) {
+        struct bfs_dent d; /* the record cannot go there: nor can the name */
+        bfs_meta_name_del(s->meta, parent, base, BFS_DT_DIR, a.ino.fid, &d);
+    }
     if (rc == 1)
         meta_reply_inode(s, req, 1, &old);
     else
@@ -344,20 +509,81 @@ static int h_put(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* An entry goes back as an inode with only fid and type set. */
+static void meta_reply_dent(struct bfs_server *s, bfs_rpc_req_t *req, int st,
+                            const struct bfs_dent *d)
+{
+    struct bfs_inode ino;
+    memset(&ino, 0, sizeof(ino));
+    ino.fid = d->fid;
+    ino.mode = d->type == BFS_DT_DIR ? S_IFDIR : S_IFREG;
+    meta_reply_inode(s, req, st, &ino);
+}
+
+/* DIRENT_ADD: arg0 type, arg1 fid; BFS_F_EXCL: the name must be free
+ * (reply: the existing entry), else rename rules (reply: BFS_LINK_* and
+ * the inode). DIRENT_DEL: arg0 type wanted (0 any), arg1 fid (0 any);
+ * reply: the entry removed. */
 static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
 {
     struct bfs_fs_args a;
     meta_begin(s);
     int rc = decoded(s, req, &a, bfs_fs_decode_dirent(&req->hdr, req->data, &a));
-    if (rc >= 0)
-        rc = add ? bfs_meta_dirent_add(s->meta, a.path, a.name, (uint8_t)req->hdr.arg0)
-                 : bfs_meta_dirent_del(s->meta, a.path, a.name);
-    meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
+    struct bfs_dent d;
+    struct bfs_inode ino;
+    memset(&d, 0, sizeof(d));
+    uint8_t type = (uint8_t)req->hdr.arg0;
+    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG)
+        rc = -EINVAL;
+    if (rc < 0) {
+        meta_reply(s, req, rc, NULL, 0);
+    } else if (add && (req->hdr.flags & BFS_F_EXCL)) {
+        /* A taken name answers BFS_FOUND and the entry (an error reply
+         * carries no data). */
+        rc = bfs_meta_name_add(s->meta, a.path, a.name, type, req->hdr.arg1, &d);
+        if (rc == -EEXIST)
+            meta_reply_dent(s, req, BFS_FOUND, &d);
+        else
+            meta_reply(s, req, rc, NULL, 0);
+    } else if (add) {
+        rc = bfs_meta_name_put(s->meta, a.path, a.name, type, req->hdr.arg1, &ino);
+        meta_reply(s, req, rc, &ino, rc >= 0 ? sizeof(ino) : 0);
+    } else {
+        rc = bfs_meta_name_del(s->meta, a.path, a.name, (int)req->hdr.arg0, req->hdr.arg1, &d);
+        meta_reply_dent(s, req, rc < 0 ? rc : 0, &d);
+    }
     return BFS_RPC_DONE;
 }
 
 static int h_dirent_add(bfs_rpc_req_t *req, void *arg) { return dirent_op(arg, req, 1); }
 static int h_dirent_del(bfs_rpc_req_t *req, void *arg) { return dirent_op(arg, req, 0); }
+
+/* RENAME of a file whose source and destination parents are both here:
+ * one transaction. */
+static int h_rename(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    struct bfs_inode ino;
+    char sp[BFS_PATH_MAX], dp[BFS_PATH_MAX];
+    const char *sb, *db;
+    int rc = decoded(s, req, &a, bfs_fs_decode_rename(&req->hdr, req->data, &a));
+    if (rc >= 0 && (a.plen == 1 || a.plen2 == 1))
+        rc = -EBUSY;
+    if (rc < 0) {
+        meta_reply(s, req, rc, NULL, 0);
+        return BFS_RPC_DONE;
+    }
+    parent_of(a.path, a.plen, sp, &sb);
+    parent_of(a.path2, a.plen2, dp, &db);
+    rc = bfs_meta_rename_local(s->meta, sp, sb, dp, db, &ino);
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, rc, &ino);
+    return BFS_RPC_DONE;
+}
 
 /* A reply buffer from the server's pool, returned in on_done. */
 struct pool_buf {
@@ -428,7 +654,10 @@ static int h_statfs(bfs_rpc_req_t *req, void *arg)
         .bsize = v.f_frsize, .blocks = v.f_blocks, .bfree = v.f_bfree,
         .bavail = v.f_bavail, .files = v.f_files, .ffree = v.f_ffree,
     };
+    uint64_t files = 0;
     bfs_meta_count(s->meta, &st.inodes_used);
+    bfs_meta_files_count(s->meta, &files);
+    st.inodes_used += files;
     reply_copy(req, 0, &st, sizeof(st));
     return BFS_RPC_DONE;
 }
@@ -444,23 +673,26 @@ static void write_done(int64_t res, void *arg)
 {
     bfs_rpc_req_t *req = arg;
     struct bfs_server *s = req->user;
+    int grown = 0;
     if (res >= 0 && (req->hdr.flags & BFS_F_GROW)) {
-        char path[BFS_PATH_MAX];
-        meta_begin(s);
-        memcpy(path, req->data, req->hdr.arg2);
-        path[req->hdr.arg2] = '\0';
+        uint64_t fid = req->hdr.arg0;
         uint64_t end = req->hdr.arg1 * s->chunk_size + req->hdr.offset + (uint64_t)res;
-        /* The file may have been unlinked meanwhile: the data write still
-         * succeeded, so the caller is told so. Any other failure (ENOSPC:
-         * the metadata store cannot grow on a full disk) means the bytes
-         * are not part of the file: the write must not be acknowledged. */
-        int g = bfs_meta_grow(s->meta, path, end, bfs_wall_ns(), NULL);
-        if (g < 0 && g != -ENOENT)
-            res = g;
+        if (!grow_needed(s, fid, end))
+            goto reply;
+        grown = 1;
+        meta_begin(s);
+        /* The file may have been unlinked meanwhile: ESTALE, the bytes
+         * belong to no file. Any other failure (ENOSPC: the metadata store
+         * cannot grow on a full disk) means the bytes are not part of the
+         * file: the write must not be acknowledged. */
+        int g = bfs_meta_fid_grow(s->meta, fid, end, bfs_wall_ns(), NULL);
+        if (g < 0)
+            res = g == -ENOENT ? -ESTALE : g;
     }
+reply:
     req->user = NULL;
     req->reply.arg0 = res > 0 ? (uint64_t)res : 0;
-    if (req->hdr.flags & (BFS_F_GROW | F_AFTER_COMMIT))
+    if (grown || (req->hdr.flags & F_AFTER_COMMIT))
         meta_reply(s, req, res < 0 ? (int)res : 0, NULL, 0);
     else
         bfs_rpc_reply(req, res < 0 ? (int)res : 0, NULL, 0);
@@ -518,6 +750,12 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
     int rc = decoded(s, req, &a, bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a));
     if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
         rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0 && (req->hdr.flags & BFS_F_GROW)) {
+        /* The file's home: a file that is gone gets no new chunk here. */
+        struct bfs_inode ino;
+        if (bfs_meta_fid_get(s->meta, req->hdr.arg0, &ino) == -ENOENT)
+            rc = -ESTALE;
+    }
     if (rc == 0)
         rc = place_write(s, req, a.wdata, a.wlen);
     if (rc < 0) {
@@ -553,9 +791,21 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
     uint64_t len = req->hdr.rcap;
-    if (bfs_fs_decode_read(&req->hdr, s->chunk_size, &a) < 0 ||
-        !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s)) {
-        reply_status(req, refused(s, req, BFS_REFUSED_RANGE, -EINVAL));
+    int rc = decoded(s, req, &a, bfs_fs_decode_read(&req->hdr, req->data, s->chunk_size, &a));
+    if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
+        rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0 && (req->hdr.flags & BFS_F_SIZE)) {
+        /* The size comes from the committed inode, looked up before the
+         * data is read: a write acknowledged before this read arrived is
+         * in both. */
+        struct bfs_inode ino;
+        rc = bfs_meta_fid_get(s->meta, req->hdr.arg0, &ino);
+        if (rc == -ENOENT)
+            rc = -ESTALE;
+        req->reply.arg1 = rc == 0 ? ino.size : 0;
+    }
+    if (rc < 0) {
+        reply_status(req, rc);
         return BFS_RPC_DONE;
     }
     if (len == 0) {
@@ -680,6 +930,9 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_REMOVE, h_remove},       {BFS_OP_PUT, h_put},
         {BFS_OP_DIRENT_ADD, h_dirent_add}, {BFS_OP_DIRENT_DEL, h_dirent_del},
         {BFS_OP_READDIR, h_readdir},     {BFS_OP_STATFS, h_statfs},
+        {BFS_OP_APPEND, h_append},       {BFS_OP_LOOKUP, h_lookup},
+        {BFS_OP_UNREF, h_unref},         {BFS_OP_RENAME, h_rename},
+        {BFS_OP_LINK, h_link},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},
         {BFS_OP_PING, h_ping},           {BFS_OP_SHUTDOWN, h_shutdown},

@@ -88,10 +88,10 @@ static int dirent_key(const bfs_meta_t *m, const char *dir, const char *name, ch
     return 0;
 }
 
-static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct bfs_inode *ino)
+static int rec_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k, struct bfs_inode *ino)
 {
     MDB_val v;
-    int rc = mdb_get(txn, m->inodes, (MDB_val *)k, &v);
+    int rc = mdb_get(txn, dbi, (MDB_val *)k, &v);
     if (rc != 0)
         return bfs_mdb_err(rc);
     if (v.mv_size != sizeof(*ino))
@@ -101,12 +101,36 @@ static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct
     return 0;
 }
 
-static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
-                     const struct bfs_inode *ino, unsigned flags)
+static int inode_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct bfs_inode *ino)
+{
+    return rec_get(txn, m->inodes, k, ino);
+}
+
+static int rec_put(bfs_meta_t *m, MDB_txn *txn, MDB_dbi dbi, const MDB_val *k,
+                   const struct bfs_inode *ino, unsigned flags)
 {
     MDB_val v = { sizeof(*ino), (void *)ino };
     m->op_wrote = 1;
-    return bfs_mdb_err(mdb_put(txn, m->inodes, (MDB_val *)k, &v, flags));
+    return bfs_mdb_err(mdb_put(txn, dbi, (MDB_val *)k, &v, flags));
+}
+
+static int inode_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k,
+                     const struct bfs_inode *ino, unsigned flags)
+{
+    return rec_put(m, txn, m->inodes, k, ino, flags);
+}
+
+/* Keys of the files table: the fid big endian, so ids sort as numbers. */
+struct fid_key {
+    unsigned char b[8];
+};
+
+static MDB_val fid_val(uint64_t fid, struct fid_key *fk)
+{
+    for (int i = 0; i < 8; i++)
+        fk->b[i] = (unsigned char)(fid >> (56 - 8 * i));
+    MDB_val k = { sizeof(fk->b), fk->b };
+    return k;
 }
 
 /* Room in the map for `pages` more new pages in the open transaction, on
@@ -342,6 +366,8 @@ static int open_dbs(bfs_meta_t *m, int create_root)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc));
     if (rc == 0)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "chunks", MDB_CREATE, &m->chunks));
+    if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "files", MDB_CREATE, &m->files));
     if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
@@ -583,6 +609,12 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out)
 
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out)
 {
+    return bfs_meta_remove_fid(m, path, must_be_dir, 0, out);
+}
+
+int bfs_meta_remove_fid(bfs_meta_t *m, const char *path, int must_be_dir, uint64_t fid,
+                        struct bfs_inode *out)
+{
     MDB_val k;
     MDB_txn *txn;
     int rc = wtxn_begin_path(m, path, &k, &txn);
@@ -591,6 +623,8 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
 
     struct bfs_inode ino;
     rc = inode_get(m, txn, &k, &ino);
+    if (rc == 0 && fid && ino.fid != fid)
+        rc = -ENOENT; /* another object took the path meanwhile */
     if (rc == 0) {
         int isdir = S_ISDIR(ino.mode);
         if (must_be_dir == 1 && !isdir)
@@ -617,16 +651,15 @@ int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs
  * record unchanged (no commit needed) and 1 to store it. */
 typedef int (*inode_edit_fn)(struct bfs_inode *ino, const void *arg);
 
-static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, const void *arg,
-                        struct bfs_inode *before, struct bfs_inode *after)
+static int update_in(bfs_meta_t *m, MDB_dbi dbi, MDB_val k, inode_edit_fn edit, const void *arg,
+                     struct bfs_inode *before, struct bfs_inode *after)
 {
-    MDB_val k;
     MDB_txn *txn;
-    int rc = wtxn_begin_path(m, path, &k, &txn);
+    int rc = bfs_meta_wtxn_begin(m, &txn);
     if (rc < 0)
         return rc;
     struct bfs_inode old, ino;
-    rc = inode_get(m, txn, &k, &old);
+    rc = rec_get(txn, dbi, &k, &old);
     if (rc < 0) {
         bfs_meta_wtxn_cancel(m, txn);
         return rc;
@@ -637,7 +670,7 @@ static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, con
         bfs_meta_wtxn_cancel(m, txn);
     } else {
         if (rc > 0)
-            rc = inode_put(m, txn, &k, &ino, 0);
+            rc = rec_put(m, txn, dbi, &k, &ino, 0);
         rc = bfs_meta_wtxn_end(m, txn, rc);
         if (rc < 0)
             return rc;
@@ -647,6 +680,22 @@ static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, con
     if (after)
         *after = ino;
     return 0;
+}
+
+static int inode_update(bfs_meta_t *m, const char *path, inode_edit_fn edit, const void *arg,
+                        struct bfs_inode *before, struct bfs_inode *after)
+{
+    MDB_val k;
+    int rc = path_key(m, path, &k);
+    return rc < 0 ? rc : update_in(m, m->inodes, k, edit, arg, before, after);
+}
+
+/* The same edit of the inode of file fid (files table). */
+static int file_update(bfs_meta_t *m, uint64_t fid, inode_edit_fn edit, const void *arg,
+                       struct bfs_inode *before, struct bfs_inode *after)
+{
+    struct fid_key fk;
+    return update_in(m, m->files, fid_val(fid, &fk), edit, arg, before, after);
 }
 
 struct size_arg {
@@ -688,6 +737,28 @@ int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_
 {
     struct size_arg a = { new_size, now_ns };
     return inode_update(m, path, edit_set_size, &a, before, NULL);
+}
+
+/* a->size is the length to reserve at the end. */
+static int edit_append(struct bfs_inode *ino, const void *arg)
+{
+    const struct size_arg *a = arg;
+    if (S_ISDIR(ino->mode))
+        return -EISDIR;
+    if (a->size > (uint64_t)INT64_MAX - ino->size)
+        return -EFBIG;
+    if (a->size == 0)
+        return 0;
+    ino->size += a->size;
+    ino->mtime_ns = ino->ctime_ns = a->now;
+    return 1;
+}
+
+int bfs_meta_append(bfs_meta_t *m, const char *path, uint64_t len, int64_t now_ns,
+                    struct bfs_inode *before)
+{
+    struct size_arg a = { len, now_ns };
+    return inode_update(m, path, edit_append, &a, before, NULL);
 }
 
 struct chmod_arg {
@@ -872,4 +943,441 @@ int bfs_meta_count(bfs_meta_t *m, uint64_t *inodes)
     if (rc == 0)
         *inodes = st.ms_entries;
     return rc;
+}
+
+/* ---- files by id, and names ---- */
+
+int bfs_meta_is_home(const bfs_meta_t *m, uint64_t fid)
+{
+    return (fid & ~(FID_COUNTER_MAX - 1)) == m->fid_prefix;
+}
+
+int bfs_meta_fid_get(bfs_meta_t *m, uint64_t fid, struct bfs_inode *out)
+{
+    struct fid_key fk;
+    MDB_val k = fid_val(fid, &fk);
+    MDB_txn *txn;
+    int rc = bfs_meta_rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = rec_get(txn, m->files, &k, out);
+    bfs_meta_rtxn_end(m);
+    return rc;
+}
+
+int bfs_meta_fid_grow(bfs_meta_t *m, uint64_t fid, uint64_t new_size, int64_t now_ns,
+                      struct bfs_inode *out)
+{
+    struct size_arg a = { new_size, now_ns };
+    return file_update(m, fid, edit_grow, &a, NULL, out);
+}
+
+int bfs_meta_fid_set_size(bfs_meta_t *m, uint64_t fid, uint64_t new_size, int64_t now_ns,
+                          struct bfs_inode *before)
+{
+    struct size_arg a = { new_size, now_ns };
+    return file_update(m, fid, edit_set_size, &a, before, NULL);
+}
+
+int bfs_meta_fid_append(bfs_meta_t *m, uint64_t fid, uint64_t len, int64_t now_ns,
+                        struct bfs_inode *before)
+{
+    struct size_arg a = { len, now_ns };
+    return file_update(m, fid, edit_append, &a, before, NULL);
+}
+
+int bfs_meta_fid_chmod(bfs_meta_t *m, uint64_t fid, uint32_t mode, int64_t now_ns)
+{
+    struct chmod_arg a = { mode, now_ns };
+    return file_update(m, fid, edit_chmod, &a, NULL, NULL);
+}
+
+int bfs_meta_fid_utimens(bfs_meta_t *m, uint64_t fid, int64_t atime_ns, int64_t mtime_ns,
+                         int64_t now_ns)
+{
+    struct times_arg a = { atime_ns, mtime_ns, now_ns };
+    return file_update(m, fid, edit_utimens, &a, NULL, NULL);
+}
+
+/* The entry dir/name in txn: -ENOENT when absent. Entries written before
+ * names carried ids (1 byte: the type) read with fid 0. */
+static int dent_get(const bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, struct bfs_dent *d)
+{
+    MDB_val v;
+    int rc = mdb_get(txn, m->dirents, (MDB_val *)k, &v);
+    if (rc != 0)
+        return bfs_mdb_err(rc);
+    memset(d, 0, sizeof(*d));
+    if (v.mv_size == sizeof(*d))
+        memcpy(d, v.mv_data, sizeof(*d));
+    else if (v.mv_size >= 1)
+        d->type = *(const uint8_t *)v.mv_data;
+    return 0;
+}
+
+static int dent_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, uint8_t type, uint64_t fid)
+{
+    struct bfs_dent d = { .type = type, .fid = fid };
+    MDB_val v = { sizeof(d), &d };
+    m->op_wrote = 1;
+    return bfs_mdb_err(mdb_put(txn, m->dirents, (MDB_val *)k, &v, 0));
+}
+
+/* One link of file fid less, inside txn (fid's home is here): 1 and *dead
+ * (the inode) when that was the last, 0 otherwise. A missing inode (already
+ * gone) counts as 0. */
+static int unref_in(bfs_meta_t *m, MDB_txn *txn, uint64_t fid, struct bfs_inode *dead)
+{
+    struct fid_key fk;
+    MDB_val k = fid_val(fid, &fk);
+    struct bfs_inode ino;
+    int rc = rec_get(txn, m->files, &k, &ino);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (ino.nlink > 1) {
+        ino.nlink--;
+        return rec_put(m, txn, m->files, &k, &ino, 0);
+    }
+    m->op_wrote = 1;
+    rc = bfs_mdb_err(mdb_del(txn, m->files, &k, NULL));
+    if (rc == 0 && dead)
+        *dead = ino;
+    return rc < 0 ? rc : 1;
+}
+
+/* What a name that is dropped (unlink, rename over) leaves to do: the
+ * link count of its file here (BFS_LINK_*). */
+static int drop_link(bfs_meta_t *m, MDB_txn *txn, uint64_t fid, struct bfs_inode *out)
+{
+    if (!bfs_meta_is_home(m, fid)) {
+        memset(out, 0, sizeof(*out));
+        out->fid = fid;
+        out->mode = S_IFREG;
+        return BFS_LINK_ELSEWHERE;
+    }
+    int rc = unref_in(m, txn, fid, out);
+    return rc < 0 ? rc : rc ? BFS_LINK_DEAD : BFS_LINK_ALIVE;
+}
+
+int bfs_meta_file_create(bfs_meta_t *m, const char *dir, const char *name, uint32_t mode,
+                         uint32_t uid, uint32_t gid, int64_t now_ns, int excl,
+                         struct bfs_inode *out)
+{
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    struct bfs_dent d;
+    rc = check_dir(m, txn, dir);
+    if (rc < 0) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    rc = dent_get(m, txn, &k, &d);
+    if (rc == 0) {
+        /* The name exists: its entry is left exactly as it was. Its inode
+         * is read in the same transaction (the batch may hold both, not
+         * committed yet). */
+        if (excl)
+            rc = -EEXIST;
+        else if (d.type == BFS_DT_DIR)
+            rc = -EISDIR;
+        else if (!bfs_meta_is_home(m, d.fid)) {
+            memset(out, 0, sizeof(*out));
+            out->fid = d.fid;
+            out->mode = S_IFREG;
+            rc = BFS_FOUND_ELSEWHERE;
+        } else {
+            struct fid_key fk;
+            MDB_val fkv = fid_val(d.fid, &fk);
+            rc = rec_get(txn, m->files, &fkv, out);
+            rc = rc == -ENOENT ? -ESTALE : rc < 0 ? rc : BFS_FOUND;
+        }
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    if (rc != -ENOENT) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    struct bfs_inode ino = {
+        .mode = S_IFREG | (mode & 07777), .uid = uid, .gid = gid, .nlink = 1,
+        .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
+    };
+    uint64_t reserved = m->fid_reserved;
+    struct fid_key fk;
+    rc = fid_peek(m, &ino.fid);
+    if (rc == 0) {
+        MDB_val fkv = fid_val(ino.fid, &fk);
+        rc = rec_put(m, txn, m->files, &fkv, &ino, MDB_NOOVERWRITE);
+    }
+    if (rc == 0)
+        rc = dent_put(m, txn, &k, BFS_DT_REG, ino.fid);
+    if (rc == 0)
+        rc = fid_reserve(m, txn, &reserved);
+    rc = bfs_meta_wtxn_end(m, txn, rc);
+    if (rc == 0) {
+        m->fid_next++;
+        m->fid_reserved = reserved;
+        *out = ino;
+    }
+    return rc;
+}
+
+int bfs_meta_lookup(bfs_meta_t *m, const char *dir, const char *name, const char *path,
+                    struct bfs_inode *out)
+{
+    MDB_val k;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == -ENAMETOOLONG)
+        return -ENOENT;
+    if (rc < 0)
+        return rc;
+    MDB_txn *txn;
+    if ((rc = bfs_meta_rtxn_begin(m, &txn)) < 0)
+        return rc;
+    struct bfs_dent d;
+    rc = dent_get(m, txn, &k, &d);
+    if (rc == -ENOENT) {
+        int c = check_dir(m, txn, dir);
+        rc = c < 0 ? c : -ENOENT;
+    }
+    if (rc == 0 && d.type == BFS_DT_DIR) {
+        /* A directory's record lives with its own path. */
+        MDB_val pk;
+        rc = path_key(m, path, &pk);
+        if (rc == 0)
+            rc = inode_get(m, txn, &pk, out);
+        if (rc == -ENOENT) {
+            memset(out, 0, sizeof(*out));
+            out->fid = d.fid;
+            out->mode = S_IFDIR;
+            rc = BFS_FOUND_ELSEWHERE;
+        }
+    } else if (rc == 0) {
+        if (bfs_meta_is_home(m, d.fid)) {
+            struct fid_key fk;
+            MDB_val fkv = fid_val(d.fid, &fk);
+            rc = rec_get(txn, m->files, &fkv, out);
+            if (rc == -ENOENT)
+                rc = -ESTALE; /* a name without its inode: never handed out */
+        } else {
+            memset(out, 0, sizeof(*out));
+            out->fid = d.fid;
+            out->mode = S_IFREG;
+            rc = BFS_FOUND_ELSEWHERE;
+        }
+    }
+    bfs_meta_rtxn_end(m);
+    return rc;
+}
+
+int bfs_meta_unlink(bfs_meta_t *m, const char *dir, const char *name, struct bfs_inode *out)
+{
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == -ENAMETOOLONG)
+        return -ENOENT;
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    struct bfs_dent d;
+    rc = dent_get(m, txn, &k, &d);
+    if (rc == -ENOENT) {
+        int c = check_dir(m, txn, dir);
+        rc = c < 0 ? c : -ENOENT;
+    } else if (rc == 0 && d.type == BFS_DT_DIR) {
+        rc = -EISDIR;
+    }
+    if (rc < 0) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    m->op_wrote = 1;
+    rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+    if (rc == 0)
+        rc = drop_link(m, txn, d.fid, out);
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_fid_unref(bfs_meta_t *m, uint64_t fid, struct bfs_inode *dead)
+{
+    MDB_txn *txn;
+    int rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = unref_in(m, txn, fid, dead);
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+/* Put entry k -> (type, fid) under POSIX rename rules for what it replaces
+ * (txn; dir checked by the caller): BFS_LINK_NONE (nothing was there),
+ * _ALIVE/_DEAD/_ELSEWHERE for a replaced file (drop_link), -EISDIR /
+ * -ENOTDIR for a type clash, -EEXIST over a directory (the caller removes an
+ * empty one first), 0 with nothing changed when k already names fid. */
+static int name_put_in(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, uint8_t type, uint64_t fid,
+                       struct bfs_inode *out)
+{
+    struct bfs_dent d;
+    int rc = dent_get(m, txn, k, &d);
+    if (rc == -ENOENT) {
+        rc = dent_put(m, txn, k, type, fid);
+        return rc < 0 ? rc : BFS_LINK_NONE;
+    }
+    if (rc < 0)
+        return rc;
+    if (d.fid == fid && d.type == type)
+        return BFS_LINK_SAME;
+    if (d.type == BFS_DT_DIR)
+        return type == BFS_DT_DIR ? -EEXIST : -EISDIR;
+    if (type == BFS_DT_DIR)
+        return -ENOTDIR;
+    rc = dent_put(m, txn, k, type, fid);
+    return rc < 0 ? rc : drop_link(m, txn, d.fid, out);
+}
+
+int bfs_meta_name_put(bfs_meta_t *m, const char *dir, const char *name, uint8_t type,
+                      uint64_t fid, struct bfs_inode *out)
+{
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = check_dir(m, txn, dir);
+    if (rc == 0)
+        rc = name_put_in(m, txn, &k, type, fid, out);
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_name_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t type,
+                      uint64_t fid, struct bfs_dent *old)
+{
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = check_dir(m, txn, dir);
+    if (rc == 0) {
+        rc = dent_get(m, txn, &k, old);
+        if (rc == 0)
+            rc = -EEXIST;
+        else if (rc == -ENOENT)
+            rc = dent_put(m, txn, &k, type, fid);
+    }
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_name_del(bfs_meta_t *m, const char *dir, const char *name, int want_type,
+                      uint64_t fid, struct bfs_dent *got)
+{
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == -ENAMETOOLONG)
+        return -ENOENT;
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = dent_get(m, txn, &k, got);
+    if (rc == -ENOENT) {
+        int c = check_dir(m, txn, dir);
+        rc = c < 0 ? c : -ENOENT;
+    } else if (rc == 0 && want_type && got->type != want_type) {
+        rc = want_type == BFS_DT_DIR ? -ENOTDIR : -EISDIR;
+    } else if (rc == 0 && fid && got->fid != fid) {
+        rc = -ENOENT; /* the name went to another file meanwhile */
+    }
+    if (rc == 0)
+        m->op_wrote = 1, rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+    if (rc < 0 && !m->op_wrote) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_rename_local(bfs_meta_t *m, const char *sdir, const char *sname, const char *ddir,
+                          const char *dname, struct bfs_inode *out)
+{
+    /* Two keys at once: the second in its own buffer. */
+    char dbuf[512];
+    MDB_val sk, dk;
+    MDB_txn *txn;
+    int rc = dirent_key(m, sdir, sname, m->kbuf, &sk);
+    if (rc == -ENAMETOOLONG)
+        return -ENOENT;
+    if (rc == 0)
+        rc = m->max_key <= sizeof(dbuf) ? dirent_key(m, ddir, dname, dbuf, &dk) : -ENAMETOOLONG;
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    struct bfs_dent d;
+    rc = dent_get(m, txn, &sk, &d);
+    if (rc == -ENOENT) {
+        int c = check_dir(m, txn, sdir);
+        rc = c < 0 ? c : -ENOENT;
+    } else if (rc == 0 && d.type == BFS_DT_DIR) {
+        rc = -EXDEV; /* directories move by the client, entry by entry */
+    }
+    if (rc == 0)
+        rc = check_dir(m, txn, ddir);
+    if (rc == 0)
+        rc = name_put_in(m, txn, &dk, d.type, d.fid, out);
+    if (rc >= 0 && rc != BFS_LINK_SAME) {
+        int r = bfs_mdb_err(mdb_del(txn, m->dirents, &sk, NULL));
+        m->op_wrote = 1;
+        if (r < 0)
+            rc = r;
+    }
+    if (rc < 0 && !m->op_wrote) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_files_count(bfs_meta_t *m, uint64_t *files)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = bfs_meta_rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = bfs_mdb_err(mdb_stat(txn, m->files, &st));
+    bfs_meta_rtxn_end(m);
+    if (rc == 0)
+        *files = st.ms_entries;
+    return rc;
+}
+
+static int edit_link(struct bfs_inode *ino, const void *arg)
+{
+    const int64_t *now = arg;
+    if (S_ISDIR(ino->mode))
+        return -EPERM; /* no hard links to directories */
+    if (ino->nlink >= 0xffffu)
+        return -EMLINK;
+    ino->nlink++;
+    ino->ctime_ns = *now;
+    return 1;
+}
+
+int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after)
+{
+    return file_update(m, fid, edit_link, &now_ns, NULL, after);
 }

@@ -17,19 +17,13 @@
 #ifndef BFS_META_STORE_H
 #define BFS_META_STORE_H
 
+#include "../common/proto.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct bfs_inode {
-    uint64_t fid;      /* stable file id: chunks are keyed by it */
-    uint64_t size;
-    uint32_t mode;     /* type and permission bits, as st_mode */
-    uint32_t uid, gid;
-    uint32_t nlink;
-    int64_t atime_ns, mtime_ns, ctime_ns;
-};
-_Static_assert(sizeof(struct bfs_inode) == 56, "bfs_inode crosses the network");
+/* struct bfs_inode: common/proto.h (it crosses the network). */
 
 typedef struct bfs_meta bfs_meta_t;
 
@@ -73,6 +67,9 @@ int bfs_meta_get(bfs_meta_t *m, const char *path, struct bfs_inode *out);
  * directory: -EISDIR; -1: any type. A directory that still has entries:
  * -ENOTEMPTY. "/" is never removed: -EBUSY, as rmdir("/"). */
 int bfs_meta_remove(bfs_meta_t *m, const char *path, int must_be_dir, struct bfs_inode *out);
+/* The same, only when the record's fid is fid (0: any); -ENOENT otherwise. */
+int bfs_meta_remove_fid(bfs_meta_t *m, const char *path, int must_be_dir, uint64_t fid,
+                        struct bfs_inode *out);
 
 /* size = max(size, new_size); mtime/ctime = now when the size grows.
  * Returns the resulting inode in *out (may be NULL). -ENOENT, -EISDIR. */
@@ -82,6 +79,12 @@ int bfs_meta_grow(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t no
  * before the change (its size tells which chunks to free). -ENOENT, -EISDIR. */
 int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_t now_ns,
                       struct bfs_inode *before);
+/* O_APPEND: size += len in one step, mtime = ctime = now; *before: the
+ * inode before (its size is where the appended bytes go), so concurrent
+ * appenders get disjoint ranges. -ENOENT, -EISDIR, -EFBIG past INT64_MAX.
+ * len 0 changes nothing. */
+int bfs_meta_append(bfs_meta_t *m, const char *path, uint64_t len, int64_t now_ns,
+                    struct bfs_inode *before);
 /* Permission bits (07777) only: type bits in mode are ignored and the
  * inode's kept; ctime = now. -ENOENT. */
 int bfs_meta_chmod(bfs_meta_t *m, const char *path, uint32_t mode, int64_t now_ns);
@@ -107,6 +110,75 @@ int bfs_meta_dirent_count(bfs_meta_t *m, const char *dir, uint64_t *count);
  * when not even the first entry fits in cap. -ENOENT / -ENOTDIR for dir. */
 ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void *buf,
                          size_t cap, int *more);
+
+/* ---- Files by id, names with ids (docs/DESIGN.md "Namespace") ----
+ * A regular file's inode lives in table `files`, keyed by its fid, on its
+ * home server (the one that allocated the fid: bfs_place_home); its names
+ * are entries dir + NUL + name -> struct bfs_dent in `dirents`, on the
+ * server of dir. A directory keeps its record in `inodes` under its own
+ * path and its name (with its fid) in its parent's entries. Statuses:
+ * BFS_FOUND*, BFS_LINK_* (common/proto.h). */
+struct bfs_dent {
+    uint8_t type;   /* BFS_DT_REG / BFS_DT_DIR: first, as readdir reads it */
+    uint8_t pad[7];
+    uint64_t fid;
+};
+_Static_assert(sizeof(struct bfs_dent) == 16, "bfs_dent is on disk");
+
+/* 1 when fid was allocated here (its inode lives here). */
+int bfs_meta_is_home(const bfs_meta_t *m, uint64_t fid);
+/* Create regular file dir/name (dir must be a directory here): 0 and the
+ * new inode (fid allocated here, name and inode in one transaction);
+ * existing: -EEXIST when excl, -EISDIR for a directory, else BFS_FOUND and
+ * its inode, or BFS_FOUND_ELSEWHERE and its fid. The existing entry is never
+ * changed. */
+int bfs_meta_file_create(bfs_meta_t *m, const char *dir, const char *name, uint32_t mode,
+                         uint32_t uid, uint32_t gid, int64_t now_ns, int excl,
+                         struct bfs_inode *out);
+/* The object named dir/name (path = dir/name, for a directory's record):
+ * 0 and its inode, BFS_FOUND_ELSEWHERE and its fid and type, -ENOENT,
+ * -ENOTDIR (dir is a file), -ESTALE (a file name whose inode is gone). */
+int bfs_meta_lookup(bfs_meta_t *m, const char *dir, const char *name, const char *path,
+                    struct bfs_inode *out);
+/* Drop the file name dir/name (-EISDIR for a directory) and, when its
+ * inode is here, one link of it, in one transaction: BFS_LINK_ALIVE,
+ * BFS_LINK_DEAD (*out: the deleted inode), BFS_LINK_ELSEWHERE (*out: fid). */
+int bfs_meta_unlink(bfs_meta_t *m, const char *dir, const char *name, struct bfs_inode *out);
+/* One link less of file fid (home here): 1 and *dead at the last, else 0. */
+int bfs_meta_fid_unref(bfs_meta_t *m, uint64_t fid, struct bfs_inode *dead);
+/* Name dir/name -> (type, fid) under rename rules for what it replaces:
+ * BFS_LINK_NONE (new) / _ALIVE / _DEAD / _ELSEWHERE (a replaced file),
+ * BFS_LINK_SAME, -EISDIR, -ENOTDIR, -EEXIST (over a directory). */
+int bfs_meta_name_put(bfs_meta_t *m, const char *dir, const char *name, uint8_t type,
+                      uint64_t fid, struct bfs_inode *out);
+/* Add a name that must be free: -EEXIST (and *old) otherwise. */
+int bfs_meta_name_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t type,
+                      uint64_t fid, struct bfs_dent *old);
+/* Delete a name; want_type (0: any) must match (-ENOTDIR / -EISDIR), and fid
+ * when non-zero (-ENOENT otherwise). *got: the entry. */
+int bfs_meta_name_del(bfs_meta_t *m, const char *dir, const char *name, int want_type,
+                      uint64_t fid, struct bfs_dent *got);
+/* Rename a file name within this server, one transaction: name_put at the
+ * destination, then the source is gone. -EXDEV for a directory. */
+int bfs_meta_rename_local(bfs_meta_t *m, const char *sdir, const char *sname, const char *ddir,
+                          const char *dname, struct bfs_inode *out);
+/* The inode of file fid; -ENOENT when there is none here. And its edits,
+ * as the path versions above. */
+int bfs_meta_fid_get(bfs_meta_t *m, uint64_t fid, struct bfs_inode *out);
+int bfs_meta_fid_grow(bfs_meta_t *m, uint64_t fid, uint64_t new_size, int64_t now_ns,
+                      struct bfs_inode *out);
+int bfs_meta_fid_set_size(bfs_meta_t *m, uint64_t fid, uint64_t new_size, int64_t now_ns,
+                          struct bfs_inode *before);
+int bfs_meta_fid_append(bfs_meta_t *m, uint64_t fid, uint64_t len, int64_t now_ns,
+                        struct bfs_inode *before);
+int bfs_meta_fid_chmod(bfs_meta_t *m, uint64_t fid, uint32_t mode, int64_t now_ns);
+int bfs_meta_fid_utimens(bfs_meta_t *m, uint64_t fid, int64_t atime_ns, int64_t mtime_ns,
+                         int64_t now_ns);
+/* One more link of file fid (a new name is about to point to it): -EMLINK
+ * past 65535. *after: the inode. */
+int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after);
+/* Number of file inodes here. */
+int bfs_meta_files_count(bfs_meta_t *m, uint64_t *files);
 
 /* Number of inodes stored (ping/statistics). */
 int bfs_meta_count(bfs_meta_t *m, uint64_t *inodes);

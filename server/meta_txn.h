@@ -11,6 +11,7 @@
 struct bfs_meta {
     MDB_env *env;
     MDB_dbi inodes, dirents, misc;
+    MDB_dbi files;          /* fid -> inode of the regular files whose home is here */
     MDB_dbi chunks;         /* small chunks (small_chunks.c) */
     /* Kept reset between reads: renewing is cheaper than begin/abort. */
     MDB_txn *rtxn;

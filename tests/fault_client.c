@@ -143,8 +143,9 @@ static int cmd_mkfiles(const char *dir, int count, size_t size, unsigned seed, i
     for (int k = 0; made < count && k < count * 100 + 100; k++) {
         char p[4096];
         snprintf(p, sizeof(p), "%s/f%d", dir, k);
-        if (avoid >= 0 && meta_on(p) == avoid)
-            continue;
+        /* A file's name and inode live on its directory's server. */
+        if (avoid >= 0 && meta_on(dir) == avoid)
+            break;
         benchfs_file_t *f;
         if ((rc = benchfs_open(fs, p, O_CREAT | O_TRUNC | O_RDWR, 0644, &f)) < 0)
             return die(p, rc);
@@ -552,7 +553,7 @@ static int cmd_where(const char *p, int nchunks)
     if (rc < 0 || (rc = benchfs_fstat(f, &st)) < 0)
         return die(p, rc);
     benchfs_close(f);
-    printf("%d", meta_on(p));
+    printf("%u", bfs_place_home((uint64_t)st.st_ino, benchfs_nservers(fs))); /* its inode */
     for (int i = 0; i < nchunks; i++)
         printf(" %u", bfs_place_chunk((uint64_t)st.st_ino, (uint64_t)i, benchfs_nservers(fs)));
     printf("\n");

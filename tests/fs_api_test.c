@@ -96,7 +96,7 @@ static void test_data(benchfs_t *fs)
     uint64_t cs = benchfs_chunk_size(fs);
     size_t n = 3 * cs + 12345;
     unsigned char *w = malloc(n), *r = malloc(n + 100);
-    benchfs_file_t *f;
+    benchfs_file_t *f, *g = NULL;
     CHECK_RC(benchfs_open(fs, "/data", O_CREAT | O_RDWR, 0644, &f), 0);
     fill(w, 100, n, 1);
     CHECK_RC(benchfs_pwrite(f, w, n, 100), n);
@@ -165,6 +165,32 @@ static void test_data(benchfs_t *fs)
     CHECK_RC(benchfs_close(f), 0);
     CHECK_RC(benchfs_open(fs, "/data", O_RDONLY, 0, &f), 0);
     CHECK_RC(benchfs_pwrite(f, w, 10, 0), -EBADF);
+    CHECK_RC(benchfs_append(f, w, 10, NULL), -EBADF);
+    CHECK_RC(benchfs_fstat(f, &st), 0);
+    CHECK(benchfs_file_id(f) == (uint64_t)st.st_ino && st.st_ino != 0, "file id = st_ino");
+    CHECK_RC(benchfs_open_id(fs, benchfs_file_id(f), O_RDWR | O_CREAT, &g), -EINVAL);
+    CHECK_RC(benchfs_close(f), 0);
+
+    /* O_APPEND: pwrite appends whatever its offset (as Linux's pwrite),
+     * benchfs_append says where; F_SETFL through benchfs_file_set_append. */
+    CHECK_RC(benchfs_open(fs, "/data", O_WRONLY | O_APPEND, 0, &f), 0);
+    CHECK_RC(benchfs_pwrite(f, w, 10, 0), 10);
+    CHECK_RC(benchfs_pwrite(f, w + 10, 5, 1000000), 5);
+    off_t at = -1;
+    CHECK_RC(benchfs_append(f, w + 15, cs, &at), (long)cs);
+    CHECK(at == 15, "append at %ld, want 15", (long)at);
+    CHECK_RC(benchfs_append(f, w, 0, &at), 0);
+    CHECK(at == 15, "an empty append leaves *at");
+    CHECK_RC(benchfs_file_set_append(f, 0), 0);
+    CHECK(!(benchfs_file_flags(f) & O_APPEND), "O_APPEND cleared");
+    CHECK_RC(benchfs_pwrite(f, w, 3, 0), 3); /* positional again */
+    CHECK_RC(benchfs_fstat(f, &st), 0);
+    CHECK((uint64_t)st.st_size == 15 + cs, "size after appends %ld", (long)st.st_size);
+    CHECK_RC(benchfs_close(f), 0);
+    CHECK_RC(benchfs_open(fs, "/data", O_RDONLY, 0, &f), 0);
+    memset(r, 0, 15 + cs);
+    CHECK_RC(benchfs_pread(f, r, 2 * cs, 0), (long)(15 + cs));
+    CHECK(!memcmp(r, w, 3) && !memcmp(r + 3, w + 3, 12 + cs), "appended bytes in order");
     CHECK_RC(benchfs_close(f), 0);
     CHECK_RC(benchfs_unlink(fs, "/data"), 0);
     free(w);

@@ -241,8 +241,21 @@ static void burst(bfs_rpc_client_t *c, const struct bfs_registry *reg, int srv)
     /* payload lengths that do not add up */
     expect("path length past the payload",
            raw_call(c, srv, BFS_OP_DIRENT_ADD, 100, 8, 0, 0, 0, "/a/b", 4, 0), -EINVAL);
-    expect("write growing without a path",
-           raw_call(c, srv, BFS_OP_WRITE, 0, 99, 0, 0, 0x4, "data", 4, 0), -EINVAL);
+    /* Refused either way: not this server's chunk (EINVAL), or no such
+     * file to grow (ESTALE). */
+    int wg = raw_call(c, srv, BFS_OP_WRITE, 0, 99, 0, 0, BFS_F_GROW, "data", 4, 0);
+    expect("write growing a file that does not exist", wg == -EINVAL ? -ESTALE : wg, -ESTALE);
+    uint64_t nofid = 99;
+    expect("stat by an id of no file",
+           raw_call(c, srv, BFS_OP_STAT, 0, 0, 0, 0, BFS_F_BYFID, &nofid, 8, 64), -ESTALE);
+    expect("an id of the wrong length",
+           raw_call(c, srv, BFS_OP_SETSIZE, 0, 0, 0, 0, BFS_F_BYFID, &nofid, 7, 64), -EINVAL);
+    expect("unref by path",
+           raw_call(c, srv, BFS_OP_UNREF, 0, 0, 0, 0, 0, "/a", 2, 64), -EINVAL);
+    expect("rename without a destination",
+           raw_call(c, srv, BFS_OP_RENAME, 2, 0, 0, 0, 0, "/a", 2, 64), -EINVAL);
+    expect("rename to a bad path",
+           raw_call(c, srv, BFS_OP_RENAME, 2, 0, 0, 0, 0, "/a/../b", 7, 64), -EINVAL);
     expect("write with a bad path",
            raw_call(c, srv, BFS_OP_WRITE, 3, 99, 0, 0, 0x4, "/..data", 7, 0), -EINVAL);
     /* chunk ranges */

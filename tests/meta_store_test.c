@@ -135,9 +135,24 @@ static void test_sizes_modes(bfs_meta_t *m)
     CHECK_EQ(bfs_meta_grow(m, "/d", 50, 3000, NULL), -EISDIR);
     CHECK_EQ(bfs_meta_grow(m, "/nope", 50, 3000, NULL), -ENOENT);
 
+    /* O_APPEND: each call gets the old size and moves it on. */
+    CHECK_EQ(bfs_meta_append(m, "/s", 10, 3500, &before), 0);
+    CHECK_EQ(before.size, 100);
+    CHECK_EQ(bfs_meta_append(m, "/s", 5, 3600, &before), 0);
+    CHECK_EQ(before.size, 110);
+    CHECK_EQ(bfs_meta_get(m, "/s", &ino), 0);
+    CHECK(ino.size == 115 && ino.mtime_ns == 3600 && ino.ctime_ns == 3600);
+    CHECK_EQ(bfs_meta_append(m, "/s", 0, 3700, &before), 0);
+    CHECK(before.size == 115 && before.mtime_ns == 3600); /* nothing reserved, nothing changed */
+    CHECK_EQ(bfs_meta_append(m, "/s", UINT64_MAX - 10, 3700, &before), -EFBIG);
+    CHECK_EQ(bfs_meta_append(m, "/d", 5, 3700, &before), -EISDIR);
+    CHECK_EQ(bfs_meta_append(m, "/nope", 5, 3700, &before), -ENOENT);
+    CHECK_EQ(bfs_meta_set_size(m, "/s", 100, 3800, &before), 0);
+    CHECK_EQ(before.size, 115);
+
     CHECK_EQ(bfs_meta_set_size(m, "/s", 10, 4000, &before), 0);
     CHECK_EQ(before.size, 100);
-    CHECK_EQ(before.mtime_ns, 2000);
+    CHECK_EQ(before.mtime_ns, 3800);
     CHECK_EQ(bfs_meta_get(m, "/s", &ino), 0);
     CHECK_EQ(ino.size, 10);
     CHECK(ino.mtime_ns == 4000 && ino.ctime_ns == 4000);

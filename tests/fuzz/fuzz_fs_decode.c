@@ -1,10 +1,14 @@
 /* libFuzzer targets: the server's decoding of each file-system RPC's payload
  * (server/fs_decode.c). Built once per decoder with -DFUZZ_FS_OP=NAME:
- *   path     CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW, REMOVE (take_path)
+ *   path     CREATE, STAT, CHMOD, UTIMENS, SETSIZE, GROW, REMOVE, APPEND
+ *            (take_path)
  *   put      PUT: path + inode
  *   dirent   DIRENT_ADD / DIRENT_DEL: dir + name (take_name)
  *   readdir  READDIR: dir + cursor, reply capacity
- *   write    WRITE: [path] + data within the chunk (and READ's chunk range)
+ *   target   STAT, CHMOD, UTIMENS, SETSIZE, GROW, APPEND, UNREF: fid or path
+ *   rename   RENAME: source + destination path
+ *   write    WRITE: [path] + data within the chunk (and READ: [path], its
+ *            chunk range)
  * Input: [80 bytes: struct bfs_rpc_hdr as sent][payload]. As the RPC layer
  * guarantees before any handler runs, hdr.len is the payload's length and
  * the payload is NULL when empty. */
@@ -21,8 +25,10 @@
 #define DIRENT 3
 #define READDIR 4
 #define WRITE 5
+#define TARGET 6
+#define RENAME 7
 #ifndef FUZZ_FS_OP
-#error "build with -DFUZZ_FS_OP=PATH|PUT|DIRENT|READDIR|WRITE"
+#error "build with -DFUZZ_FS_OP=PATH|PUT|DIRENT|READDIR|WRITE|TARGET|RENAME"
 #endif
 
 static void check_path(const struct bfs_fs_args *a, int rc)
@@ -89,6 +95,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a.rcap > BFS_FS_READDIR_MAX_REPLY || a.rcap > h.rcap)
             abort();
     }
+#elif FUZZ_FS_OP == TARGET
+    rc = bfs_fs_decode_target(&h, payload, &a);
+    if (rc > 0) {
+        check_path(&a, rc);
+        if (a.by_fid || (size_t)rc != len || memcmp(a.path, payload, len))
+            abort();
+    } else if (rc == 0 && (!a.by_fid || len != 8 || !(h.flags & BFS_F_BYFID) ||
+                           memcmp(&a.fid, payload, 8))) {
+        abort();
+    }
+#elif FUZZ_FS_OP == RENAME
+    rc = bfs_fs_decode_rename(&h, payload, &a);
+    if (rc >= 0) {
+        check_path(&a, (int)a.plen);
+        if (a.plen != h.arg2 || a.plen + a.plen2 != len || strlen(a.path2) != a.plen2 ||
+            bfs_path_check(a.path2, a.plen2) != 0 || memcmp(a.path2, payload + a.plen, a.plen2))
+            abort();
+    }
 #elif FUZZ_FS_OP == WRITE
     /* The chunk size of the job, from 4 KiB to 1 GiB, picked by the input. */
     uint64_t cs = (uint64_t)4096 << (h.pad % 19);
@@ -96,8 +120,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc >= 0) {
         if (a.has_path)
             check_path(&a, rc);
-        if ((h.flags & BFS_F_GROW) && !a.has_path)
-            abort();
         if (a.plen + a.wlen != len || a.plen != h.arg2)
             abort();
         if (a.wlen && (a.wdata != payload + a.plen))
@@ -110,9 +132,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             x ^= ((const uint8_t *)a.wdata)[i];
         (void)x;
     }
-    struct bfs_fs_args r;
-    if (bfs_fs_decode_read(&h, cs, &r) == 0 && (h.offset > cs || h.rcap > cs - h.offset))
-        abort();
+    static struct bfs_fs_args r;
+    memset(&r, 0xa5, sizeof(r));
+    if (bfs_fs_decode_read(&h, payload, cs, &r) == 0) {
+        if (h.offset > cs || h.rcap > cs - h.offset || r.wlen != h.rcap)
+            abort();
+        if (r.plen != len || r.plen != h.arg2)
+            abort();
+        if (r.has_path)
+            check_path(&r, (int)r.plen);
+    }
 #endif
     if (rc < 0 && rc != -EINVAL && rc != -ENAMETOOLONG && rc != -EBUSY)
         abort();

@@ -8,7 +8,7 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAGIC, VERSION, REQ, REPLY = 0xBF5A, 1, 1, 2
-GROW, DIRENT = 0x4, 0x1
+GROW, DIRENT, SIZE, BYFID = 0x4, 0x1, 0x8, 0x10
 
 
 def hdr(offset=0, length=0, flags=0, req_id=(1 << 32) | 7, arg0=0, arg1=0, rcap=0,
@@ -78,4 +78,10 @@ write("fs_write", "grow", hdr(length=6 + 100, arg2=6, flags=GROW, arg0=(1 << 48)
                              offset=100, pad=4) + b"/a/b/c" + bytes(100))
 write("fs_write", "plain", hdr(length=4096, arg0=(1 << 48) | 2, arg1=5, pad=4, rcap=0)
       + bytes(range(256)) * 16)
+write("fs_write", "read-size", hdr(offset=0, rcap=4096, flags=SIZE, arg0=(1 << 48) | 2, pad=4))
+write("fs_target", "by-fid", hdr(length=8, flags=BYFID, rcap=56) + struct.pack("<Q", (2 << 48) | 9))
+write("fs_target", "by-path", hdr(length=4, rcap=56) + b"/dir")
+write("fs_target", "short-fid", hdr(length=7, flags=BYFID) + b"\x01" * 7)
+write("fs_rename", "file", hdr(length=6 + 7, arg2=6, rcap=56) + b"/d/old" + b"/e/new1")
+write("fs_rename", "root", hdr(length=1 + 2, arg2=1) + b"/" + b"/x")
 write("fs_write", "read-range", hdr(offset=65536 - 10, rcap=10, pad=4))

@@ -47,8 +47,10 @@ declare -A SOURCES=(
     [fs_dirent]="-DFUZZ_FS_OP=DIRENT tests/fuzz/fuzz_fs_decode.c server/fs_decode.c common/path.c"
     [fs_readdir]="-DFUZZ_FS_OP=READDIR tests/fuzz/fuzz_fs_decode.c server/fs_decode.c common/path.c"
     [fs_write]="-DFUZZ_FS_OP=WRITE tests/fuzz/fuzz_fs_decode.c server/fs_decode.c common/path.c"
+    [fs_target]="-DFUZZ_FS_OP=TARGET tests/fuzz/fuzz_fs_decode.c server/fs_decode.c common/path.c"
+    [fs_rename]="-DFUZZ_FS_OP=RENAME tests/fuzz/fuzz_fs_decode.c server/fs_decode.c common/path.c"
 )
-ORDER="rpc_hdr path registry dirpage fs_path fs_put fs_dirent fs_readdir fs_write"
+ORDER="rpc_hdr path registry dirpage fs_path fs_put fs_dirent fs_readdir fs_write fs_target fs_rename"
 TARGETS=${*:-$ORDER}
 
 fails=0

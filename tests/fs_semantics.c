@@ -1,0 +1,775 @@
+/* Multi-process file semantics against running servers ($BENCHFS_REGISTRY):
+ * every process is a separate client (its own benchfs_init), as separate
+ * programs or nodes would be.
+ *
+ *   fs_semantics size          a write after another process truncated the
+ *                              file is recorded (size and bytes), and reads
+ *                              see the shrunken size
+ *   fs_semantics append [N]    8 processes x N appends (default 1000) of 1 B
+ *                              to 100 KiB records into one O_APPEND file:
+ *                              every record present once and whole
+ *   fs_semantics fd            an open descriptor names its file: after
+ *                              another process renamed it or its parent,
+ *                              every call through it acts on that file; once
+ *                              another process unlinked it, ESTALE (and a new
+ *                              file of that name is never touched)
+ *   fs_semantics link          hard links: nlink, shared data, one name
+ *                              removed keeps the others
+ *   fs_semantics types [N]     mkdir over a file and O_CREAT over a directory
+ *                              fail (EEXIST, EISDIR) and leave every entry's
+ *                              d_type equal to its stat type (N rounds)
+ *   fs_semantics excl [N]      8 processes O_CREAT|O_EXCL one name, N rounds:
+ *                              exactly one wins each
+ *   fs_semantics storm [S]     8 processes create/unlink/rename/mkdir/rmdir
+ *                              50 names for S seconds (default 10): then every
+ *                              listed entry can be stat'ed, with its type, and
+ *                              every name that can be stat'ed is listed
+ *
+ * Exit 0 when every check held; messages on stderr say which did not. */
+#include "client/benchfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NPROC 8
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fprintf(stderr, "\n");                                                         \
+            failures++;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+static benchfs_t *connect_fs(void)
+{
+    benchfs_t *fs;
+    int rc = benchfs_init(&fs, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "benchfs_init: %s\n", strerror(-rc));
+        _exit(99);
+    }
+    return fs;
+}
+
+/* Run fn(arg) in a child process with its own client; its exit status. */
+static int in_child(int (*fn)(benchfs_t *, void *), void *arg)
+{
+    pid_t p = fork();
+    if (p < 0)
+        return -1;
+    if (p == 0) {
+        benchfs_t *fs = connect_fs();
+        int rc = fn(fs, arg);
+        benchfs_finalize(fs);
+        _exit(rc);
+    }
+    int st;
+    if (waitpid(p, &st, 0) != p || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static void fill(unsigned char *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 9));
+}
+
+/* ---- size ---- */
+
+struct trunc_arg {
+    const char *path;
+    off_t size;
+    int via_fd;
+};
+
+static int do_truncate(benchfs_t *fs, void *a_)
+{
+    struct trunc_arg *a = a_;
+    if (!a->via_fd)
+        return benchfs_truncate(fs, a->path, a->size) == 0 ? 0 : 1;
+    benchfs_file_t *f;
+    if (benchfs_open(fs, a->path, O_WRONLY, 0, &f) < 0)
+        return 2;
+    int rc = benchfs_ftruncate(f, a->size);
+    benchfs_close(f);
+    return rc == 0 ? 0 : 3;
+}
+
+struct expect_arg {
+    const char *path;
+    off_t size;
+    const unsigned char *want; /* size bytes */
+};
+
+/* Another process sees exactly the size and the bytes. */
+static int do_expect(benchfs_t *fs, void *a_)
+{
+    struct expect_arg *a = a_;
+    struct stat st;
+    if (benchfs_stat(fs, a->path, &st) < 0 || st.st_size != a->size) {
+        fprintf(stderr, "  %s: other process stats size %ld, want %ld\n", a->path,
+                (long)st.st_size, (long)a->size);
+        return 1;
+    }
+    benchfs_file_t *f;
+    if (benchfs_open(fs, a->path, O_RDONLY, 0, &f) < 0)
+        return 2;
+    size_t cap = (size_t)a->size + 65536;
+    unsigned char *b = malloc(cap);
+    ssize_t r = benchfs_pread(f, b, cap, 0);
+    int rc = 0;
+    if (r != a->size || memcmp(b, a->want, (size_t)a->size)) {
+        fprintf(stderr, "  %s: other process reads %zd bytes, want %ld%s\n", a->path, r,
+                (long)a->size, r == a->size ? " (content differs)" : "");
+        rc = 3;
+    }
+    free(b);
+    benchfs_close(f);
+    return rc;
+}
+
+static void size_case(benchfs_t *fs, const char *path, int via_fd)
+{
+    const size_t big = 1 << 20, small = 4096;
+    unsigned char *b = malloc(big), *r = malloc(big);
+    benchfs_file_t *f;
+    int rc = benchfs_open(fs, path, O_CREAT | O_TRUNC | O_RDWR, 0644, &f);
+    CHECK(rc == 0, "open %s: %d", path, rc);
+    if (rc < 0)
+        goto out;
+    fill(b, big, 1);
+    CHECK(benchfs_pwrite(f, b, big, 0) == (ssize_t)big, "%s: first write", path);
+    CHECK(benchfs_pread(f, r, big, 0) == (ssize_t)big && !memcmp(r, b, big), "%s: read back", path);
+    /* B truncates to 0 behind A's back. */
+    struct trunc_arg ta = {path, 0, via_fd};
+    CHECK(in_child(do_truncate, &ta) == 0, "%s: truncate by another process", path);
+    /* A's reads see the new size, not the one A saw. */
+    CHECK(benchfs_pread(f, r, small, (off_t)(big - small)) == 0, "%s: read past shrunk size", path);
+    CHECK(benchfs_pread(f, r, big, 0) == 0, "%s: read of a file shrunk to 0", path);
+    struct stat st;
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 0, "%s: fstat after truncate: %ld", path,
+          (long)st.st_size);
+    /* A writes 4 KiB at 0, below the size it saw before. */
+    fill(b, small, 2);
+    CHECK(benchfs_pwrite(f, b, small, 0) == (ssize_t)small, "%s: write after truncate", path);
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == (off_t)small,
+          "%s: size after the write: %ld, want 4096", path, (long)st.st_size);
+    memset(r, 0xee, big);
+    CHECK(benchfs_pread(f, r, big, 0) == (ssize_t)small && !memcmp(r, b, small),
+          "%s: A reads its 4 KiB back", path);
+    struct expect_arg ea = {path, (off_t)small, b};
+    CHECK(in_child(do_expect, &ea) == 0, "%s: another process sees A's 4 KiB", path);
+
+    /* Truncate to the middle, write inside and beyond. */
+    fill(b, big, 3);
+    CHECK(benchfs_pwrite(f, b, big, 0) == (ssize_t)big, "%s: rewrite", path);
+    ta.size = 100000;
+    CHECK(in_child(do_truncate, &ta) == 0, "%s: truncate to 100000", path);
+    CHECK(benchfs_pread(f, r, big, 0) == 100000 && !memcmp(r, b, 100000),
+          "%s: read cut at the new size", path);
+    CHECK(benchfs_pwrite(f, b + 8192, small, 8192) == (ssize_t)small, "%s: write inside", path);
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 100000, "%s: size kept: %ld", path,
+          (long)st.st_size);
+    ea.size = 100000;
+    CHECK(in_child(do_expect, &ea) == 0, "%s: another process sees 100000 bytes", path);
+    benchfs_close(f);
+    CHECK(benchfs_unlink(fs, path) == 0, "unlink %s", path);
+out:
+    free(b);
+    free(r);
+}
+
+static int test_size(benchfs_t *fs)
+{
+    /* Several names: with 3 servers the last chunk's server is the
+     * metadata server for some (the size rides on the write) and not for
+     * others (a GROW alongside). */
+    for (int i = 0; i < 6; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/size%d", i);
+        size_case(fs, p, i & 1);
+    }
+    return failures;
+}
+
+/* ---- append ---- */
+
+struct rec {
+    uint32_t magic, writer, seq, len; /* len: payload bytes after the header */
+    uint64_t sum;
+};
+#define REC_MAGIC 0xA99E17D5u
+#define MAX_PAYLOAD (100u << 10)
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Payload length of record seq of writer w: 1 B to 100 KiB, log-uniform
+ * (mostly small, some large), the same in the writer and the checker. */
+static uint32_t rec_len(unsigned w, unsigned seq)
+{
+    uint64_t x = (uint64_t)(w + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(seq + 1) * 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 29;
+    double u = (double)(x >> 11) / (double)(1ull << 53);
+    uint32_t n = (uint32_t)exp(u * log((double)MAX_PAYLOAD));
+    return n < 1 ? 1 : n > MAX_PAYLOAD ? MAX_PAYLOAD : n;
+}
+
+struct app_arg {
+    unsigned writer, n;
+};
+
+static int appender(benchfs_t *fs, void *a_)
+{
+    struct app_arg *a = a_;
+    benchfs_file_t *f;
+    if (benchfs_open(fs, "/append", O_WRONLY | O_APPEND, 0, &f) < 0)
+        return 2;
+    unsigned char *b = malloc(sizeof(struct rec) + MAX_PAYLOAD);
+    off_t last = -1;
+    int rc = 0;
+    for (unsigned s = 0; s < a->n && rc == 0; s++) {
+        struct rec h = {REC_MAGIC, a->writer, s, rec_len(a->writer, s), 0};
+        unsigned char *pl = b + sizeof(h);
+        fill(pl, h.len, a->writer * 100003u + s);
+        h.sum = fnv(pl, h.len);
+        memcpy(b, &h, sizeof(h));
+        size_t tot = sizeof(h) + h.len;
+        ssize_t w;
+        off_t at = -1;
+        switch ((a->writer + s) % 3) {
+        case 0: /* positional write on an O_APPEND file: appends, as Linux */
+            w = benchfs_pwrite(f, b, tot, 0);
+            break;
+        case 1:
+            w = benchfs_append(f, b, tot, &at);
+            break;
+        default: {
+            struct iovec iov[2] = {{b, sizeof(h)}, {pl, h.len}};
+            w = benchfs_appendv(f, iov, 2, &at);
+        }
+        }
+        if (w != (ssize_t)tot) {
+            fprintf(stderr, "  writer %u: append %u of %zu bytes: %zd\n", a->writer, s, tot, w);
+            rc = 3;
+        } else if (at != -1) {
+            if (at <= last) {
+                fprintf(stderr, "  writer %u: append %u went to %ld, before %ld\n", a->writer, s,
+                        (long)at, (long)last);
+                rc = 4;
+            }
+            last = at;
+        }
+    }
+    free(b);
+    benchfs_close(f);
+    return rc;
+}
+
+static int test_append(benchfs_t *fs, unsigned n)
+{
+    benchfs_file_t *f;
+    int rc = benchfs_open(fs, "/append", O_CREAT | O_TRUNC | O_WRONLY | O_APPEND, 0644, &f);
+    CHECK(rc == 0, "create /append: %d", rc);
+    if (rc < 0)
+        return failures;
+    benchfs_close(f);
+    pid_t pids[NPROC];
+    struct app_arg args[NPROC];
+    for (unsigned w = 0; w < NPROC; w++) {
+        args[w] = (struct app_arg){w, n};
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            benchfs_t *cfs = connect_fs();
+            int r = appender(cfs, &args[w]);
+            benchfs_finalize(cfs);
+            _exit(r);
+        }
+    }
+    for (unsigned w = 0; w < NPROC; w++) {
+        int st;
+        CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "appender %u failed (status %d)", w, st);
+    }
+    uint64_t want = 0;
+    for (unsigned w = 0; w < NPROC; w++)
+        for (unsigned s = 0; s < n; s++)
+            want += sizeof(struct rec) + rec_len(w, s);
+    struct stat st;
+    CHECK(benchfs_stat(fs, "/append", &st) == 0 && (uint64_t)st.st_size == want,
+          "append file size %ld, want %lu", (long)st.st_size, (unsigned long)want);
+    if (failures)
+        return failures;
+    unsigned char *all = malloc(want ? want : 1), *seen = calloc((size_t)NPROC * n, 1);
+    rc = benchfs_open(fs, "/append", O_RDONLY, 0, &f);
+    ssize_t got = rc == 0 ? benchfs_pread(f, all, want, 0) : rc;
+    CHECK(got == (ssize_t)want, "read of the append file: %zd of %lu", got, (unsigned long)want);
+    uint64_t pos = 0;
+    unsigned bad = 0;
+    while (got == (ssize_t)want && pos < want && bad < 10) {
+        struct rec h;
+        if (want - pos < sizeof(h)) {
+            CHECK(0, "torn record header at %lu", (unsigned long)pos);
+            break;
+        }
+        memcpy(&h, all + pos, sizeof(h));
+        if (h.magic != REC_MAGIC || h.writer >= NPROC || h.seq >= n ||
+            h.len != rec_len(h.writer, h.seq) || want - pos - sizeof(h) < h.len ||
+            fnv(all + pos + sizeof(h), h.len) != h.sum) {
+            CHECK(0, "bad record at %lu (magic %x writer %u seq %u len %u)", (unsigned long)pos,
+                  h.magic, h.writer, h.seq, h.len);
+            bad++;
+            break; /* records are not self-synchronising: stop at the first */
+        }
+        unsigned char *sn = &seen[(size_t)h.writer * n + h.seq];
+        CHECK(!*sn, "record %u/%u twice (second at %lu)", h.writer, h.seq, (unsigned long)pos);
+        *sn = 1;
+        pos += sizeof(h) + h.len;
+    }
+    unsigned missing = 0;
+    for (size_t i = 0; i < (size_t)NPROC * n; i++)
+        missing += !seen[i];
+    CHECK(missing == 0, "%u of %u records missing", missing, NPROC * n);
+    if (rc == 0)
+        benchfs_close(f);
+    free(all);
+    free(seen);
+    CHECK(benchfs_unlink(fs, "/append") == 0, "unlink /append");
+    return failures;
+}
+
+/* ---- fd ---- */
+
+struct op_arg {
+    const char *a, *b;
+    int op; /* 0 rename a->b, 1 unlink a, 2 create a, 3 mkdir a */
+};
+
+static int do_op(benchfs_t *fs, void *a_)
+{
+    struct op_arg *a = a_;
+    benchfs_file_t *f;
+    int rc;
+    switch (a->op) {
+    case 0: rc = benchfs_rename(fs, a->a, a->b); break;
+    case 1: rc = benchfs_unlink(fs, a->a); break;
+    case 2:
+        rc = benchfs_open(fs, a->a, O_CREAT | O_EXCL | O_RDWR, 0644, &f);
+        if (rc == 0)
+            benchfs_close(f);
+        break;
+    default: rc = benchfs_mkdir(fs, a->a, 0755); break;
+    }
+    if (rc < 0)
+        fprintf(stderr, "  other process: op %d on %s: %s\n", a->op, a->a, strerror(-rc));
+    return rc < 0;
+}
+
+static int other(int op, const char *a, const char *b)
+{
+    struct op_arg x = {a, b, op};
+    return in_child(do_op, &x);
+}
+
+struct fdcheck_arg {
+    const char *path;
+    off_t size;
+    mode_t perm;
+    int64_t mtime;
+    const unsigned char *head; /* first 64 bytes expected */
+};
+
+static int do_fdcheck(benchfs_t *fs, void *a_)
+{
+    struct fdcheck_arg *a = a_;
+    struct stat st;
+    int rc = benchfs_stat(fs, a->path, &st);
+    if (rc < 0 || st.st_size != a->size || (a->perm && (st.st_mode & 07777) != a->perm) ||
+        (a->mtime && st.st_mtim.tv_sec != a->mtime)) {
+        fprintf(stderr, "  %s seen by another process: rc %d size %ld mode %o mtime %ld\n", a->path,
+                rc, (long)st.st_size, st.st_mode, (long)st.st_mtim.tv_sec);
+        return 1;
+    }
+    if (!a->head)
+        return 0;
+    benchfs_file_t *f;
+    unsigned char b[64];
+    if (benchfs_open(fs, a->path, O_RDONLY, 0, &f) < 0)
+        return 2;
+    rc = benchfs_pread(f, b, 64, 0) == 64 && !memcmp(b, a->head, 64) ? 0 : 3;
+    benchfs_close(f);
+    return rc;
+}
+
+/* Every call through f acts on the file now at `now`. */
+static void fd_ops(benchfs_t *fs, benchfs_file_t *f, const char *now, unsigned seed)
+{
+    (void)fs;
+    unsigned char w[64], r[64];
+    fill(w, sizeof(w), seed);
+    CHECK(benchfs_pwrite(f, w, 64, 0) == 64, "%s: pwrite through the fd", now);
+    CHECK(benchfs_pread(f, r, 64, 0) == 64 && !memcmp(r, w, 64), "%s: pread through the fd", now);
+    CHECK(benchfs_fsync(f) == 0, "%s: fsync through the fd", now);
+    CHECK(benchfs_ftruncate(f, 100000 + seed) == 0, "%s: ftruncate through the fd", now);
+    struct stat st;
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 100000 + seed, "%s: fstat through the fd",
+          now);
+    CHECK(benchfs_fchmod(f, 0600 + seed % 8) == 0, "%s: fchmod through the fd", now);
+    struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 2000 + seed}};
+    CHECK(benchfs_futimens(f, ts) == 0, "%s: futimens through the fd", now);
+    struct fdcheck_arg c = {now, 100000 + seed, 0600 + seed % 8, 2000 + seed, w};
+    CHECK(in_child(do_fdcheck, &c) == 0, "%s: another process sees what the fd did", now);
+}
+
+static int test_fd(benchfs_t *fs)
+{
+    benchfs_file_t *f;
+    benchfs_mkdir(fs, "/fdd", 0755);
+    CHECK(benchfs_open(fs, "/fdd/f", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /fdd/f");
+    unsigned char big[200000];
+    fill(big, sizeof(big), 7);
+    CHECK(benchfs_pwrite(f, big, sizeof(big), 0) == (ssize_t)sizeof(big), "first write");
+    CHECK(other(0, "/fdd/f", "/fdd/g") == 0, "rename of the file by another process");
+    fd_ops(fs, f, "/fdd/g", 1);
+    CHECK(other(0, "/fdd", "/fdd2") == 0, "rename of the parent by another process");
+    fd_ops(fs, f, "/fdd2/g", 2);
+    /* A new file under the old names is never touched by the fd. */
+    CHECK(other(3, "/fdd", NULL) == 0 && other(2, "/fdd/f", NULL) == 0, "new /fdd/f");
+    fd_ops(fs, f, "/fdd2/g", 3);
+    struct fdcheck_arg empty = {"/fdd/f", 0, 0, 0, NULL};
+    CHECK(in_child(do_fdcheck, &empty) == 0, "the new /fdd/f is untouched");
+    /* Unlinked by another process, a new file created under its name: the
+     * fd says ESTALE and the new file stays empty. */
+    CHECK(other(1, "/fdd2/g", NULL) == 0 && other(2, "/fdd2/g", NULL) == 0,
+          "unlink and re-create by another process");
+    unsigned char w[16] = {1};
+    struct stat st;
+    CHECK(benchfs_pwrite(f, w, 16, 0) == -ESTALE, "write through a stale fd");
+    CHECK(benchfs_pread(f, w, 16, 0) == -ESTALE, "read through a stale fd");
+    CHECK(benchfs_fstat(f, &st) == -ESTALE, "fstat through a stale fd");
+    CHECK(benchfs_ftruncate(f, 0) == -ESTALE, "ftruncate through a stale fd");
+    CHECK(benchfs_append(f, w, 16, NULL) == -ESTALE, "append through a stale fd");
+    struct fdcheck_arg empty2 = {"/fdd2/g", 0, 0, 0, NULL};
+    CHECK(in_child(do_fdcheck, &empty2) == 0, "the new /fdd2/g is untouched");
+    benchfs_close(f);
+    /* Open by id: the same file; ESTALE once it is gone. */
+    CHECK(benchfs_open(fs, "/fdd2/g", O_RDWR, 0, &f) == 0, "open /fdd2/g");
+    uint64_t id = benchfs_file_id(f);
+    benchfs_file_t *g;
+    CHECK(benchfs_open_id(fs, id, O_RDWR, &g) == 0, "open by id");
+    CHECK(benchfs_pwrite(g, w, 16, 0) == 16 && benchfs_fstat(f, &st) == 0 && st.st_size == 16,
+          "a write by id shows through the path's fd");
+    benchfs_close(g);
+    benchfs_close(f);
+    CHECK(other(1, "/fdd2/g", NULL) == 0, "unlink /fdd2/g");
+    CHECK(benchfs_open_id(fs, id, O_RDONLY, &g) == -ESTALE, "open of a gone id");
+    benchfs_unlink(fs, "/fdd/f");
+    CHECK(benchfs_rmdir(fs, "/fdd") == 0 && benchfs_rmdir(fs, "/fdd2") == 0, "clean up");
+    return failures;
+}
+
+/* ---- link ---- */
+
+static int test_link(benchfs_t *fs)
+{
+    benchfs_file_t *f;
+    struct stat a, b;
+    unsigned char w[5000], r[5000];
+    fill(w, sizeof(w), 9);
+    CHECK(benchfs_mkdir(fs, "/ln", 0755) == 0 && benchfs_mkdir(fs, "/ln2", 0755) == 0, "mkdirs");
+    CHECK(benchfs_open(fs, "/ln/a", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /ln/a");
+    CHECK(benchfs_pwrite(f, w, sizeof(w), 0) == (ssize_t)sizeof(w), "write /ln/a");
+    benchfs_close(f);
+    CHECK(benchfs_link(fs, "/ln/a", "/ln/b") == 0, "link in the same directory");
+    CHECK(benchfs_link(fs, "/ln/a", "/ln2/c") == 0, "link in another directory");
+    CHECK(benchfs_stat(fs, "/ln/a", &a) == 0 && benchfs_stat(fs, "/ln2/c", &b) == 0 &&
+              a.st_ino == b.st_ino && a.st_nlink == 3 && b.st_nlink == 3 && b.st_size == 5000,
+          "three names, one inode: nlink %ld", (long)a.st_nlink);
+    CHECK(benchfs_link(fs, "/ln/a", "/ln/b") == -EEXIST, "link over a name: EEXIST");
+    CHECK(benchfs_link(fs, "/ln", "/ln2/d") == -EPERM, "link of a directory: EPERM");
+    CHECK(benchfs_link(fs, "/ln/none", "/ln2/d") == -ENOENT, "link of nothing: ENOENT");
+    CHECK(benchfs_unlink(fs, "/ln/a") == 0, "unlink the first name");
+    CHECK(benchfs_open(fs, "/ln2/c", O_RDONLY, 0, &f) == 0, "open another name");
+    CHECK(benchfs_pread(f, r, sizeof(r), 0) == (ssize_t)sizeof(r) && !memcmp(r, w, sizeof(r)),
+          "the data is still there");
+    CHECK(benchfs_fstat(f, &b) == 0 && b.st_nlink == 2, "nlink 2 after one unlink: %ld",
+          (long)b.st_nlink);
+    benchfs_close(f);
+    CHECK(benchfs_rename(fs, "/ln/b", "/ln2/c") == 0, "rename onto another name of the same file");
+    CHECK(benchfs_stat(fs, "/ln/b", &b) == 0, "rename of two names of one file does nothing");
+    CHECK(benchfs_unlink(fs, "/ln/b") == 0 && benchfs_unlink(fs, "/ln2/c") == 0, "unlink the rest");
+    CHECK(benchfs_rmdir(fs, "/ln") == 0 && benchfs_rmdir(fs, "/ln2") == 0, "rmdirs");
+    return failures;
+}
+
+/* ---- types ---- */
+
+/* Every entry of dir has the type stat says (another process looks). */
+static int do_types_check(benchfs_t *fs, void *dir_)
+{
+    const char *dir = dir_;
+    benchfs_dir_t *d;
+    if (benchfs_opendir(fs, dir, &d) < 0)
+        return 1;
+    struct benchfs_dirent e;
+    int rc, bad = 0;
+    while ((rc = benchfs_readdir(d, &e)) == 1) {
+        char p[600];
+        struct stat st;
+        snprintf(p, sizeof(p), "%s/%s", dir, e.name);
+        int s2 = benchfs_stat(fs, p, &st);
+        if (s2 < 0 || (e.type == DT_DIR) != S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "  %s: d_type %d, stat %d mode %o\n", p, e.type, s2, st.st_mode);
+            bad++;
+        }
+    }
+    benchfs_closedir(d);
+    return rc < 0 ? 2 : bad ? 3 : 0;
+}
+
+static int test_types(benchfs_t *fs, unsigned n)
+{
+    CHECK(benchfs_mkdir(fs, "/ty", 0755) == 0, "mkdir /ty");
+    for (unsigned i = 0; i < n && failures < 10; i++) {
+        char fp[64], dp[64];
+        snprintf(fp, sizeof(fp), "/ty/f%u", i);
+        snprintf(dp, sizeof(dp), "/ty/d%u", i);
+        benchfs_file_t *f;
+        CHECK(benchfs_open(fs, fp, O_CREAT | O_EXCL | O_WRONLY, 0644, &f) == 0, "create %s", fp);
+        benchfs_close(f);
+        CHECK(benchfs_mkdir(fs, dp, 0755) == 0, "mkdir %s", dp);
+        int rc = benchfs_mkdir(fs, fp, 0755);
+        CHECK(rc == -EEXIST, "mkdir over a file: %d", rc);
+        rc = benchfs_open(fs, dp, O_CREAT | O_RDWR, 0644, &f);
+        CHECK(rc == -EISDIR, "O_CREAT over a directory: %d", rc);
+        rc = benchfs_open(fs, dp, O_CREAT | O_EXCL | O_RDWR, 0644, &f);
+        CHECK(rc == -EEXIST, "O_CREAT|O_EXCL over a directory: %d", rc);
+        struct stat st;
+        CHECK(benchfs_stat(fs, fp, &st) == 0 && S_ISREG(st.st_mode), "%s still a file", fp);
+        CHECK(benchfs_stat(fs, dp, &st) == 0 && S_ISDIR(st.st_mode), "%s still a dir", dp);
+    }
+    CHECK(in_child(do_types_check, "/ty") == 0, "d_type equals stat's type for every entry");
+    for (unsigned i = 0; i < n; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/ty/f%u", i);
+        benchfs_unlink(fs, p);
+        snprintf(p, sizeof(p), "/ty/d%u", i);
+        benchfs_rmdir(fs, p);
+    }
+    CHECK(benchfs_rmdir(fs, "/ty") == 0, "rmdir /ty (empty)");
+    return failures;
+}
+
+/* ---- excl ---- */
+
+static volatile int *shared_arena(size_t n)
+{
+    void *p = mmap(NULL, n * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int test_excl(benchfs_t *fs, unsigned rounds)
+{
+    /* [0]: processes ready for the round; [1 + r]: winners of round r. */
+    volatile int *sh = shared_arena(2 + rounds);
+    CHECK(sh != NULL, "mmap");
+    if (!sh)
+        return failures;
+    CHECK(benchfs_mkdir(fs, "/ex", 0755) == 0, "mkdir /ex");
+    pid_t pids[NPROC];
+    for (int w = 0; w < NPROC; w++) {
+        if ((pids[w] = fork()) == 0) {
+            benchfs_t *cfs = connect_fs();
+            int bad = 0;
+            for (unsigned r = 0; r < rounds; r++) {
+                /* A barrier per round, so that all race for the name. */
+                __atomic_add_fetch(&sh[0], 1, __ATOMIC_SEQ_CST);
+                time_t t0 = time(NULL);
+                while (__atomic_load_n(&sh[0], __ATOMIC_SEQ_CST) < (int)((r + 1) * NPROC) &&
+                       time(NULL) - t0 < 30)
+                    usleep(100);
+                char p[64];
+                snprintf(p, sizeof(p), "/ex/r%u", r);
+                benchfs_file_t *f;
+                int rc = benchfs_open(cfs, p, O_CREAT | O_EXCL | O_WRONLY, 0644, &f);
+                if (rc == 0) {
+                    __atomic_add_fetch(&sh[1 + r], 1, __ATOMIC_SEQ_CST);
+                    benchfs_close(f);
+                } else if (rc != -EEXIST) {
+                    bad = 1;
+                }
+            }
+            benchfs_finalize(cfs);
+            _exit(bad);
+        }
+    }
+    for (int w = 0; w < NPROC; w++) {
+        int st;
+        CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "O_EXCL racer %d failed otherwise than EEXIST", w);
+    }
+    for (unsigned r = 0; r < rounds; r++) {
+        CHECK(sh[1 + r] == 1, "round %u: %d winners", r, sh[1 + r]);
+        char p[64];
+        snprintf(p, sizeof(p), "/ex/r%u", r);
+        CHECK(benchfs_unlink(fs, p) == 0, "unlink %s", p);
+    }
+    CHECK(benchfs_rmdir(fs, "/ex") == 0, "rmdir /ex");
+    return failures;
+}
+
+/* ---- storm ---- */
+
+#define STORM_NAMES 50
+
+static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
+{
+    unsigned x = 0x9e3779b9u * (w + 1);
+    time_t end = time(NULL) + secs;
+    unsigned long ops = 0;
+    const char *mask_s = getenv("FS_STORM_OPS"); /* debugging: a mask of the 5 operations */
+    unsigned mask = mask_s ? (unsigned)strtoul(mask_s, NULL, 0) : 31;
+    while (time(NULL) < end) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        char a[32], b[32];
+        snprintf(a, sizeof(a), "/st/n%u", x % STORM_NAMES);
+        snprintf(b, sizeof(b), "/st/n%u", (x >> 8) % STORM_NAMES);
+        int rc = 0;
+        benchfs_file_t *f;
+        if (!(mask & (1u << ((x >> 16) % 5))))
+            continue;
+        switch ((x >> 16) % 5) {
+        case 0:
+            rc = benchfs_open(fs, a, O_CREAT | O_WRONLY, 0644, &f);
+            if (rc == 0)
+                benchfs_close(f);
+            break;
+        case 1: rc = benchfs_unlink(fs, a); break;
+        case 2: rc = benchfs_rename(fs, a, b); break;
+        case 3: rc = benchfs_mkdir(fs, a, 0755); break;
+        default: rc = benchfs_rmdir(fs, a); break;
+        }
+        /* What races of these calls may answer; anything else is a bug. */
+        if (rc < 0 && rc != -EEXIST && rc != -ENOENT && rc != -EISDIR && rc != -ENOTDIR &&
+            rc != -ENOTEMPTY) {
+            fprintf(stderr, "  storm worker %u: op %u on %s: %s\n", w, (x >> 16) % 5, a,
+                    strerror(-rc));
+            return 1;
+        }
+        ops++;
+    }
+    fprintf(stderr, "# storm worker %u: %lu operations\n", w, ops);
+    return 0;
+}
+
+static int storm_check(benchfs_t *fs, void *unused)
+{
+    (void)unused;
+    unsigned char listed[STORM_NAMES] = {0};
+    int bad = do_types_check(fs, "/st");
+    benchfs_dir_t *d;
+    if (benchfs_opendir(fs, "/st", &d) < 0)
+        return 1;
+    struct benchfs_dirent e;
+    while (benchfs_readdir(d, &e) == 1) {
+        unsigned k;
+        if (sscanf(e.name, "n%u", &k) == 1 && k < STORM_NAMES)
+            listed[k] = 1;
+    }
+    benchfs_closedir(d);
+    for (unsigned k = 0; k < STORM_NAMES; k++) {
+        char p[32];
+        struct stat st;
+        snprintf(p, sizeof(p), "/st/n%u", k);
+        int ok = benchfs_stat(fs, p, &st) == 0;
+        if (ok != listed[k]) {
+            fprintf(stderr, "  %s: stat %s, listed %s\n", p, ok ? "works" : "fails",
+                    listed[k] ? "yes" : "no");
+            bad = 4;
+        }
+    }
+    return bad;
+}
+
+static int test_storm(benchfs_t *fs, unsigned secs)
+{
+    CHECK(benchfs_mkdir(fs, "/st", 0755) == 0, "mkdir /st");
+    pid_t pids[NPROC];
+    for (int w = 0; w < NPROC; w++) {
+        if ((pids[w] = fork()) == 0) {
+            benchfs_t *cfs = connect_fs();
+            int r = storm_worker(cfs, (unsigned)w, secs);
+            benchfs_finalize(cfs);
+            _exit(r);
+        }
+    }
+    for (int w = 0; w < NPROC; w++) {
+        int st;
+        CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "storm worker %d", w);
+    }
+    CHECK(in_child(storm_check, NULL) == 0, "after the storm: listed = stat-able, types agree");
+    for (unsigned k = 0; k < STORM_NAMES; k++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/st/n%u", k);
+        if (benchfs_unlink(fs, p) == -EISDIR)
+            benchfs_rmdir(fs, p);
+    }
+    CHECK(benchfs_rmdir(fs, "/st") == 0, "rmdir /st after removing every name");
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    alarm(600);
+    if (argc < 2) {
+        fprintf(stderr, "usage: fs_semantics size|append|fd|types|excl|storm [N]\n");
+        return 2;
+    }
+    benchfs_t *fs = connect_fs();
+    int rc;
+    if (!strcmp(argv[1], "size"))
+        rc = test_size(fs);
+    else if (!strcmp(argv[1], "append"))
+        rc = test_append(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1000);
+    else if (!strcmp(argv[1], "fd"))
+        rc = test_fd(fs);
+    else if (!strcmp(argv[1], "link"))
+        rc = test_link(fs);
+    else if (!strcmp(argv[1], "types"))
+        rc = test_types(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 200);
+    else if (!strcmp(argv[1], "excl"))
+        rc = test_excl(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 20);
+    else if (!strcmp(argv[1], "storm"))
+        rc = test_storm(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 10);
+    else
+        rc = (fprintf(stderr, "unknown test %s\n", argv[1]), 2);
+    benchfs_finalize(fs);
+    if (rc == 0)
+        printf("PASS: fs_semantics %s\n", argv[1]);
+    return rc ? 1 : 0;
+}

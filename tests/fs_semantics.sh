@@ -1,0 +1,40 @@
+#!/bin/bash
+# Multi-process file and namespace semantics (tests/fs_semantics.c) on 1 and
+# 3 servers, with 64 KiB and 4 MiB chunks: sizes decided by the servers, and
+# O_APPEND atomic across processes (issue 11 step 1); an open descriptor
+# names its file (rename of it or its parent, unlink + re-create by another
+# process: ESTALE, never the new file), mkdir over a file / O_CREAT over a
+# directory keep every d_type right, O_EXCL from 8 processes has one winner,
+# a storm of namespace calls from 8 processes ends consistent, and every
+# inode, name and chunk comes back once everything is deleted.
+#   FS_APPEND_RECORDS  appends per process (default 1000)
+#   FS_STORM_SECONDS   length of each storm (default 10; 30 for the full one)
+#   FS_TYPES_ROUNDS    mkdir-over-file rounds (default 200)
+. "$(dirname "$0")/lib.sh"
+count() {
+    "$top_builddir/tests/meta_count" "$1"/server-*/meta
+}
+chunk_files() {
+    find "$1" -path '*/data/*' -type f | wc -l
+}
+for n in 1 3; do
+    for cs in 64K 4M; do
+        d="$T/d$n-$cs"
+        # The empty file system's counts: start, stop, count, start again.
+        start_servers "$n" "$d" --chunk-size "$cs" || exit 1
+        stop_servers || fail "servers did not stop cleanly"
+        before=$(count "$d") || fail "meta_count"
+        start_servers "$n" "$d" --chunk-size "$cs" || exit 1
+        for t in size "append ${FS_APPEND_RECORDS:-1000}" fd link "types ${FS_TYPES_ROUNDS:-200}" \
+            "excl 20" "storm ${FS_STORM_SECONDS:-10}"; do
+            # shellcheck disable=SC2086
+            "$top_builddir/tests/fs_semantics" $t || fail "fs_semantics $t, $n servers, $cs chunks"
+        done
+        stop_servers || fail "servers did not stop cleanly ($n servers, $cs chunks)"
+        after=$(count "$d") || fail "meta_count"
+        echo "# $n servers, $cs chunks: empty: $before; after deleting everything: $after"
+        [ "$before" = "$after" ] || fail "space did not come back: $before -> $after"
+        [ "$(chunk_files "$d")" = 0 ] || fail "chunk files left: $(find "$d" -path '*/data/*' -type f | head)"
+    done
+done
+echo "PASS: fs_semantics"
