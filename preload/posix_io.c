@@ -144,12 +144,12 @@ static ssize_t of_rw(struct bfs_ofile *of, const struct iovec *iov, int cnt, off
         return writing ? benchfs_pwritev(of->file, iov, cnt, off) : benchfs_preadv(of->file, iov, cnt, off);
     ssize_t r;
     if (writing && (of->flags & O_APPEND)) {
-        pthread_mutex_lock(&of->mu);
-        ssize_t sz = of_size(of);
-        r = sz < 0 ? sz : benchfs_pwritev(of->file, iov, cnt, sz);
+        /* The metadata server picks the offset (atomic across processes
+         * and nodes); the file offset then ends after the record. */
+        off_t at = 0;
+        r = benchfs_appendv(of->file, iov, cnt, &at);
         if (r >= 0)
-            __atomic_store_n(of->offp, (uint64_t)sz + (uint64_t)r, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&of->mu);
+            __atomic_store_n(of->offp, (uint64_t)at + (uint64_t)r, __ATOMIC_RELAXED);
         return r;
     }
     /* The range is taken from the offset atomically: threads, and processes
@@ -385,6 +385,8 @@ static int fcntl_ours(struct bfs_ofile *of, int fd, int cmd, long arg)
         const int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
         pthread_mutex_lock(&of->mu);
         of->flags = (of->flags & ~settable) | ((int)arg & settable);
+        if (of->file && !of->is_dir)
+            benchfs_file_set_append(of->file, (of->flags & O_APPEND) != 0);
         pthread_mutex_unlock(&of->mu);
         return 0;
     }

@@ -277,8 +277,8 @@ int fchmod(int fd, mode_t mode)
     struct bfs_ofile *of = bfs_pl_get(fd);
     if (!of)
         return REAL(fchmod)(fd, mode);
-    benchfs_t *fs = bfs_pl_fs();
-    int rc = fs ? benchfs_chmod(fs, of->path, mode) : -EIO;
+    /* By the file's id: it may have been renamed since it was opened. */
+    int rc = of->file ? benchfs_fchmod(of->file, mode) : -EBADF;
     bfs_pl_put(of);
     return (int)bfs_pl_ret(rc);
 }
@@ -318,8 +318,7 @@ int fchown(int fd, uid_t u, gid_t g)
 /* The times of an open BenchFS file (of: from bfs_pl_get, released here). */
 static int utimens_of(struct bfs_ofile *of, const struct timespec t[2])
 {
-    benchfs_t *fs = bfs_pl_fs();
-    int rc = fs ? benchfs_utimens(fs, of->path, t) : -EIO;
+    int rc = of->file ? benchfs_futimens(of->file, t) : -EBADF;
     bfs_pl_put(of);
     return (int)bfs_pl_ret(rc);
 }
@@ -602,4 +601,29 @@ ssize_t readlink(const char *path, char *buf, size_t n)
     struct stat st;
     int rc = benchfs_stat(fs, fp, &st);
     return bfs_pl_ret(rc < 0 ? rc : -EINVAL);
+}
+
+/* Hard links inside BenchFS; between BenchFS and a local file system EXDEV,
+ * as between two mounts. */
+static int link_paths(int fromdir, const char *from, int todir, const char *to, int flags)
+{
+    char ff[BFS_PATH_MAX], tf[BFS_PATH_MAX];
+    int a = bfs_pl_resolve(fromdir, from, ff), b = bfs_pl_resolve(todir, to, tf);
+    if (a < 0 || b < 0)
+        return (int)bfs_pl_ret(a < 0 ? a : b);
+    if (a == 0 && b == 0)
+        return REAL(linkat)(ff[0] ? AT_FDCWD : fromdir, BFS_LIBC_PATH(from, ff),
+                            tf[0] ? AT_FDCWD : todir, BFS_LIBC_PATH(to, tf), flags);
+    if (a == 0 || b == 0)
+        return (int)bfs_pl_ret(-EXDEV);
+    bfs_pl_count(BFS_CNT_META);
+    benchfs_t *fs = bfs_pl_fs();
+    return (int)bfs_pl_ret(fs ? benchfs_link(fs, ff, tf) : -EIO);
+}
+
+int link(const char *from, const char *to) { return link_paths(AT_FDCWD, from, AT_FDCWD, to, 0); }
+
+int linkat(int fromdir, const char *from, int todir, const char *to, int flags)
+{
+    return link_paths(fromdir, from, todir, to, flags);
 }
