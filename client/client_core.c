@@ -299,6 +299,15 @@ int benchfs_ping(benchfs_t *fs, double *lat_us)
     return ok;
 }
 
+int benchfs_server_conns(benchfs_t *fs, unsigned server)
+{
+    if (server >= fs->nservers)
+        return -EINVAL;
+    bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
+    int rc = bfs_rpc_call(fs->rpc, &one);
+    return rc < 0 ? rc : (int)one.reply.arg2;
+}
+
 int benchfs_shutdown_servers(benchfs_t *fs)
 {
     bfs_rpc_call_t t = {.rpc_id = BFS_OP_SHUTDOWN};

@@ -1,6 +1,7 @@
 /* RPC client: lazy pooled endpoints, zero-copy calls, deadlines. */
 #define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_client.h"
+#include "rpc_server.h" /* the process identity helpers */
 #include "../common/clock.h"
 #include "rpc_spin.h"
 #include "rpc_ucx.h"
@@ -42,6 +43,10 @@ struct conn {
     uint64_t where_ns;        /* no new "where is it" question before this */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
+    struct bfs_rpc_hdr bye;   /* header of the GOODBYE in flight on ep */
+    uint64_t last_ns;         /* last call sent on ep */
+    unsigned busy;            /* calls to this server holding a slot */
+    int moved;                /* a reply said the server moved (rotated) */
 };
 
 struct bfs_rpc_client {
@@ -58,6 +63,8 @@ struct bfs_rpc_client {
     int peer_errors;
     int spin_us;
     uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
+    uint64_t idle_ns;       /* close an endpoint idle this long (0: never) */
+    struct bfs_rpc_hdr ident; /* who we are, for every HELLO (BFS_HELLO_F_PROC) */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
     uint64_t yield_ns;      /* sched_yield() this often while spinning; 0: never */
@@ -78,6 +85,8 @@ struct bfs_rpc_client {
 
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+struct conn;
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
 
 static int env_int(const char *name, int dflt)
 {
@@ -106,6 +115,16 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     c->yield_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_YIELD_US", 5) * 1000ull;
     c->backoff_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_BACKOFF_US", 2000) * 1000ull;
     c->reconnect_ns = (uint64_t)env_int("BENCHFS_RPC_RECONNECT_MS", 1000) * 1000000ull;
+    /* Below the servers' limit (BENCHFS_RPC_SERVER_IDLE_MS, 120 s), so that
+     * we never send on an endpoint a server may have released. */
+    c->idle_ns = (uint64_t)env_int("BENCHFS_RPC_IDLE_MS", 60000) * 1000000ull;
+    /* Who we are: a server on this node watches our process (pidfd) and
+     * releases our connection the moment it dies (rpc_wire.h). */
+    c->ident.flags = BFS_HELLO_F_PROC;
+    c->ident.arg1 = (uint64_t)getpid();
+    c->ident.offset = bfs_rpc_proc_start((int)getpid());
+    c->ident.arg2 = bfs_rpc_pidns();
+    c->ident.rcap = bfs_rpc_boot_hash();
     c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wakefd < 0)
         goto fail;
@@ -204,8 +223,10 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         if (c->slots[s])
             detach_call(c->slots[s]);
     for (int i = 0; i < c->nconns; i++) {
-        if (c->worker)
+        if (c->worker) {
+            say_goodbye(c, c->conns[i]);
             close_ep(c, c->conns[i], c->conns[i]->failed);
+        }
         free(c->conns[i]->addr);
         free(c->conns[i]);
     }
@@ -326,6 +347,7 @@ static int slot_alloc(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     }
     uint32_t slot = c->free_slots[--c->nfree];
     c->slots[slot] = call;
+    c->conns[call->server]->busy++;
     call->req_id_ = (uint64_t)c->gens[slot] << 32 | slot;
     return 0;
 }
@@ -336,6 +358,7 @@ static void slot_release(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     if (!call->req_id_ || slot >= c->nslots || c->slots[slot] != call)
         return;
     c->slots[slot] = NULL;
+    c->conns[call->server]->busy--;
     c->gens[slot]++;
     if (c->gens[slot] == 0)
         c->gens[slot] = 1; /* req_id 0 means "none" on the wire */
@@ -446,6 +469,11 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         fail_call(c, call, -EPROTO);
         return UCS_OK;
     }
+    if (h.flags & BFS_RPC_REPLY_F_MOVED) {
+        /* Follow once idle (get_ep); the flag is ours, not the RPC's. */
+        c->conns[call->server]->moved = 1;
+        call->reply.flags &= ~BFS_RPC_REPLY_F_MOVED;
+    }
     call->status = h.status;
     call->state_ |= ST_REPLIED;
     if (length == 0) {
@@ -518,10 +546,66 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
 
 /* ---- calls ---- */
 
-static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
+/* Our last message on the endpoint (rpc_wire.h): the server releases what it
+ * holds for us. The endpoint is closed gracefully after it, which lets the
+ * GOODBYE leave first. */
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn)
 {
-    if (cn->ep && !cn->failed)
+    if (!cn->ep || cn->failed)
+        return;
+    bfs_rpc_hdr_init(&cn->bye, BFS_RPC_KIND_REQ);
+    cn->bye.secret = c->secret;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_send_nbx(cn->ep, BFS_RPC_GOODBYE_ID, &cn->bye, sizeof(cn->bye),
+                                          NULL, 0, &p);
+    if (UCS_PTR_IS_PTR(sp))
+        ucp_request_free(sp); /* completes on its own; cn->bye outlives the ep */
+}
+
+/* Ask where a slow server is after this long, and again this often. */
+#define WHERE_AFTER_NS 1000000000ull
+
+/* The server rotated to a new worker (rpc_server.c, rotate): with no call in
+ * flight to it, move to where it is now. */
+static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
+{
+    struct conn *cn = c->conns[i];
+    cn->moved = 0;
+    if (!c->where || now < cn->where_ns)
+        return;
+    cn->where_ns = now + WHERE_AFTER_NS;
+    void *addr = NULL;
+    size_t len = 0;
+    if (c->where(c->where_arg, i, &addr, &len) != 1)
+        return;
+    if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
+        free(addr);
+        return;
+    }
+    say_goodbye(c, cn);
+    conn_readdress(c, cn, addr, len);
+}
+
+static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
+{
+    struct conn *cn = c->conns[i];
+    uint64_t now = bfs_now_ns();
+    if (cn->ep && cn->moved && !cn->busy)
+        follow_rotation(c, i, now);
+    if (cn->ep && !cn->failed && c->idle_ns && !cn->busy && now - cn->last_ns > c->idle_ns) {
+        /* Idle too long: the server may release it any time after its own
+         * (longer) limit. Say goodbye and make a new one. */
+        say_goodbye(c, cn);
+        close_ep(c, cn, 0);
+    }
+    if (cn->ep && !cn->failed) {
+        cn->last_ns = now;
         return cn->ep;
+    }
     if (cn->ep)
         close_ep(c, cn, 1);
     cn->failed = 0;
@@ -529,7 +613,6 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
      * at once: each attempt costs UCX's own error lines on stderr (two per
      * attempt for a dead shared-memory peer), and a client hammering a dead
      * server would flood the application's output. */
-    uint64_t now = bfs_now_ns();
     if (now < cn->retry_ns)
         return NULL;
     ucp_ep_params_t ep = {
@@ -554,6 +637,12 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     cn->hello.len = c->my_addr_len;
     cn->hello.arg0 = c->peer_errors ? 1 : 0;
     cn->hello.secret = c->secret;
+    cn->hello.flags = c->ident.flags;
+    cn->hello.arg1 = c->ident.arg1;
+    cn->hello.offset = c->ident.offset;
+    cn->hello.arg2 = c->ident.arg2;
+    cn->hello.rcap = c->ident.rcap;
+    cn->last_ns = now;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
         .flags = UCP_AM_SEND_FLAG_REPLY,
@@ -577,7 +666,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->recv_req_ = NULL;
     call->req_id_ = 0;
     if (call->server < 0 || call->server >= c->nconns || call->rpc_id == BFS_RPC_REPLY_ID ||
-        call->rpc_id >= BFS_RPC_HELLO_ID) {
+        call->rpc_id >= BFS_RPC_GOODBYE_ID) {
         fail_call(c, call, -EINVAL);
         return call->status;
     }
@@ -595,7 +684,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->sent_ns_ = bfs_now_ns();
     call->deadline_ns_ = call->sent_ns_ + (uint64_t)tmo * 1000000ull;
 
-    ucp_ep_h ep = get_ep(c, c->conns[call->server]);
+    ucp_ep_h ep = get_ep(c, call->server);
     if (!ep) {
         fail_call(c, call, -ECONNREFUSED);
         return call->status;
@@ -688,9 +777,6 @@ void bfs_rpc_client_on_slow(bfs_rpc_client_t *c, bfs_rpc_where_fn fn, void *arg)
     c->where_arg = arg;
     pthread_mutex_unlock(&c->mu);
 }
-
-/* Ask where a slow server is after this long, and again this often. */
-#define WHERE_AFTER_NS 1000000000ull
 
 /* Server i moved to addr (taken over): every unfinished call to it is sent
  * again, to the new address, keeping its deadline. Calls whose reply has

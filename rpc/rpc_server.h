@@ -104,11 +104,28 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *srv);
 
 /* Requests accepted but not yet finished (tests, shutdown). */
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
+/* Client connections known (from their HELLOs) and not yet released. */
+unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *srv);
 
 struct bfs_rpc_server_stats {
     uint64_t requests, replies, rejected, bytes_in, bytes_out;
     uint64_t moves; /* times the server moved to a new worker */
 };
 void bfs_rpc_server_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_stats *st);
+
+/* Client connections: open now, opened so far, and released so far by why
+ * (see conn_release in rpc_server.c). */
+struct bfs_rpc_server_conn_stats {
+    uint64_t open, opened, by_goodbye, by_pid, by_idle;
+    uint64_t rotations, workers_destroyed; /* see rotate in rpc_server.c */
+};
+void bfs_rpc_server_conn_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_conn_stats *st);
+
+/* This node's boot (a hash of its boot_id), this process's pid namespace
+ * (its inode) and a process's start time (/proc/PID/stat field 22; 0 if
+ * unknown): the identity a HELLO carries (rpc_wire.h, BFS_HELLO_F_PROC). */
+uint64_t bfs_rpc_boot_hash(void);
+uint32_t bfs_rpc_pidns(void);
+uint64_t bfs_rpc_proc_start(int pid);
 
 #endif
