@@ -64,6 +64,7 @@ struct bfs_rpc_client {
     int spin_us;
     uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
     uint64_t idle_ns;       /* close an endpoint idle this long (0: never) */
+    unsigned closed_eps;    /* endpoints closed since the worker was made */
     struct bfs_rpc_hdr ident; /* who we are, for every HELLO (BFS_HELLO_F_PROC) */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
@@ -96,6 +97,42 @@ static int env_int(const char *name, int dflt)
     char *end;
     long x = strtol(v, &end, 10);
     return (*end || x < 0 || x > 1 << 30) ? dflt : (int)x;
+}
+
+static void worker_close(bfs_rpc_client_t *c)
+{
+    if (c->my_addr)
+        ucp_worker_release_address(c->worker, c->my_addr);
+    if (c->worker)
+        ucp_worker_destroy(c->worker);
+    c->my_addr = NULL;
+    c->worker = NULL;
+    c->efd = -1;
+}
+
+/* Our worker, its event fd and address, and the reply handler. */
+static int worker_open(bfs_rpc_client_t *c)
+{
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
+    };
+    if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK) {
+        c->worker = NULL;
+        return -EIO;
+    }
+    if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK ||
+        ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
+        return -EIO;
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+        .id = BFS_RPC_REPLY_ID,
+        .cb = reply_cb,
+        .arg = c,
+        .flags = UCP_AM_FLAG_WHOLE_MSG,
+    };
+    return ucp_worker_set_am_recv_handler(c->worker, &hp) == UCS_OK ? 0 : -EIO;
 }
 
 int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *o)
@@ -142,25 +179,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     ucp_config_release(cfg);
     if (st != UCS_OK)
         goto fail;
-    ucp_worker_params_t wp = {
-        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
-    };
-    if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK)
-        goto fail;
-    if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK)
-        goto fail;
-    if (ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
-        goto fail;
-    ucp_am_handler_param_t hp = {
-        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
-                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
-        .id = BFS_RPC_REPLY_ID,
-        .cb = reply_cb,
-        .arg = c,
-        .flags = UCP_AM_FLAG_WHOLE_MSG,
-    };
-    if (ucp_worker_set_am_recv_handler(c->worker, &hp) != UCS_OK)
+    if (worker_open(c) < 0)
         goto fail;
     *out = c;
     return 0;
@@ -588,12 +607,40 @@ static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
     }
     say_goodbye(c, cn);
     conn_readdress(c, cn, addr, len);
+    c->closed_eps++;
+}
+
+/* UCX keeps a closed endpoint that its peer had connected to until the
+ * worker is destroyed (see rotate in rpc_server.c), and with it the peer's
+ * shared-memory segments, attached: a long-lived client that followed a
+ * rotation or closed idle endpoints would pile them up (and keep the old
+ * server workers' segments alive). So once endpoints were closed that way
+ * and nothing at all is in flight or waited for, the client takes a new
+ * worker; every endpoint is made again (with a HELLO) on its next use. */
+#define RENEW_AFTER 1
+
+static void renew_worker(bfs_rpc_client_t *c)
+{
+    for (int k = 0; k < c->nconns; k++) {
+        say_goodbye(c, c->conns[k]);
+        close_ep(c, c->conns[k], 0);
+    }
+    worker_close(c);
+    c->closed_eps = 0;
+    if (worker_open(c) < 0)
+        worker_close(c); /* calls fail with ECONNREFUSED until it can be made */
 }
 
 static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
 {
     struct conn *cn = c->conns[i];
     uint64_t now = bfs_now_ns();
+    if (c->closed_eps >= RENEW_AFTER && c->nfree == c->nslots && !c->waiters)
+        renew_worker(c);
+    if (!c->worker && worker_open(c) < 0) {
+        worker_close(c);
+        return NULL;
+    }
     if (cn->ep && cn->moved && !cn->busy)
         follow_rotation(c, i, now);
     if (cn->ep && !cn->failed && c->idle_ns && !cn->busy && now - cn->last_ns > c->idle_ns) {
@@ -601,6 +648,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
          * (longer) limit. Say goodbye and make a new one. */
         say_goodbye(c, cn);
         close_ep(c, cn, 0);
+        c->closed_eps++;
     }
     if (cn->ep && !cn->failed) {
         cn->last_ns = now;
@@ -882,7 +930,7 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
     uint64_t near_ns = UINT64_MAX;
     uint64_t now = t_enter;
     for (;;) {
-        while (ucp_worker_progress(c->worker))
+        while (c->worker && ucp_worker_progress(c->worker))
             ;
         if (c->peer_errors)
             reap_failed(c);
@@ -931,7 +979,7 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
             }
             continue;
         }
-        if (ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
+        if (c->worker && ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
             continue;
         c->waiters++;
         /* Another thread may progress our replies: then it pokes wakefd.

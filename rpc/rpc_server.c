@@ -57,6 +57,7 @@ struct srv_req {
     size_t pool_len;        /* the size it was taken for (hdr.len may change) */
     unsigned rpc_id;
     int rndv_pending;       /* its payload is still being received */
+    int sending;            /* its reply is being sent */
     struct srv_req *next_free;
     struct srv_req *prev_live, *next_live; /* in flight (s->live) */
 };
@@ -122,7 +123,7 @@ struct bfs_rpc_server {
     /* Rate limits of the refusal warnings, one per kind: each kind is
      * logged at most once a second, and one kind cannot hide another. */
     uint64_t log_stray_ns, log_hdr_ns, log_len_ns, log_secret_ns, log_unknown_ns, log_hello_ns,
-        log_addr_ns, log_noreply_ns;
+        log_addr_ns, log_noreply_ns, log_drain_ns;
     bfs_rpc_bufpool_t pool;
     /* The request being dispatched from inside a UCX AM callback, and
      * whether it finished before the callback returned: then UCX keeps (and
@@ -143,6 +144,7 @@ struct bfs_rpc_server {
     uint64_t idle_ns, next_sweep_ns;
     uint64_t boot_hash;
     uint32_t pidns;
+    int shm;               /* shared-memory transports may be in use */
     struct bfs_rpc_server_conn_stats cstats;
     /* Spinning after activity (see before_sleep). */
     uint64_t spin_ns, last_active_ns, next_yield_ns, backoff_until;
@@ -295,6 +297,13 @@ static void conn_close_ep(struct srv_conn *c)
 {
     if (!c->ep)
         return;
+    if (c->borrowed && !c->srv->shm) {
+        /* tcp only: closing UCX's reply_ep from our thread failed UCX 1.13's
+         * async-lock assertion (ucp_ep.c:1608, signal.tid) in
+         * lifecycle_clients.sh; there is no segment to free either. */
+        c->ep = NULL;
+        return;
+    }
     /* With peer error handling the key is UCX's own reply_ep, which UCX
      * destroys itself when the client goes; ours is c->ep. Without it c->ep
      * is the borrowed reply_ep: closed here all the same, or it keeps the
@@ -495,6 +504,13 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
     s->rotate_ns = (uint64_t)env_ull("BENCHFS_RPC_ROTATE_MS", ROTATE_MS_DEFAULT) * 1000000ull;
     s->rotate_after = (unsigned)env_ull("BENCHFS_RPC_ROTATE_AFTER", ROTATE_AFTER_DEFAULT);
     s->cur_born_ns = bfs_now_ns();
+    {
+        /* UCX_TLS as UCX reads it: unset, an exclusion list or "all" keep
+         * shared memory; otherwise it must be named. */
+        const char *t = getenv("UCX_TLS");
+        s->shm = !t || !*t || t[0] == '^' || strstr(t, "all") || strstr(t, "sm") ||
+                 strstr(t, "sysv") || strstr(t, "posix") || strstr(t, "mm");
+    }
     s->boot_hash = bfs_rpc_boot_hash();
     s->pidns = bfs_rpc_pidns();
     s->lc_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -817,6 +833,7 @@ static void reply_sent_cb(void *request, ucs_status_t status, void *user_data)
 {
     struct srv_req *r = user_data;
     bfs_rpc_server_t *s = r->pub.server;
+    r->sending = 0;
     if (status != UCS_OK && bfs_log_ratelimit(&s->log_noreply_ns))
         bfs_warn("rpc server: reply to rpc %u failed: %s (client gone?)", r->rpc_id,
                  ucs_status_string(status));
@@ -898,6 +915,7 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
         req_put(s, r);
         return -EIO;
     }
+    r->sending = 1;
     return 0;
 }
 
@@ -1337,7 +1355,7 @@ static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_leng
 
 static void rotate(bfs_rpc_server_t *s, uint64_t now)
 {
-    if (!s->on_moved || !s->rotate_ns || !s->cur_released || s->stalled)
+    if (!s->on_moved || !s->rotate_ns || !s->cur_released || s->stalled || !s->shm)
         return;
     if (s->cur_released < s->rotate_after && now - s->cur_born_ns < s->rotate_ns)
         return;
@@ -1356,6 +1374,12 @@ static void destroy_old(bfs_rpc_server_t *s, struct old_worker *o)
 {
     if (o->watched && s->loop)
         bfs_evloop_del_fd(s->loop, o->efd);
+    /* Requests of its own found in UCX callbacks during the destruction
+     * must not count on it any more. */
+    o->inflight = 0;
+    for (struct srv_req *r = s->live; r; r = r->next_live)
+        if (r->worker == o->worker)
+            r->ucx_data = NULL; /* goes with the worker */
     ucp_worker_release_address(o->worker, o->addr);
     ucp_worker_destroy(o->worker);
     /* Receives that UCX dropped with the worker without a callback. */
@@ -1364,13 +1388,14 @@ static void destroy_old(bfs_rpc_server_t *s, struct old_worker *o)
         if (r->worker != o->worker)
             continue;
         r->worker = NULL;
-        r->rndv_pending = 0;
-        r->ucx_data = NULL;
+        r->rndv_pending = r->sending = 0;
+        r->ucx_data = NULL; /* went with the worker */
         req_put(s, r);
     }
     free(o->args);
     free(o);
     s->cstats.workers_destroyed++;
+    bfs_debug("rpc server: an old worker destroyed");
 }
 
 static void drain_old(bfs_rpc_server_t *s, uint64_t now)
@@ -1388,9 +1413,13 @@ static void drain_old(bfs_rpc_server_t *s, uint64_t now)
         }
         if (!o->drained_ns)
             o->drained_ns = now;
+        /* Requests waiting only for UCX (a payload or a reply in transit to
+         * a client that is gone) do not keep it; one in a handler does. */
         for (struct srv_req *r = s->live; r && !busy; r = r->next_live)
-            busy = r->worker == o->worker && !r->rndv_pending;
+            busy = r->worker == o->worker && !r->rndv_pending && !r->sending;
         if (busy || (o->inflight && now - o->drained_ns < DRAIN_NS)) {
+            if (busy && now - o->drained_ns > 10 * DRAIN_NS && bfs_log_ratelimit(&s->log_drain_ns))
+                bfs_debug("rpc server: an old worker waits for %u requests in handlers", o->inflight);
             pp = &o->next;
             continue;
         }

@@ -10,7 +10,8 @@
  *                          (the test SIGKILLs it mid-call)
  *  lc_client big PATH      write 16 MiB to PATH and read it back in a loop;
  *                          "ready" once the first write returned (the test
- *                          SIGKILLs it mid-transfer)
+ *                          SIGKILLs it mid-transfer); "big PATH once": one
+ *                          round, then finalize
  *  lc_client idle MS       ping, sleep MS, ping again (the endpoint closed
  *                          while idle is made again), finalize
  *  lc_client conns         print the servers' client connection counts
@@ -41,7 +42,7 @@ static int ping_all(benchfs_t *fs)
     return 0;
 }
 
-static int big_loop(benchfs_t *fs, const char *path)
+static int big_loop(benchfs_t *fs, const char *path, int once)
 {
     char *w = malloc(BIG), *r = malloc(BIG);
     if (!w || !r)
@@ -70,6 +71,10 @@ static int big_loop(benchfs_t *fs, const char *path)
             return 1;
         }
         benchfs_close(f);
+        if (once) {
+            benchfs_finalize(fs);
+            return 0;
+        }
     }
 }
 
@@ -99,9 +104,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(mode, "big")) {
-        if (argc != 3)
+        if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "once")))
             goto usage;
-        return big_loop(fs, argv[2]);
+        return big_loop(fs, argv[2], argc == 4);
     }
     if (ping_all(fs) < 0)
         return 1;
