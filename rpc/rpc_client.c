@@ -1,7 +1,7 @@
 /* RPC client: lazy pooled endpoints, zero-copy calls, deadlines. */
 #define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_client.h"
-#include "rpc_server.h" /* the process identity helpers */
+#include "rpc_proc.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
 #include "rpc_ucx.h"

@@ -121,11 +121,4 @@ struct bfs_rpc_server_conn_stats {
 };
 void bfs_rpc_server_conn_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_conn_stats *st);
 
-/* This node's boot (a hash of its boot_id), this process's pid namespace
- * (its inode) and a process's start time (/proc/PID/stat field 22; 0 if
- * unknown): the identity a HELLO carries (rpc_wire.h, BFS_HELLO_F_PROC). */
-uint64_t bfs_rpc_boot_hash(void);
-uint32_t bfs_rpc_pidns(void);
-uint64_t bfs_rpc_proc_start(int pid);
-
 #endif
