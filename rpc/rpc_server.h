@@ -7,6 +7,13 @@
  * BFS_RPC_DEFERRED to reply later (after an io_uring completion, say). The
  * payload stays valid until the reply has been sent.
  *
+ * Client connections are released when a client says GOODBYE, when its
+ * process dies (pidfd, same node) or after $BENCHFS_RPC_SERVER_IDLE_MS
+ * without a request; once some were released a server with on_moved set
+ * rotates to a new UCX worker and destroys the old one when it has drained
+ * (docs/DESIGN.md, "Client lifecycle"). The idle sweep and pidfds need
+ * bfs_rpc_server_attach.
+ *
  * Everything runs on the thread that drives the event loop the server is
  * attached to; nothing here is thread safe. */
 #ifndef BFS_RPC_SERVER_H
