@@ -1268,11 +1268,14 @@ static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_leng
 {
     struct am_arg *aa = arg;
     bfs_rpc_server_t *s = aa->srv;
-    (void)data;
-    s->am_count++;
-    ucp_ep_h key = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
     struct bfs_rpc_hdr h;
     int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
+    /* A GOODBYE has no req_id and no payload: anything else is a request
+     * for an id no handler may have, answered like one (ENOSYS). */
+    if (h.req_id != 0 || length != 0)
+        return am_recv_cb(arg, header, header_length, data, length, param);
+    s->am_count++;
+    ucp_ep_h key = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
     if (rc == 0 && s->secret && h.secret != s->secret)
         rc = -EACCES;
     struct srv_conn *c = rc == 0 && key ? conn_lookup(s, key) : NULL;
