@@ -714,7 +714,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->recv_req_ = NULL;
     call->req_id_ = 0;
     if (call->server < 0 || call->server >= c->nconns || call->rpc_id == BFS_RPC_REPLY_ID ||
-        call->rpc_id >= BFS_RPC_GOODBYE_ID) {
+        call->rpc_id >= BFS_RPC_HELLO_ID) {
         fail_call(c, call, -EINVAL);
         return call->status;
     }

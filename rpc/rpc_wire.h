@@ -62,7 +62,8 @@
 #define BFS_RPC_KIND_REPLY 2u
 
 /* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_GOODBYE_ID-1;
- * BFS_RPC_HELLO_ID carries a client's HELLO, BFS_RPC_GOODBYE_ID its GOODBYE. */
+ * BFS_RPC_HELLO_ID carries a client's HELLO, BFS_RPC_GOODBYE_ID its GOODBYE
+ * (req_id 0, no payload; a request sent to that id is answered ENOSYS). */
 #define BFS_RPC_REPLY_ID 0u
 #define BFS_RPC_MAX_ID 64u
 #define BFS_RPC_HELLO_ID (BFS_RPC_MAX_ID - 1u)
