@@ -41,6 +41,10 @@ void benchfs_finalize(benchfs_t *fs);
 int benchfs_after_fork_child(benchfs_t *fs);
 unsigned benchfs_nservers(const benchfs_t *fs);
 uint64_t benchfs_chunk_size(const benchfs_t *fs);
+/* Diagnostics: how many client connections server (index) holds, from its
+ * PING reply (tests count them to see that gone clients cost nothing), or a
+ * negative errno. */
+int benchfs_server_conns(benchfs_t *fs, unsigned server);
 
 /* flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
  * O_DIRECTORY (other flags are ignored).

@@ -37,6 +37,18 @@ static int where_moved(void *arg, int server, void **addr, size_t *len)
 
 static int connect_servers(benchfs_t *fs)
 {
+    /* A server's newest address is in its moved file when it has moved or
+     * rotated workers (rpc_server.c): the registry itself may name an older
+     * one (two servers rewriting it at once), even one destroyed since. */
+    for (unsigned i = 0; i < fs->reg.nservers; i++) {
+        void *a;
+        size_t n;
+        if (bfs_registry_read_moved(fs->registry, i, fs->reg.nservers, fs->reg.secret, &a, &n)) {
+            free(fs->reg.servers[i].addr);
+            fs->reg.servers[i].addr = a;
+            fs->reg.servers[i].len = n;
+        }
+    }
     struct bfs_rpc_client_opts o = {.secret = fs->reg.secret, .peer_errors = -1};
     int rc = bfs_rpc_client_create(&fs->rpc, &o);
     for (unsigned i = 0; rc == 0 && i < fs->reg.nservers; i++) {
@@ -374,6 +386,15 @@ int benchfs_ping(benchfs_t *fs, double *lat_us)
     }
     free(calls);
     return ok;
+}
+
+int benchfs_server_conns(benchfs_t *fs, unsigned server)
+{
+    if (server >= fs->nservers)
+        return -EINVAL;
+    bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
+    int rc = bfs_rpc_call(fs->rpc, &one);
+    return rc < 0 ? rc : (int)one.reply.arg2;
 }
 
 int benchfs_shutdown_servers(benchfs_t *fs)

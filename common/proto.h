@@ -75,7 +75,9 @@
  *                     size
  *  33  FSYNC          arg0 fid, arg1 file size                -
  *  40  PING           -                                       reply arg0 rank,
- *                                                             arg1 inflight
+ *                                                             arg1 inflight,
+ *                                                             arg2 client
+ *                                                             connections
  *  41  SHUTDOWN       -                                       -
  */
 #ifndef BFS_PROTO_H

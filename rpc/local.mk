@@ -7,6 +7,7 @@ rpc_libbfsrpc_la_SOURCES = \
 	rpc/evloop.h rpc/evloop.c \
 	rpc/rpc_server.h rpc/rpc_server.c \
 	rpc/rpc_client.h rpc/rpc_client.c \
+	rpc/rpc_proc.h rpc/rpc_proc.c \
 	rpc/rpc_spin.h rpc/rpc_ucx.h \
 	rpc/rpc_demo.h rpc/rpc_demo.c
 rpc_libbfsrpc_la_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS)

@@ -1,6 +1,7 @@
 /* RPC client: lazy pooled endpoints, zero-copy calls, deadlines. */
 #define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_client.h"
+#include "rpc_proc.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
 #include "rpc_ucx.h"
@@ -42,6 +43,10 @@ struct conn {
     uint64_t where_ns;        /* no new "where is it" question before this */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
+    struct bfs_rpc_hdr bye;   /* header of the GOODBYE in flight on ep */
+    uint64_t last_ns;         /* last call sent on ep */
+    unsigned busy;            /* calls to this server holding a slot */
+    int moved;                /* a reply said the server moved (rotated) */
 };
 
 struct bfs_rpc_client {
@@ -58,6 +63,9 @@ struct bfs_rpc_client {
     int peer_errors;
     int spin_us;
     uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
+    uint64_t idle_ns;       /* close an endpoint idle this long (0: never) */
+    unsigned closed_eps;    /* endpoints closed since the worker was made */
+    struct bfs_rpc_hdr ident; /* who we are, for every HELLO (BFS_HELLO_F_PROC) */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
     uint64_t yield_ns;      /* sched_yield() this often while spinning; 0: never */
@@ -78,6 +86,8 @@ struct bfs_rpc_client {
 
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+struct conn;
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
 
 static int env_int(const char *name, int dflt)
 {
@@ -87,6 +97,42 @@ static int env_int(const char *name, int dflt)
     char *end;
     long x = strtol(v, &end, 10);
     return (*end || x < 0 || x > 1 << 30) ? dflt : (int)x;
+}
+
+static void worker_close(bfs_rpc_client_t *c)
+{
+    if (c->my_addr)
+        ucp_worker_release_address(c->worker, c->my_addr);
+    if (c->worker)
+        ucp_worker_destroy(c->worker);
+    c->my_addr = NULL;
+    c->worker = NULL;
+    c->efd = -1;
+}
+
+/* Our worker, its event fd and address, and the reply handler. */
+static int worker_open(bfs_rpc_client_t *c)
+{
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
+    };
+    if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK) {
+        c->worker = NULL;
+        return -EIO;
+    }
+    if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK ||
+        ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
+        return -EIO;
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+        .id = BFS_RPC_REPLY_ID,
+        .cb = reply_cb,
+        .arg = c,
+        .flags = UCP_AM_FLAG_WHOLE_MSG,
+    };
+    return ucp_worker_set_am_recv_handler(c->worker, &hp) == UCS_OK ? 0 : -EIO;
 }
 
 int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *o)
@@ -106,6 +152,16 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     c->yield_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_YIELD_US", 5) * 1000ull;
     c->backoff_ns = (uint64_t)env_int("BENCHFS_RPC_SPIN_BACKOFF_US", 2000) * 1000ull;
     c->reconnect_ns = (uint64_t)env_int("BENCHFS_RPC_RECONNECT_MS", 1000) * 1000000ull;
+    /* Below the servers' limit (BENCHFS_RPC_SERVER_IDLE_MS, 120 s), so that
+     * we never send on an endpoint a server may have released. */
+    c->idle_ns = (uint64_t)env_int("BENCHFS_RPC_IDLE_MS", 60000) * 1000000ull;
+    /* Who we are: a server on this node watches our process (pidfd) and
+     * releases our connection the moment it dies (rpc_wire.h). */
+    c->ident.flags = BFS_HELLO_F_PROC;
+    c->ident.arg1 = (uint64_t)getpid();
+    c->ident.offset = bfs_rpc_proc_start((int)getpid());
+    c->ident.arg2 = bfs_rpc_pidns();
+    c->ident.rcap = bfs_rpc_boot_hash();
     c->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->wakefd < 0)
         goto fail;
@@ -123,25 +179,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     ucp_config_release(cfg);
     if (st != UCS_OK)
         goto fail;
-    ucp_worker_params_t wp = {
-        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-        .thread_mode = UCS_THREAD_MODE_SERIALIZED,
-    };
-    if (ucp_worker_create(c->ctx, &wp, &c->worker) != UCS_OK)
-        goto fail;
-    if (ucp_worker_get_efd(c->worker, &c->efd) != UCS_OK)
-        goto fail;
-    if (ucp_worker_get_address(c->worker, &c->my_addr, &c->my_addr_len) != UCS_OK)
-        goto fail;
-    ucp_am_handler_param_t hp = {
-        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
-                      UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
-        .id = BFS_RPC_REPLY_ID,
-        .cb = reply_cb,
-        .arg = c,
-        .flags = UCP_AM_FLAG_WHOLE_MSG,
-    };
-    if (ucp_worker_set_am_recv_handler(c->worker, &hp) != UCS_OK)
+    if (worker_open(c) < 0)
         goto fail;
     *out = c;
     return 0;
@@ -204,8 +242,10 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         if (c->slots[s])
             detach_call(c->slots[s]);
     for (int i = 0; i < c->nconns; i++) {
-        if (c->worker)
+        if (c->worker) {
+            say_goodbye(c, c->conns[i]);
             close_ep(c, c->conns[i], c->conns[i]->failed);
+        }
         free(c->conns[i]->addr);
         free(c->conns[i]);
     }
@@ -326,6 +366,7 @@ static int slot_alloc(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     }
     uint32_t slot = c->free_slots[--c->nfree];
     c->slots[slot] = call;
+    c->conns[call->server]->busy++;
     call->req_id_ = (uint64_t)c->gens[slot] << 32 | slot;
     return 0;
 }
@@ -336,6 +377,7 @@ static void slot_release(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     if (!call->req_id_ || slot >= c->nslots || c->slots[slot] != call)
         return;
     c->slots[slot] = NULL;
+    c->conns[call->server]->busy--;
     c->gens[slot]++;
     if (c->gens[slot] == 0)
         c->gens[slot] = 1; /* req_id 0 means "none" on the wire */
@@ -446,6 +488,11 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         fail_call(c, call, -EPROTO);
         return UCS_OK;
     }
+    if (h.flags & BFS_RPC_REPLY_F_MOVED) {
+        /* Follow once idle (get_ep); the flag is ours, not the RPC's. */
+        c->conns[call->server]->moved = 1;
+        call->reply.flags &= ~BFS_RPC_REPLY_F_MOVED;
+    }
     call->status = h.status;
     call->state_ |= ST_REPLIED;
     if (length == 0) {
@@ -518,10 +565,95 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
 
 /* ---- calls ---- */
 
-static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
+/* Our last message on the endpoint (rpc_wire.h): the server releases what it
+ * holds for us. The endpoint is closed gracefully after it, which lets the
+ * GOODBYE leave first. */
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn)
 {
-    if (cn->ep && !cn->failed)
+    if (!cn->ep || cn->failed)
+        return;
+    bfs_rpc_hdr_init(&cn->bye, BFS_RPC_KIND_REQ);
+    cn->bye.secret = c->secret;
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+        .datatype = ucp_dt_make_contig(1),
+    };
+    ucs_status_ptr_t sp = ucp_am_send_nbx(cn->ep, BFS_RPC_GOODBYE_ID, &cn->bye, sizeof(cn->bye),
+                                          NULL, 0, &p);
+    if (UCS_PTR_IS_PTR(sp))
+        ucp_request_free(sp); /* completes on its own; cn->bye outlives the ep */
+}
+
+/* Ask where a slow server is after this long, and again this often. */
+#define WHERE_AFTER_NS 1000000000ull
+
+/* The server rotated to a new worker (rpc_server.c, rotate): with no call in
+ * flight to it, move to where it is now. */
+static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
+{
+    struct conn *cn = c->conns[i];
+    cn->moved = 0;
+    if (!c->where || now < cn->where_ns)
+        return;
+    cn->where_ns = now + WHERE_AFTER_NS;
+    void *addr = NULL;
+    size_t len = 0;
+    if (c->where(c->where_arg, i, &addr, &len) != 1)
+        return;
+    if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
+        free(addr);
+        return;
+    }
+    say_goodbye(c, cn);
+    conn_readdress(c, cn, addr, len);
+    c->closed_eps++;
+}
+
+/* UCX keeps a closed endpoint that its peer had connected to until the
+ * worker is destroyed (see rotate in rpc_server.c), and with it the peer's
+ * shared-memory segments, attached: a long-lived client that followed a
+ * rotation or closed idle endpoints would pile them up (and keep the old
+ * server workers' segments alive). So once endpoints were closed that way
+ * and nothing at all is in flight or waited for, the client takes a new
+ * worker; every endpoint is made again (with a HELLO) on its next use. */
+#define RENEW_AFTER 1
+
+static void renew_worker(bfs_rpc_client_t *c)
+{
+    for (int k = 0; k < c->nconns; k++) {
+        say_goodbye(c, c->conns[k]);
+        close_ep(c, c->conns[k], 0);
+    }
+    worker_close(c);
+    c->closed_eps = 0;
+    if (worker_open(c) < 0)
+        worker_close(c); /* calls fail with ECONNREFUSED until it can be made */
+}
+
+static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
+{
+    struct conn *cn = c->conns[i];
+    uint64_t now = bfs_now_ns();
+    if (c->closed_eps >= RENEW_AFTER && c->nfree == c->nslots && !c->waiters)
+        renew_worker(c);
+    if (!c->worker && worker_open(c) < 0) {
+        worker_close(c);
+        return NULL;
+    }
+    if (cn->ep && cn->moved && !cn->busy)
+        follow_rotation(c, i, now);
+    if (cn->ep && !cn->failed && c->idle_ns && !cn->busy && now - cn->last_ns > c->idle_ns) {
+        /* Idle too long: the server may release it any time after its own
+         * (longer) limit. Say goodbye and make a new one. */
+        say_goodbye(c, cn);
+        close_ep(c, cn, 0);
+        c->closed_eps++;
+    }
+    if (cn->ep && !cn->failed) {
+        cn->last_ns = now;
         return cn->ep;
+    }
     if (cn->ep)
         close_ep(c, cn, 1);
     cn->failed = 0;
@@ -529,7 +661,6 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
      * at once: each attempt costs UCX's own error lines on stderr (two per
      * attempt for a dead shared-memory peer), and a client hammering a dead
      * server would flood the application's output. */
-    uint64_t now = bfs_now_ns();
     if (now < cn->retry_ns)
         return NULL;
     ucp_ep_params_t ep = {
@@ -554,6 +685,12 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, struct conn *cn)
     cn->hello.len = c->my_addr_len;
     cn->hello.arg0 = c->peer_errors ? 1 : 0;
     cn->hello.secret = c->secret;
+    cn->hello.flags = c->ident.flags;
+    cn->hello.arg1 = c->ident.arg1;
+    cn->hello.offset = c->ident.offset;
+    cn->hello.arg2 = c->ident.arg2;
+    cn->hello.rcap = c->ident.rcap;
+    cn->last_ns = now;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
         .flags = UCP_AM_SEND_FLAG_REPLY,
@@ -595,7 +732,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->sent_ns_ = bfs_now_ns();
     call->deadline_ns_ = call->sent_ns_ + (uint64_t)tmo * 1000000ull;
 
-    ucp_ep_h ep = get_ep(c, c->conns[call->server]);
+    ucp_ep_h ep = get_ep(c, call->server);
     if (!ep) {
         fail_call(c, call, -ECONNREFUSED);
         return call->status;
@@ -688,9 +825,6 @@ void bfs_rpc_client_on_slow(bfs_rpc_client_t *c, bfs_rpc_where_fn fn, void *arg)
     c->where_arg = arg;
     pthread_mutex_unlock(&c->mu);
 }
-
-/* Ask where a slow server is after this long, and again this often. */
-#define WHERE_AFTER_NS 1000000000ull
 
 /* Server i moved to addr (taken over): every unfinished call to it is sent
  * again, to the new address, keeping its deadline. Calls whose reply has
@@ -796,7 +930,7 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
     uint64_t near_ns = UINT64_MAX;
     uint64_t now = t_enter;
     for (;;) {
-        while (ucp_worker_progress(c->worker))
+        while (c->worker && ucp_worker_progress(c->worker))
             ;
         if (c->peer_errors)
             reap_failed(c);
@@ -845,7 +979,7 @@ int bfs_rpc_wait_all(bfs_rpc_client_t *c, bfs_rpc_call_t *const *calls, int n)
             }
             continue;
         }
-        if (ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
+        if (c->worker && ucp_worker_arm(c->worker) == UCS_ERR_BUSY)
             continue;
         c->waiters++;
         /* Another thread may progress our replies: then it pokes wakefd.

@@ -2,7 +2,13 @@
  *
  * A client owns one UCX worker and knows a set of servers by their worker
  * addresses. It opens one endpoint per server, lazily on the first call, and
- * reuses it for every later call (connection pooling).
+ * reuses it for every later call (connection pooling) - until it has been
+ * idle for $BENCHFS_RPC_IDLE_MS (60 s) or the server rotated its worker
+ * (then, with no call in flight to it, the endpoint is closed with a
+ * GOODBYE and made again). After closing endpoints the client takes a new
+ * worker once nothing is in flight (UCX keeps closed endpoints, and their
+ * peers' shared memory, until the worker goes). bfs_rpc_client_destroy says
+ * GOODBYE to every server. See docs/DESIGN.md, "Client lifecycle".
  *
  * A call is described by a struct bfs_rpc_call owned by the caller (no
  * allocation per call). Request payload is sent straight from the caller's

@@ -2,15 +2,23 @@
 #define _GNU_SOURCE /* RUSAGE_THREAD (rpc_spin.h) */
 #include "rpc_server.h"
 #include "rpc_bufpool.h"
+#include "rpc_proc.h"
 #include "../common/clock.h"
 #include "rpc_spin.h"
 #include "rpc_ucx.h"
 #include "../common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <ucp/api/ucp.h>
+#include <unistd.h>
 
 /* A client connection, known from the client's HELLO (see rpc_wire.h).
  *
@@ -28,9 +36,14 @@ struct srv_conn {
     int borrowed;             /* ep is UCX's reply_ep (no peer errors): not ours to close */
     int dead;                 /* UCX reported the client gone */
     int in_table;
-    unsigned refs;            /* the table's and the requests' */
+    int gone;                 /* released (see conn_release): replies dropped */
+    ucp_worker_h worker;      /* the worker it came to */
+    int pidfd;                /* the client process (same node), or -1 */
+    uint64_t last_ns;         /* last request received or finished */
+    unsigned refs;            /* the table's, the requests' and the gone list's */
     bfs_rpc_server_t *srv;
     struct srv_conn *next;    /* hash chain or reap list */
+    struct srv_conn *next_gone;
 };
 
 #define CONN_BUCKETS 256
@@ -44,7 +57,10 @@ struct srv_req {
     void *pool_buf;         /* our receive buffer, if any */
     size_t pool_len;        /* the size it was taken for (hdr.len may change) */
     unsigned rpc_id;
+    int rndv_pending;       /* its payload is still being received */
+    int sending;            /* its reply is being sent */
     struct srv_req *next_free;
+    struct srv_req *prev_live, *next_live; /* in flight (s->live) */
 };
 
 struct handler_slot {
@@ -68,6 +84,10 @@ struct old_worker {
     ucp_worker_h worker;
     ucp_address_t *addr;
     struct am_arg *args;
+    int efd;
+    int watched;            /* efd in the loop (rotated away, not stuck) */
+    unsigned inflight;      /* requests received on it, not finished */
+    uint64_t drained_ns;    /* when it first had no connection left (0: has some) */
     struct old_worker *next;
 };
 
@@ -92,12 +112,19 @@ struct bfs_rpc_server {
     uint64_t secret;
     struct handler_slot slots[BFS_RPC_MAX_ID];
     struct srv_req *free_reqs;
+    struct srv_req *live;   /* requests in flight */
     unsigned inflight;
+    unsigned cur_inflight;  /* ... received on the current worker */
+    /* Worker rotation (see rotate): released connections on the current
+     * worker, when it was opened, and the limits. */
+    unsigned cur_released;
+    uint64_t cur_born_ns, rotate_ns;
+    unsigned rotate_after;
     struct bfs_rpc_server_stats stats;
     /* Rate limits of the refusal warnings, one per kind: each kind is
      * logged at most once a second, and one kind cannot hide another. */
     uint64_t log_stray_ns, log_hdr_ns, log_len_ns, log_secret_ns, log_unknown_ns, log_hello_ns,
-        log_addr_ns, log_noreply_ns;
+        log_addr_ns, log_noreply_ns, log_drain_ns;
     bfs_rpc_bufpool_t pool;
     /* The request being dispatched from inside a UCX AM callback, and
      * whether it finished before the callback returned: then UCX keeps (and
@@ -107,7 +134,19 @@ struct bfs_rpc_server {
     /* The request whose AM callback is running: only its reply_ep is valid. */
     struct srv_req *cb_req;
     struct srv_conn *conns[CONN_BUCKETS];
+    unsigned nconns;       /* connections in the table */
     struct srv_conn *reap; /* released connections whose endpoint to close */
+    /* Connection lifecycle (see conn_release): gone clients' connections
+     * whose endpoints to close, an epoll set of the clients' pidfds plus a
+     * 1 s timer for the idle sweep (watched from the loop as one fd), the
+     * idle limit, and this node's identity to compare HELLOs with. */
+    struct srv_conn *gone_list;
+    int lc_epfd, lc_timerfd;
+    uint64_t idle_ns, next_sweep_ns;
+    uint64_t boot_hash;
+    uint32_t pidns;
+    int shm;               /* shared-memory transports may be in use */
+    struct bfs_rpc_server_conn_stats cstats;
     /* Spinning after activity (see before_sleep). */
     uint64_t spin_ns, last_active_ns, next_yield_ns, backoff_until;
     long nivcsw;
@@ -129,6 +168,13 @@ static ucs_status_t am_recv_cb(void *arg, const void *header, size_t header_leng
                                void *data, size_t length, const ucp_am_recv_param_t *param);
 static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_length,
+                               void *data, size_t length, const ucp_am_recv_param_t *param);
+static void lc_sweep(bfs_rpc_server_t *s, uint64_t now);
+static void on_lc_fd(int fd, void *arg);
+static void close_gone(bfs_rpc_server_t *s);
+static void move_worker(bfs_rpc_server_t *s, int stuck);
+static void reap_conns(bfs_rpc_server_t *s, int force);
 
 /* AM ids outside the RPC range. UCX 1.13 does not check the id of an
  * incoming AM against its handler table: a message for an id without a
@@ -195,6 +241,7 @@ static void conn_unlink(struct srv_conn *c)
         pp = &(*pp)->next;
     *pp = c->next;
     c->in_table = 0;
+    s->nconns--;
     conn_put(c);
 }
 
@@ -207,12 +254,101 @@ static void conn_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     conn_unlink(c);
 }
 
+/* ---- connection lifecycle ----
+ *
+ * A client that is gone must cost the server nothing: without peer error
+ * handling UCX never reports a peer's death, and the endpoint UCX made for
+ * the client keeps its shared-memory segments (2 SysV segments, ~4 MiB,
+ * per client with the default transports) attached until it is closed. A
+ * connection is released (conn_release) when:
+ *  - the client says GOODBYE (it closes its endpoint: finalize, exit, idle);
+ *  - its process dies (same node: a pidfd from the HELLO's identity, watched
+ *    in lc_epfd; covers _exit, crashes, SIGKILL);
+ *  - it has had no request in flight for idle_ns (BENCHFS_RPC_SERVER_IDLE_MS,
+ *    default 120 s; covers exec, whose pid lives on, and remote clients that
+ *    vanished). Clients close an endpoint idle for BENCHFS_RPC_IDLE_MS (60 s)
+ *    themselves and make a new one, so a live client never uses one the
+ *    server may have closed.
+ * Released: out of the table (a late request on the endpoint finds no
+ * connection), replies still owed are dropped, and its endpoint is closed
+ * outside UCX callbacks (close_gone), which also cancels a rendezvous
+ * receive left unfinished by a dead client. */
+
+#define SERVER_IDLE_MS_DEFAULT 120000
+#define ROTATE_MS_DEFAULT 30000
+#define ROTATE_AFTER_DEFAULT 64
+
+static void conn_release(struct srv_conn *c, const char *why)
+{
+    if (c->gone)
+        return;
+    bfs_rpc_server_t *s = c->srv;
+    c->gone = 1;
+    c->dead = 1;
+    if (c->worker == s->worker)
+        s->cur_released++;
+    c->refs++; /* the gone list's */
+    c->next_gone = s->gone_list;
+    s->gone_list = c;
+    conn_unlink(c);
+    bfs_debug("rpc server: client connection released (%s), %u left", why, s->nconns);
+}
+
+static void conn_close_ep(struct srv_conn *c)
+{
+    if (!c->ep)
+        return;
+    if (c->borrowed && !c->srv->shm) {
+        /* tcp only: closing UCX's reply_ep from our thread failed UCX 1.13's
+         * async-lock assertion (ucp_ep.c:1608, signal.tid) in
+         * lifecycle_clients.sh; there is no segment to free either. */
+        c->ep = NULL;
+        return;
+    }
+    /* With peer error handling the key is UCX's own reply_ep, which UCX
+     * destroys itself when the client goes; ours is c->ep. Without it c->ep
+     * is the borrowed reply_ep: closed here all the same, or it keeps the
+     * client's segments attached for ever. Forced: a dead peer cannot
+     * acknowledge a flush (UCX falls back when it refuses to force). */
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+        .flags = UCP_EP_CLOSE_FLAG_FORCE,
+    };
+    ucs_status_ptr_t r = ucp_ep_close_nbx(c->ep, &p);
+    if (UCS_PTR_IS_ERR(r)) {
+        p.flags = 0;
+        r = ucp_ep_close_nbx(c->ep, &p);
+    }
+    bfs_debug("rpc server: closing a client endpoint: %s",
+              r == NULL ? "done" : UCS_PTR_IS_ERR(r) ? ucs_status_string(UCS_PTR_STATUS(r)) : "in progress");
+    if (UCS_PTR_IS_PTR(r))
+        ucp_request_free(r); /* completes on its own */
+    c->ep = NULL;
+}
+
+/* Close the endpoints of released connections; never from a UCX callback. */
+static void close_gone(bfs_rpc_server_t *s)
+{
+    while (s->gone_list) {
+        struct srv_conn *c = s->gone_list;
+        s->gone_list = c->next_gone;
+        if (c->pidfd >= 0) {
+            close(c->pidfd); /* also leaves lc_epfd */
+            c->pidfd = -1;
+        }
+        conn_close_ep(c);
+        conn_put(c);
+    }
+}
+
 /* Close the endpoints of released connections. */
 static void reap_conns(bfs_rpc_server_t *s, int force)
 {
     while (s->reap) {
         struct srv_conn *c = s->reap;
         s->reap = c->next;
+        if (c->pidfd >= 0)
+            close(c->pidfd);
         if (c->ep && !c->borrowed) {
             ucp_request_param_t p = {
                 .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
@@ -226,6 +362,21 @@ static void reap_conns(bfs_rpc_server_t *s, int force)
     }
 }
 
+/* Requests in flight per worker: an old worker is destroyed once it has
+ * none (see drain_old). */
+static void worker_inflight(bfs_rpc_server_t *s, ucp_worker_h w, int d)
+{
+    if (w == s->worker) {
+        s->cur_inflight += (unsigned)d;
+        return;
+    }
+    for (struct old_worker *o = s->old; o; o = o->next)
+        if (o->worker == w) {
+            o->inflight += (unsigned)d;
+            return;
+        }
+}
+
 static struct srv_req *req_get(bfs_rpc_server_t *s)
 {
     struct srv_req *r = s->free_reqs;
@@ -237,6 +388,10 @@ static struct srv_req *req_get(bfs_rpc_server_t *s)
     r->pub.server = s;
     bfs_rpc_hdr_init(&r->pub.reply, BFS_RPC_KIND_REPLY);
     s->inflight++;
+    r->next_live = s->live;
+    if (s->live)
+        s->live->prev_live = r;
+    s->live = r;
     return r;
 }
 
@@ -250,8 +405,18 @@ static void req_put(bfs_rpc_server_t *s, struct srv_req *r)
         ucp_am_data_release(r->worker, r->ucx_data);
     if (r->pool_buf)
         bfs_rpc_bufpool_put(&s->pool, r->pool_buf, r->pool_len);
-    if (r->conn)
+    if (r->conn) {
+        r->conn->last_ns = bfs_now_ns();
         conn_put(r->conn);
+    }
+    if (r->worker)
+        worker_inflight(s, r->worker, -1);
+    if (r->prev_live)
+        r->prev_live->next_live = r->next_live;
+    else
+        s->live = r->next_live;
+    if (r->next_live)
+        r->next_live->prev_live = r->prev_live;
     s->inflight--;
     r->next_free = s->free_reqs;
     s->free_reqs = r;
@@ -283,7 +448,9 @@ static ucs_status_t worker_open(bfs_rpc_server_t *s, ucp_worker_h *wout, ucp_add
             .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
                           UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
             .id = id,
-            .cb = id == BFS_RPC_HELLO_ID ? hello_cb : am_recv_cb,
+            .cb = id == BFS_RPC_HELLO_ID     ? hello_cb
+                  : id == BFS_RPC_GOODBYE_ID ? goodbye_cb
+                                             : am_recv_cb,
             .arg = &args[id],
             .flags = UCP_AM_FLAG_WHOLE_MSG | UCP_AM_FLAG_PERSISTENT_DATA,
         };
@@ -309,6 +476,16 @@ fail:
     return st;
 }
 
+static unsigned long long env_ull(const char *name, unsigned long long dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (!v || !*v)
+        return dflt;
+    unsigned long long x = strtoull(v, &end, 10);
+    return *end ? dflt : x;
+}
+
 int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_opts *opts)
 {
     bfs_rpc_server_t *s = calloc(1, sizeof(*s));
@@ -316,6 +493,36 @@ int bfs_rpc_server_create(bfs_rpc_server_t **out, const struct bfs_rpc_server_op
         return -ENOMEM;
     s->secret = opts ? opts->secret : 0;
     s->nivcsw = -1;
+    s->lc_epfd = s->lc_timerfd = -1;
+    {
+        const char *v = getenv("BENCHFS_RPC_SERVER_IDLE_MS");
+        char *end;
+        unsigned long long ms = v && *v ? strtoull(v, &end, 10) : SERVER_IDLE_MS_DEFAULT;
+        if (v && *v && *end)
+            ms = SERVER_IDLE_MS_DEFAULT;
+        s->idle_ns = ms * 1000000ull; /* 0: never */
+    }
+    s->rotate_ns = (uint64_t)env_ull("BENCHFS_RPC_ROTATE_MS", ROTATE_MS_DEFAULT) * 1000000ull;
+    s->rotate_after = (unsigned)env_ull("BENCHFS_RPC_ROTATE_AFTER", ROTATE_AFTER_DEFAULT);
+    s->cur_born_ns = bfs_now_ns();
+    {
+        /* UCX_TLS as UCX reads it: unset, an exclusion list or "all" keep
+         * shared memory; otherwise it must be named. */
+        const char *t = getenv("UCX_TLS");
+        s->shm = !t || !*t || t[0] == '^' || strstr(t, "all") || strstr(t, "sm") ||
+                 strstr(t, "sysv") || strstr(t, "posix") || strstr(t, "mm");
+    }
+    s->boot_hash = bfs_rpc_boot_hash();
+    s->pidns = bfs_rpc_pidns();
+    s->lc_epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->lc_timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->lc_epfd >= 0 && s->lc_timerfd >= 0) {
+        struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        if (timerfd_settime(s->lc_timerfd, 0, &its, NULL) < 0 ||
+            epoll_ctl(s->lc_epfd, EPOLL_CTL_ADD, s->lc_timerfd, &ev) < 0)
+            bfs_warn("rpc server: no idle timer: %s", strerror(errno));
+    }
     bfs_rpc_bufpool_init(&s->pool);
     {
         const char *v = getenv("BENCHFS_RPC_SERVER_SPIN_US");
@@ -369,6 +576,7 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
             bfs_rpc_server_progress(s);
         if (s->inflight)
             bfs_warn("rpc server: %u requests still in flight at shutdown", s->inflight);
+        close_gone(s);
         for (unsigned b = 0; b < CONN_BUCKETS; b++)
             while (s->conns[b])
                 conn_unlink(s->conns[b]);
@@ -404,6 +612,10 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
         free(r);
     }
     bfs_rpc_bufpool_destroy(&s->pool);
+    if (s->lc_epfd >= 0)
+        close(s->lc_epfd);
+    if (s->lc_timerfd >= 0)
+        close(s->lc_timerfd);
     free(s);
 }
 
@@ -431,6 +643,8 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *s)
     for (struct old_worker *o = s->old; o; o = o->next)
         if (o->worker != s->stalled)
             ucp_worker_progress(o->worker);
+    if (s->gone_list)
+        close_gone(s);
     if (s->reap)
         reap_conns(s, 0);
     if (n && s->spin_ns)
@@ -460,8 +674,13 @@ static void on_efd(int fd, void *arg)
 #define STUCK_NS 3000000000ull
 #define STUCK_ROUNDS 10000
 
-static void move_worker(bfs_rpc_server_t *s)
+/* stuck: the old worker's receive queue is stuck (check_stuck), so its
+ * event fd leaves the loop (it would stay busy); otherwise (a rotation, see
+ * rotate) the old worker is still watched and armed, and serves its clients
+ * at full speed until they follow. */
+static void move_worker(bfs_rpc_server_t *s, int stuck)
 {
+    uint64_t now = bfs_now_ns();
     ucp_worker_h w;
     ucp_address_t *addr;
     size_t alen;
@@ -474,13 +693,22 @@ static void move_worker(bfs_rpc_server_t *s)
         free(o);
         return;
     }
+    int watched = 0;
     if (s->loop) {
-        bfs_evloop_del_fd(s->loop, s->efd);
+        if (stuck)
+            bfs_evloop_del_fd(s->loop, s->efd);
+        else
+            watched = 1;
         if (bfs_evloop_add_fd(s->loop, efd, on_efd, s) < 0)
             bfs_error("rpc server: cannot watch the new worker's event fd");
     }
-    *o = (struct old_worker){.worker = s->worker, .addr = s->addr, .args = s->args, .next = s->old};
+    *o = (struct old_worker){.worker = s->worker, .addr = s->addr, .args = s->args,
+                             .efd = s->efd, .watched = watched, .inflight = s->cur_inflight,
+                             .next = s->old};
     s->old = o;
+    s->cur_inflight = 0;
+    s->cur_released = 0;
+    s->cur_born_ns = now;
     s->worker = w;
     s->addr = addr;
     s->addr_len = alen;
@@ -508,7 +736,7 @@ static void check_stuck(bfs_rpc_server_t *s, uint64_t now)
               "middle of a message); moving to a new UCX worker, clients follow",
               (double)(now - s->stuck_since) / 1e9);
     s->stuck_since = 0;
-    move_worker(s);
+    move_worker(s, 1);
 }
 
 /* Before the loop blocks. Blocking costs every request that finds the
@@ -549,6 +777,9 @@ static int before_sleep(void *arg)
     /* BUSY: events arrived since the last progress; go round again. */
     if (ucp_worker_arm(s->worker) != UCS_ERR_BUSY) {
         s->stuck_since = 0;
+        for (struct old_worker *o = s->old; o; o = o->next)
+            if (o->watched && ucp_worker_arm(o->worker) == UCS_ERR_BUSY)
+                return 1;
         return 0;
     }
     check_stuck(s, now);
@@ -561,12 +792,14 @@ int bfs_rpc_server_attach(bfs_rpc_server_t *s, bfs_evloop_t *loop)
     int rc = bfs_evloop_add_fd(loop, s->efd, on_efd, s);
     if (rc == 0)
         rc = bfs_evloop_add_prepare(loop, before_sleep, s);
+    if (rc == 0 && s->lc_epfd >= 0)
+        rc = bfs_evloop_add_fd(loop, s->lc_epfd, on_lc_fd, s);
     return rc;
 }
 
 int bfs_rpc_server_register(bfs_rpc_server_t *s, unsigned id, bfs_rpc_handler_fn fn, void *arg)
 {
-    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_HELLO_ID)
+    if (id == BFS_RPC_REPLY_ID || id >= BFS_RPC_GOODBYE_ID)
         return -EINVAL;
     s->slots[id].fn = fn;
     s->slots[id].arg = arg;
@@ -590,6 +823,7 @@ int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *s, unsigned id, bfs_rpc_pre
 }
 
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *s) { return s->inflight; }
+unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *s) { return s->nconns; }
 
 void bfs_rpc_server_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_stats *st)
 {
@@ -600,6 +834,7 @@ static void reply_sent_cb(void *request, ucs_status_t status, void *user_data)
 {
     struct srv_req *r = user_data;
     bfs_rpc_server_t *s = r->pub.server;
+    r->sending = 0;
     if (status != UCS_OK && bfs_log_ratelimit(&s->log_noreply_ns))
         bfs_warn("rpc server: reply to rpc %u failed: %s (client gone?)", r->rpc_id,
                  ucs_status_string(status));
@@ -630,6 +865,9 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
     h->secret = 0;
     h->reserved = 0;
     h->pad = 0;
+    /* From a worker we rotated away from: the client moves once idle. */
+    if (r->worker && r->worker != s->worker)
+        h->flags |= BFS_RPC_REPLY_F_MOVED;
     /* reply_ep only inside the request's own AM callback; later our own
      * endpoint to the client (see struct srv_conn). */
     ucp_ep_h ep = NULL;
@@ -678,6 +916,7 @@ int bfs_rpc_reply(bfs_rpc_req_t *pub, int32_t status, const struct iovec *iov, i
         req_put(s, r);
         return -EIO;
     }
+    r->sending = 1;
     return 0;
 }
 
@@ -701,6 +940,7 @@ static void rndv_recv_cb(void *request, ucs_status_t status, size_t length, void
 {
     struct srv_req *r = user_data;
     ucp_request_free(request);
+    r->rndv_pending = 0;
     if (status != UCS_OK || length != r->pub.hdr.len) {
         bfs_rpc_reply(&r->pub, -EIO, NULL, 0);
         return;
@@ -761,9 +1001,12 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
         return refuse(s, ep, aa->id, &h, -ENOMEM);
     r->ep = ep;
     r->worker = aa->worker;
+    worker_inflight(s, r->worker, 1);
     s->cb_req = r;
-    if (ep && (r->conn = conn_lookup(s, ep)) != NULL)
+    if (ep && (r->conn = conn_lookup(s, ep)) != NULL) {
         r->conn->refs++;
+        r->conn->last_ns = bfs_now_ns();
+    }
     r->rpc_id = aa->id;
     r->pub.hdr = h;
 
@@ -824,6 +1067,8 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
     } else if (UCS_PTR_IS_ERR(sp)) {
         bfs_rpc_reply(&r->pub, -EIO, NULL, 0);
         return UCS_OK;
+    } else {
+        r->rndv_pending = 1;
     }
     return UCS_INPROGRESS;
 }
@@ -850,9 +1095,40 @@ static int addr_plausible(bfs_rpc_server_t *s, const void *addr, size_t len)
            *(const uint8_t *)addr == *(const uint8_t *)s->addr;
 }
 
-static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key, int peer_errors,
-                         const void *addr, size_t len)
+/* ---- the client's process: pidfd ---- */
+
+/* Watch the client's process when it runs on this node, in our pid
+ * namespace: its death releases the connection at once. Returns -1 if the
+ * process named is already gone (release now), 0 otherwise. */
+static int conn_watch_pid(bfs_rpc_server_t *s, struct srv_conn *c, const struct bfs_rpc_hdr *h)
 {
+    c->pidfd = -1;
+    if (!(h->flags & BFS_HELLO_F_PROC) || s->lc_epfd < 0 || !s->boot_hash ||
+        h->rcap != s->boot_hash || h->arg2 != s->pidns || h->arg1 == 0 || h->arg1 > INT32_MAX)
+        return 0; /* another node or namespace: the idle limit covers it */
+    int pid = (int)h->arg1;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH ? -1 : 0;
+    /* Checked after the open: the pidfd now names whoever has the pid. */
+    if (bfs_rpc_proc_start(pid) != h->offset) {
+        close(fd);
+        return -1; /* it is gone and the pid reused */
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(s->lc_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        close(fd);
+        return 0;
+    }
+    c->pidfd = fd;
+    return 0;
+}
+
+static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
+                         const struct bfs_rpc_hdr *hh, const void *addr, size_t len)
+{
+    int peer_errors = hh->arg0 != 0;
     if (!addr_plausible(s, addr, len)) {
         s->stats.rejected++;
         if (bfs_log_ratelimit(&s->log_addr_ns))
@@ -870,6 +1146,9 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
     c->key = key;
     c->peer_errors = peer_errors;
     c->refs = 1;
+    c->pidfd = -1;
+    c->last_ns = bfs_now_ns();
+    c->worker = worker;
     if (!peer_errors) {
         /* Without peer error handling UCX never destroys the reply_ep on
          * its own: later replies can use it, and no connection back to the
@@ -903,13 +1182,19 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
     c->next = *b;
     *b = c;
     c->in_table = 1;
+    s->nconns++;
+    s->cstats.opened++;
+    if (conn_watch_pid(s, c, hh) < 0) {
+        s->cstats.by_pid++;
+        conn_release(c, "client process already gone");
+    }
 }
 
 struct hello_rndv {
     bfs_rpc_server_t *srv;
     ucp_worker_h worker;
     ucp_ep_h key;
-    int peer_errors;
+    struct bfs_rpc_hdr h;
     size_t len;
     unsigned char addr[];
 };
@@ -919,7 +1204,7 @@ static void hello_rndv_cb(void *request, ucs_status_t status, size_t length, voi
     struct hello_rndv *x = user_data;
     ucp_request_free(request);
     if (status == UCS_OK)
-        conn_connect(x->srv, x->worker, x->key, x->peer_errors, x->addr, x->len);
+        conn_connect(x->srv, x->worker, x->key, &x->h, x->addr, x->len);
     free(x);
 }
 
@@ -945,7 +1230,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     bfs_debug("hello from a client (%s error handling, %zu-byte worker address)",
               h.arg0 ? "peer" : "no", length);
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        conn_connect(s, aa->worker, key, h.arg0 != 0, data, length);
+        conn_connect(s, aa->worker, key, &h, data, length);
         return UCS_OK;
     }
     /* A worker address sent by rendezvous (tiny UCX_RNDV_THRESH): fetch it.
@@ -956,7 +1241,7 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     x->srv = s;
     x->worker = aa->worker;
     x->key = key;
-    x->peer_errors = h.arg0 != 0;
+    x->h = h;
     x->len = length;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
@@ -967,11 +1252,198 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
     };
     ucs_status_ptr_t sp = ucp_am_recv_data_nbx(aa->worker, data, x->addr, length, &p);
     if (sp == NULL) {
-        conn_connect(s, aa->worker, key, x->peer_errors, x->addr, length);
+        conn_connect(s, aa->worker, key, &x->h, x->addr, length);
         free(x);
     } else if (UCS_PTR_IS_ERR(sp)) {
         free(x);
         return UCS_OK;
     }
     return UCS_INPROGRESS;
+}
+
+/* ---- GOODBYE: a client's last message on an endpoint ---- */
+
+static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_length,
+                               void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    struct am_arg *aa = arg;
+    bfs_rpc_server_t *s = aa->srv;
+    struct bfs_rpc_hdr h;
+    int rc = bfs_rpc_hdr_decode(header, header_length, length, BFS_RPC_KIND_REQ, &h);
+    /* A GOODBYE has no req_id and no payload: anything else is a request
+     * for an id no handler may have, answered like one (ENOSYS). */
+    if (h.req_id != 0 || length != 0)
+        return am_recv_cb(arg, header, header_length, data, length, param);
+    s->am_count++;
+    ucp_ep_h key = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? param->reply_ep : NULL;
+    if (rc == 0 && s->secret && h.secret != s->secret)
+        rc = -EACCES;
+    struct srv_conn *c = rc == 0 && key ? conn_lookup(s, key) : NULL;
+    if (!c) {
+        if (rc < 0)
+            s->stats.rejected++;
+        return UCS_OK; /* refused, or a client we hold nothing for */
+    }
+    s->cstats.by_goodbye++;
+    conn_release(c, "goodbye"); /* its endpoint is closed after this callback */
+    return UCS_OK;
+}
+
+/* ---- worker rotation ----
+ *
+ * UCX 1.13 never destroys an endpoint that a peer connected to while the
+ * worker lives ("destroyed only when the worker is destroyed ... TODO
+ * negotiate disconnect", ucp_ep.c), and refuses a forced close without peer
+ * error handling: closing a gone client's endpoint stops its use but keeps
+ * its shared-memory segments attached. Only destroying the worker releases
+ * them. So once the current worker has released connections and is older
+ * than rotate_ns (BENCHFS_RPC_ROTATE_MS, default 30 s) - or has released
+ * rotate_after (BENCHFS_RPC_ROTATE_AFTER, 64) - the server moves to a new
+ * worker as after a stuck queue (move_worker; the registry names the new
+ * address), and the old one keeps serving its live clients, which follow
+ * once idle (replies from it carry BFS_RPC_REPLY_F_MOVED). An old worker
+ * with no connection left is destroyed (drain_old), with everything UCX
+ * kept for the gone clients. Only in a server that publishes its moves
+ * (on_moved: benchfsd), and at most MAX_ROTATED old workers at a time. */
+#define MAX_ROTATED 4
+/* A dead client's unfinished rendezvous never completes: an old worker with
+ * no connection and only such receives left is destroyed after this long. */
+#define DRAIN_NS 5000000000ull
+
+static void rotate(bfs_rpc_server_t *s, uint64_t now)
+{
+    if (!s->on_moved || !s->rotate_ns || !s->cur_released || s->stalled || !s->shm)
+        return;
+    if (s->cur_released < s->rotate_after && now - s->cur_born_ns < s->rotate_ns)
+        return;
+    unsigned n = 0;
+    for (struct old_worker *o = s->old; o; o = o->next)
+        n++;
+    if (n >= MAX_ROTATED)
+        return;
+    bfs_debug("rpc server: rotating to a new worker (%u connections released on this one)",
+              s->cur_released);
+    s->cstats.rotations++;
+    move_worker(s, 0);
+}
+
+static void destroy_old(bfs_rpc_server_t *s, struct old_worker *o)
+{
+    if (o->watched && s->loop)
+        bfs_evloop_del_fd(s->loop, o->efd);
+    /* Requests of its own found in UCX callbacks during the destruction
+     * must not count on it any more. */
+    o->inflight = 0;
+    for (struct srv_req *r = s->live; r; r = r->next_live)
+        if (r->worker == o->worker)
+            r->ucx_data = NULL; /* goes with the worker */
+    ucp_worker_release_address(o->worker, o->addr);
+    ucp_worker_destroy(o->worker);
+    /* Receives that UCX dropped with the worker without a callback. */
+    for (struct srv_req *r = s->live, *next; r; r = next) {
+        next = r->next_live;
+        if (r->worker != o->worker)
+            continue;
+        r->worker = NULL;
+        r->rndv_pending = r->sending = 0;
+        r->ucx_data = NULL; /* went with the worker */
+        req_put(s, r);
+    }
+    free(o->args);
+    free(o);
+    s->cstats.workers_destroyed++;
+    bfs_debug("rpc server: an old worker destroyed");
+}
+
+static void drain_old(bfs_rpc_server_t *s, uint64_t now)
+{
+    for (struct old_worker **pp = &s->old; *pp;) {
+        struct old_worker *o = *pp;
+        int conns = 0, busy = 0;
+        for (unsigned b = 0; b < CONN_BUCKETS && !conns; b++)
+            for (struct srv_conn *c = s->conns[b]; c && !conns; c = c->next)
+                conns = c->worker == o->worker;
+        if (o->worker == s->stalled || conns) {
+            o->drained_ns = 0;
+            pp = &o->next;
+            continue;
+        }
+        if (!o->drained_ns)
+            o->drained_ns = now;
+        /* Requests waiting only for UCX (a payload or a reply in transit to
+         * a client that is gone) do not keep it; one in a handler does. */
+        for (struct srv_req *r = s->live; r && !busy; r = r->next_live)
+            busy = r->worker == o->worker && !r->rndv_pending && !r->sending;
+        if (busy || (o->inflight && now - o->drained_ns < DRAIN_NS)) {
+            if (busy && now - o->drained_ns > 10 * DRAIN_NS && bfs_log_ratelimit(&s->log_drain_ns))
+                bfs_debug("rpc server: an old worker waits for %u requests in handlers", o->inflight);
+            pp = &o->next;
+            continue;
+        }
+        *pp = o->next;
+        destroy_old(s, o);
+    }
+}
+
+/* Released connections: idle ones (the sweep) and dead processes (pidfds).
+ * Runs from the loop, never from a UCX callback. */
+static void lc_sweep(bfs_rpc_server_t *s, uint64_t now)
+{
+    if (s->lc_epfd >= 0) {
+        struct epoll_event ev[64];
+        int n;
+        while ((n = epoll_wait(s->lc_epfd, ev, 64, 0)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (ev[i].data.ptr == NULL) {
+                    uint64_t x;
+                    ssize_t r = read(s->lc_timerfd, &x, sizeof(x));
+                    (void)r;
+                    continue;
+                }
+                struct srv_conn *c = ev[i].data.ptr;
+                /* Out of the set now: a pidfd stays readable. */
+                epoll_ctl(s->lc_epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+                if (!c->gone) {
+                    s->cstats.by_pid++;
+                    conn_release(c, "client process exited");
+                }
+            }
+            if (n < 64)
+                break;
+        }
+    }
+    if (now >= s->next_sweep_ns) {
+        s->next_sweep_ns = now + 1000000000ull;
+        for (unsigned b = 0; s->idle_ns && b < CONN_BUCKETS; b++) {
+            struct srv_conn *c = s->conns[b];
+            while (c) {
+                struct srv_conn *next = c->next;
+                /* Only the table's reference: no request in flight. */
+                if (c->refs == 1 && now - c->last_ns > s->idle_ns) {
+                    s->cstats.by_idle++;
+                    conn_release(c, "idle");
+                }
+                c = next;
+            }
+        }
+        close_gone(s);
+        if (s->reap)
+            reap_conns(s, 0);
+        drain_old(s, now);
+        rotate(s, now);
+    }
+    close_gone(s);
+}
+
+static void on_lc_fd(int fd, void *arg)
+{
+    (void)fd;
+    bfs_rpc_server_t *s = arg;
+    lc_sweep(s, bfs_now_ns());
+}
+
+void bfs_rpc_server_conn_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_conn_stats *st)
+{
+    *st = s->cstats;
+    st->open = s->nconns;
 }

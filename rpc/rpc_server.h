@@ -7,6 +7,13 @@
  * BFS_RPC_DEFERRED to reply later (after an io_uring completion, say). The
  * payload stays valid until the reply has been sent.
  *
+ * Client connections are released when a client says GOODBYE, when its
+ * process dies (pidfd, same node) or after $BENCHFS_RPC_SERVER_IDLE_MS
+ * without a request; once some were released a server with on_moved set
+ * rotates to a new UCX worker and destroys the old one when it has drained
+ * (docs/DESIGN.md, "Client lifecycle"). The idle sweep and pidfds need
+ * bfs_rpc_server_attach.
+ *
  * Everything runs on the thread that drives the event loop the server is
  * attached to; nothing here is thread safe. */
 #ifndef BFS_RPC_SERVER_H
@@ -104,11 +111,21 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *srv);
 
 /* Requests accepted but not yet finished (tests, shutdown). */
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
+/* Client connections known (from their HELLOs) and not yet released. */
+unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *srv);
 
 struct bfs_rpc_server_stats {
     uint64_t requests, replies, rejected, bytes_in, bytes_out;
     uint64_t moves; /* times the server moved to a new worker */
 };
 void bfs_rpc_server_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_stats *st);
+
+/* Client connections: open now, opened so far, and released so far by why
+ * (see conn_release in rpc_server.c). */
+struct bfs_rpc_server_conn_stats {
+    uint64_t open, opened, by_goodbye, by_pid, by_idle;
+    uint64_t rotations, workers_destroyed; /* see rotate in rpc_server.c */
+};
+void bfs_rpc_server_conn_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_conn_stats *st);
 
 #endif

@@ -19,7 +19,15 @@
  * goes away, so a reply_ep must not be kept beyond the callback. A client
  * that sends no HELLO gets replies only from within the callback. UCX cannot
  * validate a worker address (it aborts on a malformed one), so a HELLO is
- * trusted once its secret matches: set a job secret.
+ * trusted once its secret matches: set a job secret. The HELLO also names
+ * the client process (BFS_HELLO_F_PROC below).
+ *
+ * A GOODBYE (AM id BFS_RPC_GOODBYE_ID, UCP_AM_SEND_FLAG_REPLY, a request
+ * header with the secret, no payload, not answered) is a client's last
+ * message on an endpoint, sent when it closes it (benchfs_finalize, process
+ * exit, or an endpoint idle too long): the server then releases everything
+ * it holds for that connection. A client never sends on an endpoint after
+ * its GOODBYE; it makes a new one (with a new HELLO).
  *
  * Byte order: little endian (x86_64, aarch64). Both ends of a job run the same
  * build on the same architecture, so the header is sent as the struct's bytes.
@@ -53,11 +61,26 @@
 #define BFS_RPC_KIND_REQ 1u
 #define BFS_RPC_KIND_REPLY 2u
 
-/* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_HELLO_ID-1;
- * BFS_RPC_HELLO_ID carries a client's HELLO. */
+/* AM id 0 carries replies to clients; request ids are 1 .. BFS_RPC_GOODBYE_ID-1;
+ * BFS_RPC_HELLO_ID carries a client's HELLO, BFS_RPC_GOODBYE_ID its GOODBYE
+ * (req_id 0, no payload; a request sent to that id is answered ENOSYS). */
 #define BFS_RPC_REPLY_ID 0u
 #define BFS_RPC_MAX_ID 64u
 #define BFS_RPC_HELLO_ID (BFS_RPC_MAX_ID - 1u)
+#define BFS_RPC_GOODBYE_ID (BFS_RPC_MAX_ID - 2u)
+
+/* HELLO header flags. BFS_HELLO_F_PROC: the header identifies the client
+ * process, so that a server on the same node can watch it (pidfd) and
+ * release the connection the moment it dies: arg1 = pid, offset = its start
+ * time (field 22 of /proc/PID/stat, clock ticks since boot: a reused pid has
+ * another), arg2 = the inode of its pid namespace (/proc/self/ns/pid), rcap =
+ * a 64-bit hash of /proc/sys/kernel/random/boot_id (the node's boot). */
+#define BFS_HELLO_F_PROC 0x1u
+
+/* Reply header flag (the other bits are the RPC's): the server has moved to
+ * a new worker (rotation, rpc_server.c); the client makes a new endpoint to
+ * where the server is now once it has no call in flight to it. */
+#define BFS_RPC_REPLY_F_MOVED 0x80000000u
 
 /* Largest payload one request or reply may carry (a chunk plus a path). */
 #define BFS_RPC_MAX_PAYLOAD ((uint64_t)1 << 30)

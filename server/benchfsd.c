@@ -225,9 +225,22 @@ static void on_moved(const void *addr, size_t len, void *arg)
         return;
     }
     m->written = 1;
-    /* Also in the registry itself, for clients that start from now on. Two
-     * servers moving at once may each put back the other's old address
-     * there: their clients then find the moved file, a second later. */
+    /* Also in the registry itself, for clients that start from now on, with
+     * the other servers' latest addresses (their moved files): servers
+     * rotate workers (rpc_server.c, rotate), and an old address put back
+     * here would send every new client to a worker being drained. Two
+     * servers writing at once may still put back the other's previous
+     * address: their clients then find the moved file, a second later. */
+    for (unsigned r = 0; r < m->reg->nservers; r++) {
+        void *a;
+        size_t n;
+        if (r == m->rank || !bfs_registry_read_moved(m->registry, r, m->reg->nservers,
+                                                     m->reg->secret, &a, &n))
+            continue;
+        free(m->reg->servers[r].addr);
+        m->reg->servers[r].addr = a;
+        m->reg->servers[r].len = n;
+    }
     if ((rc = bfs_registry_write(m->registry, m->reg)) < 0)
         bfs_warn("cannot update the registry %s: %s", m->registry, strerror(-rc));
     bfs_info("new address published in %s and %s", m->path, m->registry);

@@ -898,6 +898,7 @@ static int h_ping(bfs_rpc_req_t *req, void *arg)
     struct bfs_server *s = arg;
     req->reply.arg0 = s->rank;
     req->reply.arg1 = bfs_rpc_server_inflight(s->rpc);
+    req->reply.arg2 = bfs_rpc_server_conns(s->rpc); /* tests/lifecycle_clients.sh */
     req->reply.offset = s->nservers;
     reply_status(req, 0);
     return BFS_RPC_DONE;

@@ -5,11 +5,11 @@
 BFS_TSAN_SRC = $(srcdir)/tests/tsan_client_test.c \
 	$(srcdir)/client/client_core.c $(srcdir)/client/meta_ops.c $(srcdir)/client/file_io.c \
 	$(srcdir)/client/dir.c $(srcdir)/client/dirpage.c \
-	$(srcdir)/rpc/rpc_client.c $(srcdir)/rpc/rpc_hdr.c \
+	$(srcdir)/rpc/rpc_client.c $(srcdir)/rpc/rpc_hdr.c $(srcdir)/rpc/rpc_proc.c \
 	$(srcdir)/common/log.c $(srcdir)/common/placement.c $(srcdir)/common/path.c \
 	$(srcdir)/common/registry.c $(srcdir)/common/hex.c
 BFS_TSAN_HDR = $(srcdir)/client/benchfs.h $(srcdir)/client/client_internal.h \
-	$(srcdir)/rpc/rpc_client.h $(srcdir)/rpc/rpc_wire.h $(srcdir)/rpc/rpc_spin.h $(srcdir)/rpc/rpc_ucx.h \
+	$(srcdir)/rpc/rpc_client.h $(srcdir)/rpc/rpc_proc.h $(srcdir)/rpc/rpc_wire.h $(srcdir)/rpc/rpc_spin.h $(srcdir)/rpc/rpc_ucx.h \
 	$(srcdir)/common/clock.h $(srcdir)/common/path.h $(srcdir)/common/registry.h
 check_SCRIPTS += tests/tsan_client_test
 tests/tsan_client_test: $(BFS_TSAN_SRC) $(BFS_TSAN_HDR)
