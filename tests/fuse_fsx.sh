@@ -9,7 +9,8 @@
 # FSX_OPS and FSX_SEED change the run (defaults 100000 and 1).
 . "$(dirname "$0")/fuse_lib.sh"
 unset LD_PRELOAD
-CONF=${BENCHFS_CONFORMANCE:-/work/shared/conformance}
+. "$(dirname "$0")/conformance_lib.sh"
+CONF=$(conformance_dir) || fail "no conformance sources (set BENCHFS_CONFORMANCE to shared/conformance)"
 TARBALL=$(ls "$CONF"/xfstests-fsx-*.tar.gz 2>/dev/null | head -1)
 [ -n "$TARBALL" ] || fail "no xfstests-fsx-*.tar.gz in $CONF (set BENCHFS_CONFORMANCE)"
 OPS=${FSX_OPS:-100000}
