@@ -445,6 +445,21 @@ static int null_fd(int cloexec, int minfd)
     return fd < 0 ? -errno : fd;
 }
 
+/* of (a reference taken for the table) becomes fd's; a file fd held before
+ * loses it. */
+static void table_set(int fd, struct bfs_ofile *of)
+{
+    pthread_mutex_lock(&g_mu);
+    __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
+    struct bfs_ofile *old = g_tab[fd];
+    __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
+    if (!old)
+        __atomic_add_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_mu);
+    if (old)
+        bfs_pl_put(old);
+}
+
 int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
 {
     if (table_init() < 0)
@@ -465,15 +480,7 @@ int bfs_pl_install(struct bfs_ofile *of, int cloexec, int minfd, int exact)
         REAL(close)(fd);
         return -EMFILE;
     }
-    pthread_mutex_lock(&g_mu);
-    __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
-    struct bfs_ofile *old = g_tab[fd];
-    __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
-    if (!old)
-        __atomic_add_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_mu);
-    if (old)
-        bfs_pl_put(old);
+    table_set(fd, of);
     if (fd <= 2)
         bfs_pl_std_fd_taken(fd);
     return fd;
@@ -485,15 +492,7 @@ int bfs_pl_adopt(struct bfs_ofile *of, int fd)
         return -ENOMEM;
     if (fd < 0 || fd >= g_tab_cap)
         return -EBADF;
-    pthread_mutex_lock(&g_mu);
-    __atomic_add_fetch(&of->refs, 1, __ATOMIC_RELAXED);
-    struct bfs_ofile *old = g_tab[fd];
-    __atomic_store_n(&g_tab[fd], of, __ATOMIC_RELEASE);
-    if (!old)
-        __atomic_add_fetch(&g_tab_used, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&g_mu);
-    if (old)
-        bfs_pl_put(old);
+    table_set(fd, of);
     return 0;
 }
 
