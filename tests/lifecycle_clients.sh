@@ -156,7 +156,9 @@ run_pass() { # run_pass TLS
     # than a quiet one (2-34 s measured).
     local now ok
     for _ in $(seq "${LC_SETTLE_S:-90}"); do
-        snapshot "settling" >/dev/null
+        # The last of these is the one judged below: a new snapshot taken
+        # after the loop could catch the next rotation half-way.
+        snapshot "after settling ($(($(date +%s) - ts)) s after the last client)" >"$T/settled"
         now=($SNAP)
         ok=1
         for r in 0 1; do
@@ -168,7 +170,7 @@ run_pass() { # run_pass TLS
         [ $ok = 0 ] || [ "$(client_segs)" -ne 0 ] || break
         sleep 1
     done
-    snapshot "after settling ($(($(date +%s) - ts)) s after the last client)"
+    cat "$T/settled"
     now=($SNAP)
     for r in 0 1; do
         local o=$((r * 4))
