@@ -231,8 +231,9 @@ static void put(struct carry *c, const char *s, size_t n)
     c->buf[c->len] = '\0';
 }
 
-/* Entries "fd:slot:offset:flags:dir:hexpath;" after "v1;TABLEFD;" (the
- * offset for a child that could not map the table). */
+/* Entries "fd:slot:offset:flags:dir:fid:hexpath;" after "v2;TABLEFD;" (the
+ * offset for a child that could not map the table; the file id so that the
+ * child opens this file even if it was renamed since, never another). */
 static void carry_fd(int fd, struct bfs_ofile *of, void *arg)
 {
     struct carry *c = arg;
@@ -242,9 +243,10 @@ static void carry_fd(int fd, struct bfs_ofile *of, void *arg)
     if (!of->is_dir)
         bfs_pl_share_offset(of);
     char head[96];
-    int n = snprintf(head, sizeof(head), "%d:%ld:%llu:%d:%d:", fd, bfs_pl_shared_slot(of),
+    uint64_t id = of->file ? benchfs_file_id(of->file) : of->carried_id;
+    int n = snprintf(head, sizeof(head), "%d:%ld:%llu:%d:%d:%llx:", fd, bfs_pl_shared_slot(of),
                      (unsigned long long)__atomic_load_n(of->offp, __ATOMIC_RELAXED), of->flags,
-                     of->is_dir);
+                     of->is_dir, (unsigned long long)id);
     put(c, head, (size_t)n);
     for (const char *p = of->path; *p; p++) {
         char h[2] = {hexd[(unsigned char)*p >> 4], hexd[*p & 15]};
@@ -363,7 +365,7 @@ static char **exec_prepare(const char *target, int search, char *const envp[], s
         x->env = NULL;
         return NULL;
     }
-    snprintf(x->var, vl, "%s=v1;%d;%s", FDS_ENV, x->table_fd, c.buf);
+    snprintf(x->var, vl, "%s=v2;%d;%s", FDS_ENV, x->table_fd, c.buf);
     free(c.buf);
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
@@ -570,7 +572,7 @@ static int unhex(const char *s, size_t n, char *out, size_t cap)
 void bfs_pl_adopt_inherited(void)
 {
     const char *v = getenv(FDS_ENV);
-    if (!v || strncmp(v, "v1;", 3) != 0)
+    if (!v || strncmp(v, "v2;", 3) != 0)
         return;
     char *list = strdup(v + 3);
     unsetenv(FDS_ENV); /* ours now; a later exec writes a new one */
@@ -583,9 +585,10 @@ void bfs_pl_adopt_inherited(void)
     while ((tok = strtok_r(NULL, ";", &save))) {
         int fd, flags, dir;
         long slot;
-        unsigned long long off;
+        unsigned long long off, id;
         int used = 0;
-        if (sscanf(tok, "%d:%ld:%llu:%d:%d:%n", &fd, &slot, &off, &flags, &dir, &used) != 5 ||
+        if (sscanf(tok, "%d:%ld:%llu:%d:%d:%llx:%n", &fd, &slot, &off, &flags, &dir, &id, &used) !=
+                6 ||
             used <= 0)
             continue;
         char path[BFS_PATH_MAX];
@@ -600,6 +603,7 @@ void bfs_pl_adopt_inherited(void)
             break;
         of->is_dir = dir;
         of->pending = 1;
+        of->carried_id = id;
         uint64_t *sp = dir ? NULL : bfs_pl_shared_ptr(slot);
         if (sp)
             of->offp = sp;

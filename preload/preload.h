@@ -50,6 +50,7 @@ struct bfs_ofile {
     uint64_t *offp;
     uint64_t priv_off;
     int pending;            /* carried across exec: opened on first use */
+    uint64_t carried_id;    /* its file id (0: unknown, open by path) */
     pthread_mutex_t mu;     /* offset and dir cursor */
     char path[BFS_PATH_MAX];/* path inside BenchFS */
 };

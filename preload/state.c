@@ -348,7 +348,11 @@ static void open_pending(struct bfs_ofile *of)
         benchfs_file_t *f = NULL;
         int fl = of->is_dir ? O_RDONLY | O_DIRECTORY
                             : of->flags & (O_ACCMODE | O_APPEND | O_DIRECTORY);
-        if (fs && benchfs_open(fs, of->path, fl, 0, &f) == 0)
+        /* By id when we have it: the file may have been renamed since. */
+        int rc = !fs ? -EIO
+                 : of->carried_id ? benchfs_open_id(fs, of->carried_id, fl, &f)
+                                  : benchfs_open(fs, of->path, fl, 0, &f);
+        if (rc == 0)
             of->file = f;
         __atomic_store_n(&of->pending, 0, __ATOMIC_RELEASE);
     }

@@ -38,6 +38,11 @@ check $M/tee tee-line "tee into the mount"
 sh_pl "exec 5< $M/a; cat <&5; exec 5<&-" > "$T/out5" || fail "exec 5<"
 [ "$(cat "$T/out5")" = hi ] || fail "child reads an inherited BenchFS descriptor as stdin"
 echo "# ok exec 5< f; cat <&5"
+# The carried descriptor names the file, not the path: renamed and replaced
+# before the child runs, the child still reads the file it was given.
+sh_pl "echo old > $M/r; exec 4< $M/r; mv $M/r $M/r2; echo new > $M/r; cat <&4" > "$T/out4" || fail "exec 4<, mv"
+[ "$(cat "$T/out4")" = old ] || fail "a child read '$(cat "$T/out4")' through a descriptor of a renamed file (another file under the old name)"
+echo "# ok a descriptor carried across exec follows its file through a rename"
 with_preload timeout 60 python3 - "$M" <<'PY' || fail "python subprocess"
 import subprocess, sys
 m = sys.argv[1]
