@@ -10,6 +10,9 @@
  * SIGHUP (then it unmounts itself). Servers that go away do not end it:
  * calls fail within the RPC deadline (BENCHFS_RPC_TIMEOUT_MS) instead. */
 #include "fuse_ops.h"
+#include "init_flags.h"
+
+#include <fuse_lowlevel.h> /* fuse_session_fd */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,6 +225,8 @@ int main(int argc, char **argv)
         benchfs_finalize(st.fs);
         return 1;
     }
+    /* Before the loop reads the kernel's FUSE_INIT (init_flags.c). */
+    bfs_fuse_init_flags_arm(fuse_session_fd(fuse_get_session(f)));
     bfs_info("mounted BenchFS (%u servers) at %s", benchfs_nservers(st.fs), real);
     /* fuse_daemonize: forks unless foreground, and chdirs to / either way
      * (a daemon inside its own mount would keep it busy). */

@@ -6,6 +6,7 @@
  * attribute, entry or data caching (see init): what the servers hold is
  * what callers see. */
 #include "fuse_ops.h"
+#include "init_flags.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -107,6 +108,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
         conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
     bfs_info("kernel FUSE protocol %u.%u, max_write %u, %s", conn->proto_major, conn->proto_minor,
              conn->max_write, b->page_cache ? "page cache (--page-cache)" : "direct I/O");
+    if (!b->page_cache && bfs_fuse_init_flags_state() == BFS_INIT_FLAGS_NOT_OFFERED)
+        bfs_warn("this kernel cannot map direct-I/O FUSE files shared (FUSE_DIRECT_IO_ALLOW_MMAP "
+                 "is from Linux 6.6): MAP_SHARED fails with ENODEV; --page-cache allows it");
     return b;
 }
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Real applications (no LD_PRELOAD) on a BenchFS FUSE mount: programs run
 # from the mount (a script, an ELF binary, busybox-static), sqlite3, git,
-# make + cc, mmap through python and numpy (the documented direct-I/O
-# limits, and MAP_SHARED on a --page-cache mount).
+# make + cc, mmap through python and numpy (shared and private mappings of
+# direct-I/O files, and MAP_SHARED on a --page-cache mount).
 . "$(dirname "$0")/fuse_lib.sh"
 unset LD_PRELOAD
 start_servers 0 "$T/srv" || exit 1
@@ -64,13 +64,19 @@ make -s -C "$M/build" >/dev/null || fail "make"
 touch "$M/build/add.c"; sleep 1; echo 'int add(int a, int b) { return a * b; }' > "$M/build/add.c"
 make -s -C "$M/build" >/dev/null && [ "$("$M/build/prog")" = "sum 6" ] || fail "make did not rebuild"
 
-# mmap with direct I/O: MAP_PRIVATE works (read and copy-on-write), MAP_SHARED
-# fails with ENODEV (documented in benchfs-fuse(8)); numpy memmap "c" works,
-# "r" and "r+" (MAP_SHARED) raise ENODEV.
+# mmap with direct I/O: MAP_PRIVATE (read and copy-on-write) and, on kernels
+# from 6.6 (benchfs-fuse asks for FUSE_DIRECT_IO_ALLOW_MMAP, fuse/init_flags.c),
+# MAP_SHARED: mapped writes reach the servers at msync (read back by a
+# preloaded cat, which talks to the servers directly), a write(2) through the
+# mount is seen by a live mapping, a write that bypasses the kernel (the
+# preload) by the next mapping; numpy memmap "r", "r+" and "c". On an older
+# kernel MAP_SHARED must fail with ENODEV, as benchfs-fuse(8) says.
 head -c 1048576 /dev/urandom > "$M/mm"
-"$PY" - "$M/mm" <<'PY' || fail "mmap on direct I/O"
-import mmap, os, sys, errno
-p = sys.argv[1]
+KV=$(uname -r | awk -F'[.-]' '{ print $1 * 1000 + $2 }')
+SHARED=0; [ "$KV" -ge 6006 ] && SHARED=1
+"$PY" - "$M/mm" "$SHARED" "$PRELOAD" "$M" <<'PY' || fail "mmap on direct I/O"
+import mmap, os, sys, errno, subprocess
+p, shared, preload, mnt = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
 data = open(p, "rb").read()
 fd = os.open(p, os.O_RDWR)
 m = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE)
@@ -78,21 +84,43 @@ assert m[:] == data, "MAP_PRIVATE read differs"
 m[0:4] = b"COWW"  # private: the file must not change
 m.close()
 assert open(p, "rb").read() == data, "MAP_PRIVATE write reached the file"
-try:
-    mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
-    sys.exit("MAP_SHARED succeeded on a direct-I/O file: update the docs")
-except OSError as e:
-    assert e.errno == errno.ENODEV, e
-import numpy as np
-a = np.memmap(p, dtype=np.uint8, mode="c")
-assert bytes(a[:100]) == data[:100]
-for mode in ("r", "r+"):
+if not shared:
     try:
-        np.memmap(p, dtype=np.uint8, mode=mode)
-        sys.exit("numpy memmap %s succeeded: update the docs" % mode)
+        mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
+        sys.exit("MAP_SHARED succeeded where the kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP")
     except OSError as e:
         assert e.errno == errno.ENODEV, e
-print("direct-I/O mmap as documented")
+    print("direct-I/O mmap: MAP_SHARED ENODEV on this kernel, as documented")
+    sys.exit(0)
+def servers():  # the file's bytes as the servers hold them (no kernel cache)
+    env = dict(os.environ, LD_PRELOAD=preload, BENCHFS_MOUNT="/bfsmm")
+    return subprocess.run(["cat", "/bfsmm/mm"], env=env, check=True, stdout=subprocess.PIPE).stdout
+m = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
+assert m[:] == data, "MAP_SHARED read differs"
+m[100:105] = b"SHARE"
+m.flush()
+assert servers()[100:105] == b"SHARE", "msync'ed mapped write not on the servers"
+assert open(p, "rb").read()[100:105] == b"SHARE", "mapped write not seen by read(2)"
+with open(p, "r+b") as f:  # write(2) through the mount while mapped
+    f.seek(200); f.write(b"WRITE")
+assert m[200:205] == b"WRITE", "a live mapping missed a write(2) through the mount"
+env = dict(os.environ, LD_PRELOAD=preload, BENCHFS_MOUNT="/bfsmm")
+subprocess.run(["sh", "-c", "printf OUTER | dd of=/bfsmm/mm bs=1 seek=300 conv=notrunc status=none"],
+               env=env, check=True)
+m.close()
+m = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
+assert m[300:305] == b"OUTER", "a new mapping missed a write made on the servers"
+m.close(); os.close(fd)
+import numpy as np
+a = np.memmap(p, dtype=np.uint8, mode="r")
+assert bytes(a[100:105]) == b"SHARE"
+del a
+a = np.memmap(p, dtype=np.uint8, mode="r+")
+a[0:3] = [7, 8, 9]; a.flush(); del a
+assert servers()[0:3] == bytes([7, 8, 9]), "numpy r+ write not on the servers"
+a = np.memmap(p, dtype=np.uint8, mode="c")
+assert bytes(a[0:3]) == bytes([7, 8, 9])
+print("direct-I/O mmap: MAP_PRIVATE and MAP_SHARED ok")
 PY
 
 # --page-cache: a second mount of the same servers where MAP_SHARED works;
