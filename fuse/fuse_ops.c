@@ -27,57 +27,37 @@
 static struct bfs_fuse *ctx(void) { return fuse_get_context()->private_data; }
 static benchfs_t *fs(void) { return ctx()->fs; }
 
-/* An open file. The client API names an open file by the path it was opened
- * with (reported: it should be its id), so after a rename through this
- * mount the daemon opens the file again under its new name and swaps the
- * handle (follow_rename); the lock keeps I/O off a handle being swapped.
- * Unlinking an open file becomes a rename to .fuse_hidden* (libfuse), which
- * the handles follow, and the hidden file goes at the last close. */
-struct bfs_fh {
-    pthread_rwlock_t lock; /* read: any use of f; write: swapping f */
-    benchfs_file_t *f;
-    struct bfs_fh *prev, *next; /* every open file, for follow_rename */
-};
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bfs_fh open_files = {.prev = &open_files, .next = &open_files};
+/* An open file's handle (fi->fh) is its benchfs_file_t: the client API
+ * names an open file by its id, so a rename or unlink elsewhere (this
+ * mount, a preloaded process, another node) never redirects it. */
+static benchfs_file_t *F(const struct fuse_file_info *fi) { return (benchfs_file_t *)(uintptr_t)fi->fh; }
 
-static struct bfs_fh *H(const struct fuse_file_info *fi) { return (struct bfs_fh *)(uintptr_t)fi->fh; }
-/* hold: the file of fi, read-locked until drop. */
-static benchfs_file_t *hold(const struct fuse_file_info *fi)
+/* Files by id: "/.benchfs-id/<16 hex digits>" opens the file with that id
+ * (benchfs_open_id), whatever its names are now. The preload library hands
+ * a descriptor to the kernel through it when the descriptor's path no
+ * longer names its file (renamed or unlinked since the open). The name is
+ * reserved at the root of the mount; it is not listed. */
+#define BY_ID_DIR "/.benchfs-id"
+static int by_id(const char *path, uint64_t *id)
 {
-    pthread_rwlock_rdlock(&H(fi)->lock);
-    return H(fi)->f;
-}
-static void drop(const struct fuse_file_info *fi) { pthread_rwlock_unlock(&H(fi)->lock); }
-
-/* After a rename of from to to: every open file at from, or below it when
- * from was a directory, is opened again at its new name. */
-static void follow_rename(const char *from, const char *to)
-{
-    size_t fl = strlen(from);
-    pthread_mutex_lock(&open_lock);
-    for (struct bfs_fh *h = open_files.next; h != &open_files; h = h->next) {
-        const char *p = benchfs_file_path(h->f);
-        if (strncmp(p, from, fl) || (p[fl] && p[fl] != '/'))
-            continue;
-        char np[4096];
-        if (snprintf(np, sizeof(np), "%s%s", to, p + fl) >= (int)sizeof(np))
-            continue;
-        benchfs_file_t *nf;
-        int flags = benchfs_file_flags(h->f) & ~(O_CREAT | O_EXCL | O_TRUNC);
-        int rc = benchfs_open(fs(), np, flags, 0, &nf);
-        if (rc < 0) {
-            bfs_warn("renamed open file %s -> %s: cannot open it again: %s", p, np, strerror(-rc));
-            continue;
-        }
-        pthread_rwlock_wrlock(&h->lock);
-        benchfs_file_t *old = h->f;
-        h->f = nf;
-        pthread_rwlock_unlock(&h->lock);
-        benchfs_close(old); /* its name is gone: errors mean nothing here */
+    size_t dl = sizeof(BY_ID_DIR) - 1;
+    if (!path || strncmp(path, BY_ID_DIR "/", dl + 1))
+        return 0;
+    const char *h = path + dl + 1;
+    uint64_t v = 0;
+    int n = 0;
+    for (; *h && n <= 16; h++, n++) {
+        int d = *h >= '0' && *h <= '9' ? *h - '0' : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
     }
-    pthread_mutex_unlock(&open_lock);
+    if (n != 16 || !v)
+        return 0;
+    *id = v;
+    return 1;
 }
+static int is_by_id_dir(const char *path) { return path && !strcmp(path, BY_ID_DIR); }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -159,12 +139,27 @@ static void slow_remember(uint64_t h)
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     if (fi) {
-        int rc = benchfs_fstat(hold(fi), st);
-        drop(fi);
+        int rc = benchfs_fstat(F(fi), st);
         return bfs_fuse_err(rc);
     }
     if (!path)
         return -ENOENT;
+    uint64_t id;
+    if (is_by_id_dir(path)) {
+        memset(st, 0, sizeof(*st));
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+        return 0;
+    }
+    if (by_id(path, &id)) {
+        benchfs_file_t *f;
+        int rc = benchfs_open_id(fs(), id, O_RDONLY, &f);
+        if (rc == 0) {
+            rc = benchfs_fstat(f, st);
+            benchfs_close(f);
+        }
+        return bfs_fuse_err(rc == -ESTALE ? -ENOENT : rc);
+    }
     uint64_t h = path_hash(path);
     if (slow_recently(h))
         return -ETIMEDOUT;
@@ -179,7 +174,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 static int op_access(const char *path, int mask)
 {
     struct stat st;
-    int rc = benchfs_stat(fs(), path, &st);
+    int rc = op_getattr(path, &st, NULL); /* also the by-id names */
     if (rc < 0 || mask == F_OK)
         return bfs_fuse_err(rc);
     const struct fuse_context *c = fuse_get_context();
@@ -212,22 +207,22 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
         if (rc != -ENOENT)
             return bfs_fuse_err(rc);
     }
-    int rc = benchfs_rename(fs(), from, to);
-    if (rc == 0)
-        follow_rename(from, to);
-    return bfs_fuse_err(rc);
+    return bfs_fuse_err(benchfs_rename(fs(), from, to));
 }
+
+static int op_link(const char *from, const char *to) { return bfs_fuse_err(benchfs_link(fs(), from, to)); }
 
 /* Not in the client API (yet): the errno POSIX gives for a file system
  * that does not support the kind of node. */
 static int op_symlink(const char *target, const char *path) { return -EPERM; }
-static int op_link(const char *from, const char *to) { return -EPERM; }
 static int op_mknod(const char *path, mode_t mode, dev_t dev) { return -EPERM; }
 /* No symlinks exist (getattr never says S_IFLNK). */
 static int op_readlink(const char *path, char *buf, size_t len) { return -EINVAL; }
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+    if (fi)
+        return bfs_fuse_err(benchfs_fchmod(F(fi), mode));
     if (!path)
         return -ENOENT;
     return bfs_fuse_err(benchfs_chmod(fs(), path, mode));
@@ -240,8 +235,7 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
     struct stat st;
     int rc;
     if (fi) {
-        rc = benchfs_fstat(hold(fi), &st);
-        drop(fi);
+        rc = benchfs_fstat(F(fi), &st);
     } else {
         rc = benchfs_stat(fs(), path, &st);
     }
@@ -255,15 +249,15 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
     if (fi) {
-        int rc = benchfs_ftruncate(hold(fi), size);
-        drop(fi);
-        return bfs_fuse_err(rc);
+        return bfs_fuse_err(benchfs_ftruncate(F(fi), size));
     }
     return bfs_fuse_err(benchfs_truncate(fs(), path, size));
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
+    if (fi)
+        return bfs_fuse_err(benchfs_futimens(F(fi), tv));
     if (!path)
         return -ENOENT;
     return bfs_fuse_err(benchfs_utimens(fs(), path, tv));
@@ -273,22 +267,14 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
  * mode, O_CREAT, O_EXCL, O_TRUNC, O_APPEND. */
 static int do_open(const char *path, int flags, mode_t mode, struct fuse_file_info *fi)
 {
-    struct bfs_fh *h = calloc(1, sizeof(*h));
-    if (!h)
-        return -ENOMEM;
-    int rc = benchfs_open(fs(), path, flags, mode, &h->f);
-    if (rc < 0) {
-        free(h);
-        return bfs_fuse_err(rc);
-    }
-    pthread_rwlock_init(&h->lock, NULL);
-    pthread_mutex_lock(&open_lock);
-    h->next = open_files.next;
-    h->prev = &open_files;
-    open_files.next->prev = h;
-    open_files.next = h;
-    pthread_mutex_unlock(&open_lock);
-    fi->fh = (uint64_t)(uintptr_t)h;
+    benchfs_file_t *f;
+    uint64_t id;
+    int rc = by_id(path, &id) ? (flags & (O_CREAT | O_TRUNC) ? -EPERM
+                                 : benchfs_open_id(fs(), id, flags & (O_ACCMODE | O_APPEND), &f))
+                              : benchfs_open(fs(), path, flags, mode, &f);
+    if (rc < 0)
+        return bfs_fuse_err(rc == -ESTALE ? -ENOENT : rc);
+    fi->fh = (uint64_t)(uintptr_t)f;
     fi->direct_io = !ctx()->page_cache;
     fi->keep_cache = 0; /* --page-cache: what was cached before is dropped */
     return 0;
@@ -304,23 +290,10 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     return do_open(path, fi->flags | O_CREAT, mode, fi);
 }
 
-/* Work-around for the client API (reported, not fixed here): a
- * benchfs_file_t remembers the size it last saw and trusts it. After another
- * client (a preloaded process, another node, a path-based truncate here)
- * shrinks the file, a read below the remembered size returns zeros instead
- * of end of file, and a write below it does not grow the file again, so its
- * data ends up beyond end of file. benchfs_fstat refreshes the remembered
- * size: one metadata RPC more per read and write request. */
-static int refresh(benchfs_file_t *f)
-{
-    struct stat st;
-    return benchfs_fstat(f, &st);
-}
-
 static int op_read(const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi)
 {
-    benchfs_file_t *f = hold(fi);
-    int rc = refresh(f);
+    benchfs_file_t *f = F(fi);
+    int rc = 0;
     size_t got = 0;
     while (rc == 0 && got < len) {
         ssize_t r = benchfs_pread(f, buf + got, len - got, off + (off_t)got);
@@ -330,7 +303,6 @@ static int op_read(const char *path, char *buf, size_t len, off_t off, struct fu
             break;
         got += (size_t)r;
     }
-    drop(fi);
     return got ? (int)got : bfs_fuse_err(rc);
 }
 
@@ -349,28 +321,15 @@ static ssize_t write_all(benchfs_file_t *f, const char *buf, size_t len, off_t o
 }
 
 /* O_APPEND: the kernel writes at the size it last saw, which another node
- * or a preloaded process may have changed since. The API has no append, so
- * an append goes at the size the metadata server has now: exact among the
- * writers of this daemon (serialised here), not atomic against writers
- * elsewhere. */
-static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
-
+ * or a preloaded process may have changed since: the bytes go where the
+ * file's metadata server reserves them (benchfs_append), atomic against
+ * every appender on every node. */
 static int op_write(const char *path, const char *buf, size_t len, off_t off,
                     struct fuse_file_info *fi)
 {
-    benchfs_file_t *f = hold(fi);
-    ssize_t r;
-    if (benchfs_file_flags(f) & O_APPEND) {
-        pthread_mutex_lock(&append_lock);
-        struct stat st;
-        int rc = benchfs_fstat(f, &st);
-        r = rc < 0 ? rc : write_all(f, buf, len, st.st_size);
-        pthread_mutex_unlock(&append_lock);
-    } else {
-        int rc = refresh(f);
-        r = rc < 0 ? rc : write_all(f, buf, len, off);
-    }
-    drop(fi);
+    benchfs_file_t *f = F(fi);
+    ssize_t r = benchfs_file_flags(f) & O_APPEND ? benchfs_append(f, buf, len, NULL)
+                                                 : write_all(f, buf, len, off);
     return r < 0 ? bfs_fuse_err(r) : (int)r;
 }
 
@@ -379,22 +338,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi) { return 0; }
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
-    struct bfs_fh *h = H(fi);
-    pthread_mutex_lock(&open_lock);
-    h->prev->next = h->next;
-    h->next->prev = h->prev;
-    pthread_mutex_unlock(&open_lock);
-    int rc = benchfs_close(h->f); /* no other use: the kernel's last reference */
-    pthread_rwlock_destroy(&h->lock);
-    free(h);
-    return bfs_fuse_err(rc);
+    return bfs_fuse_err(benchfs_close(F(fi))); /* the kernel's last reference */
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-    int rc = benchfs_fsync(hold(fi));
-    drop(fi);
-    return bfs_fuse_err(rc);
+    return bfs_fuse_err(benchfs_fsync(F(fi)));
 }
 
 static int op_statfs(const char *path, struct statvfs *st)
@@ -456,11 +405,10 @@ static int op_fallocate(const char *path, int mode, off_t off, off_t len,
     if (mode & FALLOC_FL_KEEP_SIZE)
         return 0;
     struct stat st;
-    benchfs_file_t *f = hold(fi);
+    benchfs_file_t *f = F(fi);
     int rc = benchfs_fstat(f, &st);
     if (rc == 0 && off + len > st.st_size)
         rc = benchfs_ftruncate(f, off + len);
-    drop(fi);
     return bfs_fuse_err(rc);
 }
 
@@ -480,21 +428,7 @@ static ssize_t op_copy_file_range(const char *pin, struct fuse_file_info *fin, o
         return -ENOMEM;
     size_t done = 0;
     ssize_t r = 0;
-    /* Both read-locked: a rename waits for the copy (lock order: the lower
-     * address first, for a copy within one file and two copies crossing). */
-    const struct fuse_file_info *a = H(fin) < H(fout) ? fin : fout;
-    const struct fuse_file_info *b = a == fin ? fout : fin;
-    benchfs_file_t *src, *dst;
-    hold(a);
-    if (H(b) != H(a))
-        hold(b);
-    src = H(fin)->f;
-    dst = H(fout)->f;
-    int rc = refresh(src);
-    if (rc == 0)
-        rc = refresh(dst);
-    if (rc < 0)
-        r = rc, len = 0;
+    benchfs_file_t *src = F(fin), *dst = F(fout);
     while (done < len) {
         size_t n = len - done < piece ? len - done : piece;
         r = benchfs_pread(src, buf, n, oin + (off_t)done);
@@ -509,9 +443,6 @@ static ssize_t op_copy_file_range(const char *pin, struct fuse_file_info *fin, o
         if ((size_t)w < n)
             break;
     }
-    if (H(b) != H(a))
-        drop(b);
-    drop(a);
     free(buf);
     if (done == 0 && r < 0)
         return bfs_fuse_err(r);

@@ -95,17 +95,46 @@ static void move_fd(int fd, struct bfs_ofile *of, void *arg)
     bfs_pl_release(fd);
 }
 
+/* Whether path (inside BenchFS) names the file with this id now. */
+static int names_file(const char *path, uint64_t id)
+{
+    benchfs_t *fs = bfs_pl_fs();
+    struct stat st;
+    return fs && benchfs_stat(fs, path, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == id;
+}
+
+/* The description's file opened through the mount. By its path while that
+ * still names the file (one kernel inode for every process that opens the
+ * path, so fcntl locks and shared mappings meet), checked before and after
+ * the open; else by the mount's id name (MOUNT/.benchfs-id/<hex>,
+ * fuse/fuse_ops.c), so that a rename or unlink since the open never hands
+ * over another file. Directories and O_PATH descriptors go by path. */
+static int open_in_mount(const struct bfs_ofile *of, int fl)
+{
+    char host[2 * BFS_PATH_MAX];
+    snprintf(host, sizeof(host), "%s%s", bfs_pl_mount(), strcmp(of->path, "/") ? of->path : "");
+    if (of->is_dir || (of->flags & O_PATH) || !of->file)
+        return REAL(open)(host, fl);
+    uint64_t id = benchfs_file_id(of->file);
+    if (of->path[0] && names_file(of->path, id)) {
+        int kfd = REAL(open)(host, fl);
+        if (kfd < 0 || names_file(of->path, id))
+            return kfd;
+        REAL(close)(kfd); /* renamed between the check and the open */
+    }
+    snprintf(host, sizeof(host), "%s/.benchfs-id/%016llx", bfs_pl_mount(), (unsigned long long)id);
+    return REAL(open)(host, fl);
+}
+
 int bfs_pl_to_fuse(int fd)
 {
     struct bfs_ofile *of = bfs_pl_get(fd);
     if (!of)
         return -EBADF;
-    char host[2 * BFS_PATH_MAX];
-    snprintf(host, sizeof(host), "%s%s", bfs_pl_mount(), strcmp(of->path, "/") ? of->path : "");
     int fl = (of->flags & O_PATH) ? O_PATH
              : of->is_dir        ? O_RDONLY | O_DIRECTORY
                                  : of->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
-    int kfd = REAL(open)(host, fl | O_CLOEXEC);
+    int kfd = open_in_mount(of, fl | O_CLOEXEC);
     if (kfd < 0) {
         int err = errno;
         bfs_pl_put(of);
@@ -172,16 +201,21 @@ struct prep {
     int err;
 };
 
-/* Which descriptions may reach another process: those with a descriptor
- * that survives exec. Under FUSE they move to the kernel; otherwise (and
- * close-on-exec ones in both modes) their offset moves to shared memory,
- * where a forked child shares it. */
+/* After fork every description is shared with the child, which may hand
+ * its copy to the kernel (dup2 onto fd 0-2, exec with it inherited, mmap,
+ * a lock): from then on the child moves the kernel description's offset,
+ * which this process's library could not see. So under FUSE every file
+ * description moves to the kernel before the fork, close-on-exec ones too
+ * (Python's subprocess passes its O_CLOEXEC files as the child's stdio),
+ * and parent and child share one kernel offset as POSIX says; the parent's
+ * later I/O on those files goes through the mount (files opened after the
+ * fork keep the fast path). Without FUSE, and for directories, the offset
+ * moves to shared memory instead, where a child that keeps the library
+ * shares it. */
 static void prep_fd(int fd, struct bfs_ofile *of, void *arg)
 {
     struct prep *p = arg;
-    int fdfl = REAL(fcntl)(fd, F_GETFD);
-    int inherit = fdfl >= 0 && !(fdfl & FD_CLOEXEC);
-    if (p->fuse && inherit) {
+    if (p->fuse && !of->is_dir) {
         if (bfs_pl_to_fuse(fd) == 0)
             return;
     }

@@ -117,6 +117,45 @@ assert not left, left
 print("rename/unlink of open files ok")
 PY
 peer ls / | grep -q fuse_hidden && fail "the API sees a hidden file after the last close"
+# An open descriptor on the mount names its file, not its path: renamed by
+# the API (a preloaded process, another node) and replaced by a new file of
+# the old name, its writes still go to the renamed file.
+exec 5<>"$M/moved"
+echo one >&5
+peer mv /moved /moved2 || fail "peer mv"
+peer write /moved 0 "newcomer" || fail "peer write newcomer"
+echo two >&5
+exec 5>&-
+[ "$(cat "$M/moved2")" = "$(printf 'one\ntwo')" ] || fail "a write through an open descriptor missed its renamed file"
+[ "$(cat "$M/moved")" = newcomer ] || fail "a write through an open descriptor hit the new file of the old name"
+
+# Files by id (what the preload library uses to hand over a descriptor whose
+# path changed): MOUNT/.benchfs-id/<16 hex digits> is the file, whatever its
+# names; gone with its last name; not listed.
+ino=$(peer ino /moved2) || fail "peer ino"
+byid="$M/.benchfs-id/$(printf %016x "$ino")"
+[ "$(cat "$byid")" = "$(printf 'one\ntwo')" ] || fail "the file by id"
+echo three >> "$byid" || fail "append by id"
+[ "$(peer cat /moved2 | tail -1)" = three ] || fail "a write by id missed the file"
+ls -a "$M" | grep -q benchfs-id && fail "the by-id directory is listed"
+peer mv /moved2 /moved3 && [ "$(head -1 "$byid")" = one ] || fail "the file by id after a rename"
+rm "$M/moved3"
+[ -e "$byid" ] && fail "a removed file is still there by id"
+[ -e "$M/.benchfs-id/0000000000000000" ] && fail "id 0 exists"
+cat "$M/.benchfs-id/zz" 2>/dev/null && fail "a malformed id opened something"
+
+# O_APPEND through the mount and through the API at once: atomic on both
+# sides (the mount appends with benchfs_append), every line once and whole.
+pids=
+for t in m1 m2; do
+    (for i in $(seq 0 299); do echo "$t $i"; done >> "$M/app") & pids="$pids $!"
+done
+for t in a1 a2; do peer append /app "$t" 300 & pids="$pids $!"; done
+for p in $pids; do wait "$p" || fail "an appender failed"; done
+[ "$(wc -l < "$M/app")" = 1200 ] || fail "appends lost: $(wc -l < "$M/app") lines of 1200"
+for t in m1 m2 a1 a2; do
+    [ "$(grep -c "^$t [0-9]*$" "$M/app")" = 300 ] || fail "appender $t: lines lost or torn"
+done
 stop_fuse
 [ "$FUSE_STATUS" = 0 ] || fail "benchfs-fuse exited with $FUSE_STATUS"
 echo "PASS: fuse_coherence"

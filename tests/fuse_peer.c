@@ -7,6 +7,9 @@
  *   fuse_peer truncate PATH SIZE
  *   fuse_peer size PATH                st_size on stdout
  *   fuse_peer ls PATH                  the names in a directory, one a line
+ *   fuse_peer mv PATH NEWPATH          rename
+ *   fuse_peer ino PATH                 st_ino (the file id) on stdout
+ *   fuse_peer append PATH TAG N        N lines "TAG i" appended (O_APPEND)
  * Exit 0, or 1 with the error on stderr. */
 #include "client/benchfs.h"
 
@@ -25,7 +28,7 @@ static int fail(const char *what, int rc)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: fuse_peer write|cat|truncate|size|ls PATH [ARGS]\n");
+        fprintf(stderr, "usage: fuse_peer write|cat|truncate|size|ls|mv|ino|append PATH [ARGS]\n");
         return 2;
     }
     const char *cmd = argv[1], *path = argv[2];
@@ -63,6 +66,26 @@ int main(int argc, char **argv)
         rc = benchfs_stat(fs, path, &st);
         if (rc == 0)
             printf("%lld\n", (long long)st.st_size);
+    } else if (!strcmp(cmd, "mv") && argc == 4) {
+        rc = benchfs_rename(fs, path, argv[3]);
+    } else if (!strcmp(cmd, "ino")) {
+        struct stat st;
+        rc = benchfs_stat(fs, path, &st);
+        if (rc == 0)
+            printf("%llu\n", (unsigned long long)st.st_ino);
+    } else if (!strcmp(cmd, "append") && argc == 5) {
+        rc = benchfs_open(fs, path, O_WRONLY | O_CREAT | O_APPEND, 0644, &f);
+        if (rc < 0)
+            return fail(path, rc);
+        for (int i = 0; i < atoi(argv[4]) && rc >= 0; i++) {
+            char line[128];
+            int n = snprintf(line, sizeof(line), "%s %d\n", argv[3], i);
+            ssize_t w = benchfs_append(f, line, (size_t)n, NULL);
+            rc = w == n ? 0 : w < 0 ? (int)w : -5;
+        }
+        int c = benchfs_close(f);
+        if (rc == 0)
+            rc = c;
     } else if (!strcmp(cmd, "ls")) {
         benchfs_dir_t *d;
         rc = benchfs_opendir(fs, path, &d);

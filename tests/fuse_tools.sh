@@ -120,9 +120,20 @@ st=0; for p in $pids; do wait "$p" || st=1; done
 for i in 1 2 3 4; do cmp "$L/par" "$M/par$i" || fail "parallel copy $i differs"; done
 cmp "$L/par" "$M/shared" || fail "the shared file written in two halves at once differs"
 
+# Hard links: two names of one file; data shared, removing one keeps the other.
+echo linked > "$M/hl1"
+ln "$M/hl1" "$M/hl2" || fail "link"
+[ "$(stat -c %h "$M/hl2")" = 2 ] || fail "nlink after link: $(stat -c %h "$M/hl2")"
+echo more >> "$M/hl2"
+[ "$(cat "$M/hl1")" = "$(printf 'linked\nmore')" ] || fail "data not shared between hard links"
+rm "$M/hl1"
+[ "$(cat "$M/hl2")" = "$(printf 'linked\nmore')" ] && [ "$(stat -c %h "$M/hl2")" = 1 ] ||
+    fail "the other name after removing one"
+ln "$M/hl2" "$M/hl2" 2>/dev/null && fail "link over an existing name succeeded"
+rm "$M/hl2"
+
 # Not supported yet: a clear errno, not silence.
 ln -s x "$M/sym" 2>/dev/null && fail "symlink succeeded"
-ln "$M/r1" "$M/hard" 2>/dev/null && fail "link succeeded"
 mkfifo "$M/fifo" 2>/dev/null && fail "mkfifo succeeded"
 python3 -c "import os,errno,sys
 try: os.symlink('x', sys.argv[1]+'/sym')

@@ -31,6 +31,30 @@ if [ -x /bin/busybox ]; then
     /bin/busybox cat group > st2 && same st2 "$(printf 'a\nb\nc')" "busybox cat reads the mount"
 fi
 exec 3> fd3; echo one >&3; /bin/echo two >&3; exec 3>&-; same fd3 "$(printf 'one\ntwo')" "exec 3> f"
+# A descriptor whose file was renamed and replaced since the open (with no
+# fork in between, which would have handed it over already) goes to the
+# kernel as that file (by its id), not as the new file of the old name.
+timeout 60 python3 - <<'PY' || fail "hand-over of a renamed file"
+import os, subprocess
+fd = os.open("rn", os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b"old"); os.lseek(fd, 0, 0)
+os.rename("rn", "rn2")
+with open("rn", "w") as f: f.write("new")
+out = subprocess.run(["/bin/cat"], stdin=fd, stdout=subprocess.PIPE, check=True).stdout
+assert out == b"old", out
+subprocess.run(["/bin/sh", "-c", "echo second >&0"], stdin=fd, check=True)
+os.close(fd)
+assert open("rn2").read() == "oldsecond\n", open("rn2").read()
+assert open("rn").read() == "new", "the new file of the old name was touched"
+# One offset for parent and child (the file is O_CLOEXEC in Python; the child
+# gets it as stdout): header, the child's output, trailer, in order.
+with open("hdr", "w") as f:
+    f.write("header\n"); f.flush()
+    subprocess.run(["/bin/echo", "child"], stdout=f, check=True)
+    f.write("trailer\n")
+assert open("hdr").read() == "header\nchild\ntrailer\n", repr(open("hdr").read())
+PY
+ok "a child gets the renamed file (by id) through an inherited descriptor, not the new file of the old name; parent and child share one offset"
 seq 1 5000 > seq; [ "$(sha256sum < seq)" = "$(seq 1 5000 | sha256sum)" ] || fail "seq > f"; ok "seq > f"
 sort -rn seq -o sorted; [ "$(head -1 sorted)" = 5000 ] || fail "sort -o"; ok "sort -o"
 timeout 60 python3 - <<'PY' || fail "python mmap"
