@@ -55,7 +55,10 @@ EXTRA_DIST += tests/run_lib.sh tests/tool_cmds.sh tests/run_exit.sh tests/run_si
 	tests/run_stage.sh tests/run_mpi_job.sh tests/run_server_death.sh
 if HAVE_MPI
 TESTS += tests/run_mpi_job.sh
+# A real Slurm of this machine (slurm-wlm, munge): sbatch, salloc, srun --mpi=pmix.
+TESTS += tests/slurm_jobs.sh
 endif
+EXTRA_DIST += tests/slurm_lib.sh tests/slurm_jobs.sh
 
 # Failure, limit and security tests (docs/PROMISES.md says what each proves).
 check_PROGRAMS += tests/fault_client tests/lc_client
