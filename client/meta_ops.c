@@ -334,6 +334,13 @@ int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
     uint64_t bsize = 4096;
     out->f_bsize = out->f_frsize = bsize;
     for (unsigned i = 0; i < n; i++) {
+        /* Servers whose directories share a file system (same node, same
+         * device) count it once. */
+        int seen = 0;
+        for (unsigned j = 0; j < i && !seen && st[i].host && st[i].dev; j++)
+            seen = st[j].host == st[i].host && st[j].dev == st[i].dev;
+        if (seen)
+            continue;
         /* Servers may sit on file systems of different block sizes. */
         out->f_blocks += st[i].blocks * st[i].bsize / bsize;
         out->f_bfree += st[i].bfree * st[i].bsize / bsize;

@@ -165,13 +165,19 @@ _Static_assert(offsetof(struct bfs_inode, size) == 8 && offsetof(struct bfs_inod
  * name length, the name's bytes (no NUL), in name order. */
 #define BFS_DIRPAGE_ENTRY_HDR 3u
 
+/* A server's backing file system. host (a hash of the node's boot id) and
+ * dev (st_dev of the server's directory) name that file system, so that
+ * servers sharing one disk count it once in a sum. */
 struct bfs_statfs {
     uint64_t bsize;
     uint64_t blocks, bfree, bavail;
     uint64_t files, ffree;
     uint64_t inodes_used;
+    uint64_t host, dev;
 };
-_Static_assert(sizeof(struct bfs_statfs) == 56, "bfs_statfs crosses the network");
-_Static_assert(offsetof(struct bfs_statfs, inodes_used) == 48, "bfs_statfs layout");
+_Static_assert(sizeof(struct bfs_statfs) == 72, "bfs_statfs crosses the network");
+_Static_assert(offsetof(struct bfs_statfs, inodes_used) == 48 && offsetof(struct bfs_statfs, host) == 56 &&
+                   offsetof(struct bfs_statfs, dev) == 64,
+               "bfs_statfs layout");
 
 #endif

@@ -32,7 +32,8 @@ int cmd_df(struct tool *t, int argc, char **argv)
            human_size(size, a, sizeof(a)), human_size(used, b, sizeof(b)),
            human_size(avail, d, sizeof(d)), size ? 100.0 * (double)used / (double)size : 0.0,
            (unsigned long long)sv.f_files, (unsigned long long)sv.f_ffree);
-    printf("(summed over the file systems holding the servers' directories; chunk size %llu)\n",
+    printf("(summed over the file systems holding the servers' directories, each counted once; "
+           "chunk size %llu)\n",
            (unsigned long long)benchfs_chunk_size(t->fs));
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "../common/path.h"
 #include "../common/placement.h"
 #include "../common/proto.h"
+#include "../rpc/rpc_proc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -650,9 +651,11 @@ static int h_statfs(bfs_rpc_req_t *req, void *arg)
         reply_status(req, -errno);
         return BFS_RPC_DONE;
     }
+    struct stat ds;
     struct bfs_statfs st = {
         .bsize = v.f_frsize, .blocks = v.f_blocks, .bfree = v.f_bfree,
         .bavail = v.f_bavail, .files = v.f_files, .ffree = v.f_ffree,
+        .host = bfs_rpc_boot_hash(), .dev = stat(s->dir, &ds) == 0 ? (uint64_t)ds.st_dev : 0,
     };
     uint64_t files = 0;
     bfs_meta_count(s->meta, &st.inodes_used);

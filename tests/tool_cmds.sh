@@ -13,6 +13,14 @@ grep -q "^server 0: up" "$T/ping" && grep -q "^server 1: up" "$T/ping" && grep -
 B df >"$T/df" || fail "df"
 cat "$T/df"
 awk 'NR == 2 && $1 == 2 { ok = 1 } END { exit !ok }' "$T/df" || fail "df: server count"
+# Both servers' directories are on one file system: its size counts once
+# (statfs through the library against the directory's own, in bytes).
+sizes=$(with_preload python3 -c 'import os, sys
+a = os.statvfs("/benchfs"); b = os.statvfs(sys.argv[1])
+print(a.f_blocks * a.f_frsize, b.f_blocks * b.f_frsize)' "$T/dir") || fail "statvfs"
+set -- $sizes
+[ "$1" = "$2" ] || fail "statfs counts the servers' shared disk more than once: $1 bytes, the disk has $2"
+grep -q "each counted once" "$T/df" || fail "df does not say how it sums"
 
 # mkdir
 B mkdir -p /benchfs/a/b/c || fail "mkdir -p"
