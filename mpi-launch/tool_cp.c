@@ -37,7 +37,9 @@ struct copier {
     size_t next;              /* next job (atomic) */
     uint64_t done_bytes;      /* atomic */
     size_t done_files;        /* atomic: first jobs of files finished */
-    int running;              /* threads still working (atomic) */
+    int running;              /* threads still working (under mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t idle;      /* running reached 0 */
 };
 
 static void report(struct copier *cp, const struct tpath *p, const char *what, int err)
@@ -237,7 +239,10 @@ static void *worker(void *arg)
         run_job(cp, &cp->v[i], buf);
     }
     free(buf);
-    __atomic_sub_fetch(&cp->running, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&cp->mu);
+    if (--cp->running == 0)
+        pthread_cond_signal(&cp->idle);
+    pthread_mutex_unlock(&cp->mu);
     return NULL;
 }
 
@@ -248,15 +253,24 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One line, rewritten in place: bytes, files, rate and the time left at
+ * that rate (only on a terminal: copy_all). */
 static void progress(struct copier *cp, double t0, int final)
 {
-    char a[32], b[32], r[32];
+    char a[32], b[32], r[32], eta[32] = "";
     uint64_t done = __atomic_load_n(&cp->done_bytes, __ATOMIC_RELAXED);
     double dt = now_s() - t0;
-    fprintf(stderr, "\r%s of %s, %zu of %zu files, %s/s   %s",
+    double rate = dt > 0 ? (double)done / dt : 0;
+    if (!final && rate > 0 && cp->total > done) {
+        unsigned long left = (unsigned long)((double)(cp->total - done) / rate + 0.5);
+        snprintf(eta, sizeof(eta), ", ETA %lu:%02lu", left / 60, left % 60);
+    } else if (final) {
+        snprintf(eta, sizeof(eta), " in %.1f s", dt);
+    }
+    fprintf(stderr, "\r%s of %s, %zu of %zu files, %s/s%s   %s",
             human_size(done, a, sizeof(a)), human_size(cp->total, b, sizeof(b)),
             __atomic_load_n(&cp->done_files, __ATOMIC_RELAXED), cp->files,
-            human_size(dt > 0 ? (uint64_t)((double)done / dt) : 0, r, sizeof(r)), final ? "\n" : "");
+            human_size((uint64_t)rate, r, sizeof(r)), eta, final ? "\n" : "");
 }
 
 static int copy_all(struct copier *cp, int nthreads)
@@ -268,25 +282,48 @@ static int copy_all(struct copier *cp, int nthreads)
         return -ENOMEM;
     double t0 = now_s();
     int started = 0;
+    pthread_mutex_init(&cp->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cp->idle, &ca);
+    pthread_condattr_destroy(&ca);
     cp->running = nthreads;
     for (; started < nthreads; started++)
         if (pthread_create(&th[started], NULL, worker, cp) != 0)
             break;
-    __atomic_sub_fetch(&cp->running, nthreads - started, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&cp->mu);
+    cp->running -= nthreads - started;
+    pthread_mutex_unlock(&cp->mu);
     if (started == 0)
         worker(cp);
+    /* Wake at the end at once (a copy of small files takes milliseconds),
+     * and every 200 ms to redraw the progress line on a terminal. */
     int tty = isatty(STDERR_FILENO), shown = 0;
-    while (__atomic_load_n(&cp->running, __ATOMIC_ACQUIRE) > 0) {
-        nanosleep(&(struct timespec){0, 200000000}, NULL);
-        if (tty && now_s() - t0 > 1.0) {
+    pthread_mutex_lock(&cp->mu);
+    while (cp->running > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&cp->idle, &cp->mu, &ts);
+        if (cp->running > 0 && tty && now_s() - t0 > 1.0) {
+            pthread_mutex_unlock(&cp->mu);
             progress(cp, t0, 0);
             shown = 1;
+            pthread_mutex_lock(&cp->mu);
         }
     }
+    pthread_mutex_unlock(&cp->mu);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     if (shown)
         progress(cp, t0, 1);
+    pthread_cond_destroy(&cp->idle);
+    pthread_mutex_destroy(&cp->mu);
     free(th);
     return 0;
 }

@@ -41,7 +41,7 @@ tests/bench/bfs_io500: $(srcdir)/tests/bench/bfs_io500.c
 CLEANFILES += tests/bench/bfs_io500
 endif
 EXTRA_DIST += tests/bench/bfs_io500.c tests/bench/run-io500.sh tests/bench/io500_report.py \
-	tests/bench/run-ior-mdtest.sh tests/bench/run-ab.sh
+	tests/bench/run-ior-mdtest.sh tests/bench/run-ab.sh tests/bench/run-stage.sh
 tests_preload_posix_test_LDADD = -lpthread
 EXTRA_DIST += tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh \
 	tests/conformance_fsx.sh tests/conformance_lib.sh tests/conformance_pjdfstest.sh tests/pjdfstest.expected

@@ -44,7 +44,8 @@ SRC="$T/src"; mkdir -p "$SRC/d1/d2" "$SRC/emptydir"
 for i in $(seq 1 30); do head -c $((i * 4099)) /dev/urandom >"$SRC/d1/f$i"; done
 head -c 3000000 /dev/urandom >"$SRC/d1/d2/big"
 : >"$SRC/zero"
-B cp -r "$SRC" /benchfs/a/tree || fail "cp -r in"
+B cp -r "$SRC" /benchfs/a/tree 2>"$T/cp.err" || fail "cp -r in"
+[ -s "$T/cp.err" ] && fail "cp printed on a stderr that is not a terminal: $(cat "$T/cp.err")"
 [ "$(B ls /benchfs/a/tree | tr '\n' ' ')" = "d1 emptydir zero " ] || fail "ls after cp -r: $(B ls /benchfs/a/tree)"
 B stat /benchfs/a/tree/d1/d2/big >"$T/stat" || fail "stat"
 grep -q "Type: regular file" "$T/stat" && grep -q "Size: 3000000" "$T/stat" &&
@@ -102,6 +103,19 @@ grep -q "DOWN" "$T/ping" && grep -q "1 of 2 servers answered" "$T/ping" || { cat
 B ping -q || fail "ping after the server continued"
 
 # shutdown: servers exit, registry gone; afterwards commands fail clearly.
+# On a terminal, a copy that lasts more than a second shows bytes, files,
+# rate and ETA, and ends with the total time (script(1) gives it a pty).
+head -c $((400 << 20)) /dev/urandom >"$T/big"
+t0=$SECONDS
+script -qec "timeout 120 $BFSTOOL cp -j 1 $T/big /benchfs/big" /dev/null >"$T/tty.out" 2>&1 || { cat "$T/tty.out"; fail "cp on a terminal"; }
+if [ $((SECONDS - t0)) -ge 3 ]; then
+    grep -aq "MiB of 400.0 MiB, [01] of 1 files, .*/s, ETA [0-9]*:[0-9][0-9]" "$T/tty.out" || { cat -v "$T/tty.out"; fail "no progress line with ETA"; }
+    grep -aq "1 of 1 files, .*/s in [0-9.]* s" "$T/tty.out" || { cat -v "$T/tty.out"; fail "no final progress line"; }
+else
+    echo "# cp of 400 MiB took under 3 s: progress line not checked"
+fi
+B rm /benchfs/big || fail "rm big"
+rm -f "$T/big"
 B shutdown || fail "shutdown"
 for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$SERVER_PID" 2>/dev/null && fail "servers still run after shutdown"
