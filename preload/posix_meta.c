@@ -284,9 +284,27 @@ int chmod(const char *path, mode_t mode)
     PATH_CALL(AT_FDCWD, path, REAL(chmod)(path, mode), benchfs_chmod(fs, fp, mode));
 }
 
+/* fchmodat(AT_SYMLINK_NOFOLLOW): a symlink's mode cannot change on Linux
+ * (EOPNOTSUPP, which tar and cp -a expect and ignore); others as chmod. */
+static int lchmod_fs(benchfs_t *fs, const char *fp, mode_t mode)
+{
+    struct stat st;
+    int rc = benchfs_lstat(fs, fp, &st);
+    if (rc < 0)
+        return rc;
+    return S_ISLNK(st.st_mode) ? -EOPNOTSUPP : benchfs_chmod(fs, fp, mode);
+}
+
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    PATH_CALL_DIRFD(path, REAL(fchmodat)(dirfd, path, mode, flags), benchfs_chmod(fs, fp, mode));
+    PATH_CALL_DIRFD(path, REAL(fchmodat)(dirfd, path, mode, flags),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? lchmod_fs(fs, fp, mode)
+                                                  : benchfs_chmod(fs, fp, mode));
+}
+
+int lchmod(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lchmod)(path, mode), lchmod_fs(fs, fp, mode));
 }
 
 int fchmod(int fd, mode_t mode)
@@ -620,6 +638,29 @@ ssize_t flistxattr(int fd, char *list, size_t n)
     if (!bfs_pl_is_ours(fd))
         return REAL(flistxattr)(fd, list, n);
     return 0;
+}
+
+/* Setting one (libacl's acl_set_file, which cp -a calls for directories)
+ * must not reach the kernel with a BenchFS path (ENOENT there): ENOTSUP,
+ * which cp and tar take as "no ACLs here". */
+int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(setxattr)(path, name, v, n, flags), -ENOTSUP);
+}
+
+int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lsetxattr)(path, name, v, n, flags), -ENOTSUP);
+}
+
+int removexattr(const char *path, const char *name)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(removexattr)(path, name), -ENOTSUP);
+}
+
+int lremovexattr(const char *path, const char *name)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lremovexattr)(path, name), -ENOTSUP);
 }
 
 int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
