@@ -91,7 +91,7 @@ int bfs_cl_name(benchfs_t *fs, const char *user, struct bfs_res *r, int *fast);
 int bfs_cl_name_retry(benchfs_t *fs, const char *user, struct bfs_res *r);
 /* 1 when the path needs no walk by its text (no "..", no trailing "/"). */
 int bfs_cl_path_is_plain(const char *p);
-/* Is the last component "." or ".."? */
+/* Is the last component "." (1) or ".." (2)? 0: neither. */
 int bfs_cl_last_is_dot(const char *p);
 /* LOOKUP of a real path (STAT for "/"), following an inode that lives
  * elsewhere: 0 and *ino (and the target of a symlink when target, of

@@ -70,7 +70,7 @@ static int on_name(benchfs_t *fs, const char *user, name_fn fn, void *arg)
     return again ? fn(fs, &r, arg) : rc;
 }
 
-/* rmdir/rename of "d/." or "d/..": EINVAL, once the path itself resolves
+/* rmdir/rename of "d/." or "d/..": err, once the path itself resolves
  * (ENOENT, ENOTDIR first, as Linux). */
 static int dot_error(benchfs_t *fs, const char *user, int err)
 {
@@ -223,8 +223,10 @@ static int rmdir_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
 
 int benchfs_rmdir(benchfs_t *fs, const char *p)
 {
-    if (p && bfs_cl_last_is_dot(p))
-        return dot_error(fs, p, -EINVAL);
+    /* As Linux: "d/." EINVAL, "d/.." ENOTEMPTY (its parent has d). */
+    int dot = p ? bfs_cl_last_is_dot(p) : 0;
+    if (dot)
+        return dot_error(fs, p, dot == 1 ? -EINVAL : -ENOTEMPTY);
     return on_name(fs, p, rmdir_fn, NULL);
 }
 

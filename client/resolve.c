@@ -55,7 +55,7 @@ static int needs_walk(const char *p)
 
 int bfs_cl_path_is_plain(const char *p) { return !needs_walk(p); }
 
-/* Is the last component of p "." or ".."? */
+/* Is the last component of p "." (1) or ".." (2)? 0: neither. */
 int bfs_cl_last_is_dot(const char *p)
 {
     size_t n = strlen(p);
@@ -65,7 +65,7 @@ int bfs_cl_last_is_dot(const char *p)
     while (i > 0 && p[i - 1] != '/')
         i--;
     size_t c = n - i;
-    return (c == 1 && p[i] == '.') || (c == 2 && p[i] == '.' && p[i + 1] == '.');
+    return (c == 1 && p[i] == '.') ? 1 : (c == 2 && p[i] == '.' && p[i + 1] == '.') ? 2 : 0;
 }
 
 int bfs_cl_lookup(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,

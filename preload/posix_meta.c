@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
@@ -701,14 +702,26 @@ ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_
 
 /* The target is stored as given; only the link's own path decides where
  * it lives. */
+/* A target that is not readable memory is EFAULT, as the kernel says: it
+ * reads the target before it looks at the new name (""), so this syscall
+ * checks the pointer without creating anything. */
+static int symlink_fs(benchfs_t *fs, const char *target, const char *fp)
+{
+    if (bfs_pl_is_null(target))
+        return -EFAULT;
+    if (syscall(SYS_symlinkat, target, AT_FDCWD, "") < 0 && errno == EFAULT)
+        return -EFAULT;
+    return benchfs_symlink(fs, target, fp);
+}
+
 int symlink(const char *target, const char *path)
 {
-    PATH_CALL(AT_FDCWD, path, REAL(symlink)(target, path), benchfs_symlink(fs, target, fp));
+    PATH_CALL(AT_FDCWD, path, REAL(symlink)(target, path), symlink_fs(fs, target, fp));
 }
 
 int symlinkat(const char *target, int dirfd, const char *path)
 {
-    PATH_CALL_DIRFD(path, REAL(symlinkat)(target, dirfd, path), benchfs_symlink(fs, target, fp));
+    PATH_CALL_DIRFD(path, REAL(symlinkat)(target, dirfd, path), symlink_fs(fs, target, fp));
 }
 
 /* Hard links inside BenchFS; between BenchFS and a local file system EXDEV,
