@@ -4,9 +4,20 @@
  * registry file (written by benchfsd, see docs/DESIGN.md) and speaks to them
  * directly; the LD_PRELOAD library libbenchfs.so is built on this API.
  *
- * Paths are absolute within the file system ("/dir/file"); ".", ".." and
- * repeated slashes are resolved lexically. Every call returns 0 (or a byte
- * count) on success and a negative errno on failure; nothing is printed.
+ * Paths are absolute within the file system ("/dir/file") and resolve as
+ * POSIX says: symbolic links in the path are followed (ELOOP after 40),
+ * ".." after a symlink goes to the parent of where the link led, a
+ * trailing "/" or "/." needs a directory (ENOTDIR). The last component is
+ * followed by benchfs_stat, benchfs_open (unless O_NOFOLLOW or
+ * O_CREAT|O_EXCL), chmod, truncate, utimens, opendir, realpath; not by
+ * benchfs_lstat, unlink, rmdir, rename, link, symlink, readlink, mkdir.
+ * A relative symlink target is relative to the link's directory; an
+ * absolute one is a host path: under the mount prefix (benchfs_set_mount)
+ * it resolves in BenchFS, elsewhere the call returns -BENCHFS_EOUTSIDE and
+ * benchfs_outside_path() gives the host path to use instead (without a
+ * mount prefix absolute targets are BenchFS paths). Every call returns 0
+ * (or a byte count) on success and a negative errno on failure; nothing is
+ * printed.
  * All calls are thread safe; a benchfs_file_t may be used from several
  * threads at once. */
 #ifndef BENCHFS_H
@@ -28,8 +39,12 @@ typedef struct benchfs benchfs_t;
 typedef struct benchfs_file benchfs_file_t;
 typedef struct benchfs_dir benchfs_dir_t;
 
+/* A path led out of BenchFS (a symlink's absolute target outside the
+ * mount prefix, or ".." above the root): not an errno value. */
+#define BENCHFS_EOUTSIDE 1000
+
 struct benchfs_dirent {
-    unsigned char type;  /* DT_REG or DT_DIR */
+    unsigned char type;  /* DT_REG, DT_DIR or DT_LNK */
     char name[256];
 };
 
@@ -40,6 +55,14 @@ void benchfs_finalize(benchfs_t *fs);
  * them) and connect anew. Open files stay usable. */
 int benchfs_after_fork_child(benchfs_t *fs);
 unsigned benchfs_nservers(const benchfs_t *fs);
+/* The host directory where BenchFS appears to programs ("/benchfs" for the
+ * preload and FUSE): absolute symlink targets under it resolve inside,
+ * others (and ".." above the root) lead out (-BENCHFS_EOUTSIDE). NULL or
+ * "": none (the default). */
+int benchfs_set_mount(benchfs_t *fs, const char *prefix);
+/* After -BENCHFS_EOUTSIDE: the host path the call should go to (this
+ * thread's, until its next call). */
+const char *benchfs_outside_path(void);
 uint64_t benchfs_chunk_size(const benchfs_t *fs);
 /* Diagnostics: how many client connections server (index) holds, from its
  * PING reply (tests count them to see that gone clients cost nothing), or a
@@ -47,7 +70,9 @@ uint64_t benchfs_chunk_size(const benchfs_t *fs);
 int benchfs_server_conns(benchfs_t *fs, unsigned server);
 
 /* flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
- * O_DIRECTORY (other flags are ignored).
+ * O_DIRECTORY, O_NOFOLLOW (a symlink as the last component: -ELOOP);
+ * other flags are ignored. O_CREAT through a dangling symlink creates its
+ * target, as Linux does; O_CREAT|O_EXCL never follows (-EEXIST).
  *
  * Sizes are the servers': a write always makes the file at least as long as
  * its end, even after another process truncated the file (no cached size
@@ -96,6 +121,18 @@ int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **f);
 int benchfs_file_set_append(benchfs_file_t *f, int on);
 
 int benchfs_stat(benchfs_t *fs, const char *path, struct stat *st);
+/* stat without following a last symlink: S_IFLNK, st_size = target length. */
+int benchfs_lstat(benchfs_t *fs, const char *path, struct stat *st);
+/* A symbolic link at linkpath holding target (1..4095 bytes, stored as
+ * given, resolved when followed). -EEXIST when linkpath exists (even a
+ * dangling symlink). */
+int benchfs_symlink(benchfs_t *fs, const char *target, const char *linkpath);
+/* The target of the symlink at path into buf (no NUL added, cut at cap,
+ * as readlink(2)): its length, -EINVAL when path is not a symlink. */
+ssize_t benchfs_readlink(benchfs_t *fs, const char *path, char *buf, size_t cap);
+/* The real path (every symlink followed, no ".", ".."; out of
+ * BFS_PATH_MAX = 4096 bytes) of an existing path. */
+int benchfs_realpath(benchfs_t *fs, const char *path, char *out);
 int benchfs_truncate(benchfs_t *fs, const char *path, off_t size);
 int benchfs_unlink(benchfs_t *fs, const char *path);
 int benchfs_mkdir(benchfs_t *fs, const char *path, mode_t mode);
@@ -105,10 +142,14 @@ int benchfs_rename(benchfs_t *fs, const char *from, const char *to);
 int benchfs_chmod(benchfs_t *fs, const char *path, mode_t mode);
 /* A hard link: a second name for the file at from (not a directory:
  * -EPERM); st_nlink counts the names, data is shared, removing one name
- * keeps the other. */
+ * keeps the other. A symlink at from is not followed (the new name is a
+ * link to the symlink itself, as linkat without AT_SYMLINK_FOLLOW); to
+ * follow, pass benchfs_realpath's result. */
 int benchfs_link(benchfs_t *fs, const char *from, const char *to);
 /* times[0] atime, times[1] mtime; UTIME_NOW / UTIME_OMIT honoured; NULL: now. */
 int benchfs_utimens(benchfs_t *fs, const char *path, const struct timespec times[2]);
+/* The same without following a last symlink (utimensat AT_SYMLINK_NOFOLLOW). */
+int benchfs_lutimens(benchfs_t *fs, const char *path, const struct timespec times[2]);
 /* Capacity and usage summed over all servers. */
 int benchfs_statfs(benchfs_t *fs, struct statvfs *st);
 

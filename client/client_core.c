@@ -230,22 +230,13 @@ int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen)
 
 int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
 {
-    if (plen == 1) {
-        struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
-        return bfs_cl_meta_call(fs, path, plen, &m);
-    }
     /* One RPC to the parent's server when the inode is there (a file is
-     * created where its name is); else a second to where it lives. */
-    struct bfs_cl_meta m = {.op = BFS_OP_LOOKUP, .ino = ino};
-    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
-    if (rc == -ENOENT)
+     * created where its name is); else a second to where it lives. A
+     * symlink is not followed. */
+    int rc = bfs_cl_lookup(fs, path, plen, ino, NULL, NULL);
+    if (rc == BFS_NOT_HERE)
         return bfs_cl_enoent(fs, path, plen);
-    if (rc != BFS_FOUND_ELSEWHERE)
-        return rc < 0 ? rc : 0;
-    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
-    if (S_ISDIR(ino->mode))
-        return bfs_cl_meta_call(fs, path, plen, &st);
-    return bfs_cl_fid_call(fs, ino->fid, &st);
+    return rc;
 }
 
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type)

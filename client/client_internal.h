@@ -17,6 +17,8 @@ struct benchfs {
     unsigned nservers;
     uint64_t chunk_size;
     uint32_t uid, gid;
+    char mount[BFS_PATH_MAX]; /* benchfs_set_mount: host prefix ("": none) */
+    size_t mount_len;
 };
 
 struct benchfs_file {
@@ -61,6 +63,42 @@ unsigned bfs_cl_parent_server(const benchfs_t *fs, const char *path, size_t plen
 int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
 /* For an ENOENT about path: -ENOTDIR when its parent is a file. */
 int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
+
+/* ---- path resolution with symlinks (resolve.c) ---- */
+struct bfs_res {
+    char path[BFS_PATH_MAX]; /* the real path: no symlink, ".", ".." in it
+                              * except the last component when not followed */
+    size_t len;
+    int found;               /* the last component exists (ino); -1: not looked */
+    int must_dir;            /* the user's path ended in "/", "/." or "/.." */
+    struct bfs_inode ino;
+    char target[BFS_TARGET_MAX + 1]; /* ino is a symlink: its target */
+    size_t tlen;
+};
+#define BFS_RES_FOLLOW 1 /* a symlink as the last component is followed */
+#define BFS_RES_MAYBE 2  /* the last component may be missing (found = 0) */
+#define BFS_RES_NAME 4   /* an operation on the name: a trailing slash does not
+                          * follow a last symlink (ENOTDIR), as rmdir("l/") */
+/* Resolve a user path (absolute, in BenchFS): 0 and *r, -errno, or
+ * -BENCHFS_EOUTSIDE (benchfs_outside_path() holds the host path). */
+int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r);
+/* For an operation on a name: *fast = 1 and the lexical path when it needs
+ * no walk (try the operation; on ENOENT ask bfs_cl_name_retry), else the
+ * walked path (*fast = 0; found says whether the name exists). */
+int bfs_cl_name(benchfs_t *fs, const char *user, struct bfs_res *r, int *fast);
+/* After ENOENT on the fast path: 1 when the walked real path differs
+ * (retry the operation with r->path), 0 when ENOENT stands, or -errno. */
+int bfs_cl_name_retry(benchfs_t *fs, const char *user, struct bfs_res *r);
+/* 1 when the path needs no walk by its text (no "..", no trailing "/"). */
+int bfs_cl_path_is_plain(const char *p);
+/* Is the last component "." (1) or ".." (2)? 0: neither. */
+int bfs_cl_last_is_dot(const char *p);
+/* LOOKUP of a real path (STAT for "/"), following an inode that lives
+ * elsewhere: 0 and *ino (and the target of a symlink when target, of
+ * BFS_TARGET_MAX + 1 bytes, is given), -ENOENT (no such name in an existing
+ * directory), BFS_NOT_HERE (the parent is no directory there), -errno. */
+int bfs_cl_lookup(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
+                  char *target, size_t *tlen);
 
 /* Add / remove the entry for path in its parent directory's server, unless
  * that server is `skip_server` (which did it in the same request). */

@@ -26,17 +26,29 @@ int benchfs_opendir(benchfs_t *fs, const char *p, benchfs_dir_t **out)
         return -ENOMEM;
     ssize_t plen = bfs_cl_path(p, d->path);
     int rc = (int)plen;
-    if (plen >= 0) {
+    if (plen >= 0 && bfs_cl_path_is_plain(p)) {
         d->plen = (size_t)plen;
         struct bfs_inode ino;
-        /* The record alone (its own server): listing needs no other. A
-         * file has no record: its name tells ENOTDIR, on this error path. */
+        /* The record alone (its own server): listing needs no other. */
         struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
         rc = bfs_cl_meta_call(fs, d->path, d->plen, &m);
-        if (rc == -ENOENT && bfs_cl_resolve(fs, d->path, d->plen, &ino) == 0)
-            rc = 0;
         if (rc == 0 && !S_ISDIR(ino.mode))
             rc = -ENOTDIR;
+    } else if (plen >= 0) {
+        rc = -ENOENT;
+    }
+    if (rc == -ENOENT) {
+        /* No record there: a symlink or a file in the path, "..", or
+         * nothing; resolved on this slower path. */
+        struct bfs_res *r = malloc(sizeof(*r));
+        rc = r ? bfs_cl_res(fs, p, BFS_RES_FOLLOW, r) : -ENOMEM;
+        if (rc == 0 && !S_ISDIR(r->ino.mode))
+            rc = -ENOTDIR;
+        if (rc == 0) {
+            memcpy(d->path, r->path, r->len + 1);
+            d->plen = r->len;
+        }
+        free(r);
     }
     if (rc == 0 && !(d->page = malloc(PAGE_BYTES)))
         rc = -ENOMEM;

@@ -32,31 +32,89 @@ static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
     return 0;
 }
 
+/* open(O_CREAT): one CREATE at the parent's server on the fast path. An
+ * existing symlink is followed (unless O_NOFOLLOW; O_EXCL never follows:
+ * the server says EEXIST), and a dangling one's target is created, as
+ * Linux does. Returns 0 new, 1 existed (*ino), or -errno; r->path is the
+ * real path. */
+static int open_create(benchfs_t *fs, const char *user, int flags, mode_t mode, struct bfs_res *r,
+                       struct bfs_inode *ino)
+{
+    int excl = (flags & O_EXCL) != 0, fast;
+    int rc = bfs_cl_name(fs, user, r, &fast);
+    if (rc < 0)
+        return rc;
+    for (int tries = 0; tries < 44; tries++) {
+        int follow = 0;
+        if (r->len == 1) {
+            rc = bfs_cl_lookup(fs, r->path, 1, ino, NULL, NULL);
+            return rc < 0 ? rc : excl ? -EEXIST : 1;
+        }
+        if (r->found == 1) {
+            if (excl)
+                return -EEXIST;
+            *ino = r->ino;
+            if (!S_ISLNK(ino->mode) || (flags & O_NOFOLLOW))
+                return 1;
+            follow = 1;
+        } else if (r->must_dir) {
+            return -EISDIR; /* open("new/", O_CREAT) */
+        } else {
+            rc = bfs_cl_create(fs, r->path, r->len, S_IFREG | (mode & 07777), excl, ino);
+            if (rc == -ENOENT && fast) {
+                fast = 0;
+                int again = bfs_cl_name_retry(fs, user, r);
+                if (again <= 0)
+                    return again < 0 ? again : -ENOENT;
+                continue;
+            }
+            if (rc < 0)
+                return rc;
+            if (rc == 0 || !S_ISLNK(ino->mode) || (flags & O_NOFOLLOW))
+                return rc;
+            follow = 1;
+        }
+        if (follow) {
+            /* Where the link leads: an existing file, or the name to create
+             * (its parent must exist). */
+            char link[BFS_PATH_MAX];
+            memcpy(link, r->path, r->len + 1);
+            rc = bfs_cl_res(fs, link, BFS_RES_FOLLOW | BFS_RES_MAYBE, r);
+            if (rc < 0)
+                return rc;
+            fast = 0;
+        }
+    }
+    return -ELOOP;
+}
+
 int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_file_t **out)
 {
     benchfs_file_t *f = malloc(sizeof(*f));
-    if (!f)
-        return -ENOMEM;
-    ssize_t plen = bfs_cl_path(p, f->path);
-    if (plen < 0) {
+    struct bfs_res *r = malloc(sizeof(*r));
+    if (!f || !r) {
         free(f);
-        return (int)plen;
+        free(r);
+        return -ENOMEM;
     }
-    f->plen = (size_t)plen;
     struct bfs_inode ino;
     int rc;
     if (flags & O_CREAT) {
-        rc = bfs_cl_create(fs, f->path, f->plen, S_IFREG | (mode & 07777), (flags & O_EXCL) != 0, &ino);
-        if (rc == -EEXIST && f->plen == 1) {
-            rc = bfs_cl_resolve(fs, f->path, f->plen, &ino) < 0 ? -EEXIST : 1;
-            if (rc == 1 && (flags & O_EXCL))
-                rc = -EEXIST;
-        }
+        rc = open_create(fs, p, flags, mode, r, &ino);
     } else {
-        rc = bfs_cl_resolve(fs, f->path, f->plen, &ino);
+        rc = bfs_cl_res(fs, p, (flags & O_NOFOLLOW) ? 0 : BFS_RES_FOLLOW, r);
+        ino = r->ino;
     }
-    if (rc >= 0)
+    if (rc >= 0 && S_ISLNK(ino.mode))
+        rc = -ELOOP; /* O_NOFOLLOW */
+    if (rc >= 0 && r->must_dir && !S_ISDIR(ino.mode))
+        rc = -ENOTDIR;
+    if (rc >= 0) {
+        memcpy(f->path, r->path, r->len + 1);
+        f->plen = r->len;
         rc = finish_open(fs, f, flags, rc, &ino);
+    }
+    free(r);
     if (rc < 0) {
         free(f);
         return rc;

@@ -30,8 +30,6 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
         .ino = ino,
     };
     int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
-    if (rc == -ENOENT)
-        return bfs_cl_enoent(fs, path, plen);
     if (rc == BFS_FOUND_ELSEWHERE) {
         struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
         rc = bfs_cl_fid_call(fs, ino->fid, &st);
@@ -42,16 +40,43 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
 
 int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
-    struct bfs_inode ino;
-    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
+    struct bfs_res r;
+    int rc = bfs_cl_res(fs, p, BFS_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
-    bfs_cl_inode_to_stat(fs, &ino, st);
+    bfs_cl_inode_to_stat(fs, &r.ino, st);
     return 0;
+}
+
+/* An operation on the name user names (docs/DESIGN.md "Symbolic links and
+ * path resolution"): tried with the lexical path (one RPC on the fast
+ * path); when it says ENOENT the path is walked, and the operation runs
+ * once more on the real path if that differs (a symlink in the prefix).
+ * fn sees r->found: 1 exists, 0 missing (walked), -1 not looked at. */
+typedef int (*name_fn)(benchfs_t *fs, struct bfs_res *r, void *arg);
+static int on_name(benchfs_t *fs, const char *user, name_fn fn, void *arg)
+{
+    struct bfs_res r;
+    int fast;
+    int rc = bfs_cl_name(fs, user, &r, &fast);
+    if (rc < 0)
+        return rc;
+    rc = fn(fs, &r, arg);
+    if ((rc != -ENOENT && rc != -ENOTDIR) || !fast)
+        return rc;
+    int again = bfs_cl_name_retry(fs, user, &r);
+    if (again < 0)
+        return again;
+    return again ? fn(fs, &r, arg) : rc;
+}
+
+/* rmdir/rename of "d/." or "d/..": err, once the path itself resolves
+ * (ENOENT, ENOTDIR first, as Linux). */
+static int dot_error(benchfs_t *fs, const char *user, int err)
+{
+    struct bfs_res r;
+    int rc = bfs_cl_res(fs, user, BFS_RES_FOLLOW, &r);
+    return rc < 0 ? rc : err;
 }
 
 /* Remove a directory record that this client made (no name points to it),
@@ -69,12 +94,8 @@ static void drop_record(benchfs_t *fs, const char *path, size_t plen, uint64_t f
  * (EEXIST: a file's entry keeps its type) removes the record again; a
  * client killed between leaves an unnamed record, which the next mkdir of
  * that path takes over. One RPC when both are on one server. */
-int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
+static int mkdir_at(benchfs_t *fs, const char *path, ssize_t plen, mode_t mode)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
     if (plen == 1)
         return -EEXIST;
     struct bfs_inode ino;
@@ -89,7 +110,7 @@ int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
     if (same_server_as_parent(fs, path, len)) {
         m.flags = BFS_F_DIRENT;
         int rc = bfs_cl_meta_call(fs, path, len, &m);
-        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc < 0 ? rc : 0;
+        return rc < 0 ? rc : 0;
     }
     const char *base = bfs_path_base(path, len);
     size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
@@ -111,7 +132,7 @@ int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
         if (rc < 0) {
             if (made == 0)
                 drop_record(fs, path, len, ino.fid);
-            return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
+            return rc;
         }
         if (made == 0)
             return 0;
@@ -130,6 +151,18 @@ int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
     return -EAGAIN;
 }
 
+static int mkdir_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
+{
+    if (r->found == 1)
+        return -EEXIST;
+    return mkdir_at(fs, r->path, (ssize_t)r->len, *(mode_t *)arg);
+}
+
+int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
+{
+    return on_name(fs, p, mkdir_fn, &mode);
+}
+
 /* One RPC when the name and the record are on one server (one batch).
  * Otherwise three: LOOKUP of the name (which directory: its fid), REMOVE of
  * the record only while it is that directory's (emptiness checked there:
@@ -140,21 +173,15 @@ int benchfs_mkdir(benchfs_t *fs, const char *p, mode_t mode)
  * a rename took over the unnamed record that the rmdir then deleted: a name
  * pointing nowhere. Record first without the fid removed a record that a
  * rename had just put there.) */
-int benchfs_rmdir(benchfs_t *fs, const char *p)
+static int rmdir_at(benchfs_t *fs, const char *path, size_t len)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
-    size_t len = (size_t)plen;
     if (len == 1)
         return -EBUSY;
     struct bfs_inode ino;
     if (same_server_as_parent(fs, path, len)) {
         struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .flags = BFS_F_DIRENT,
                                 .ino = &ino};
-        int rc = bfs_cl_meta_call(fs, path, len, &m);
-        return rc == -ENOENT ? bfs_cl_enoent(fs, path, len) : rc;
+        return bfs_cl_meta_call(fs, path, len, &m);
     }
     /* The name says which directory (fid); the record goes only while it
      * is that directory's, and then the name, only while it names it. */
@@ -162,8 +189,8 @@ int benchfs_rmdir(benchfs_t *fs, const char *p)
     size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
     struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &ino};
     int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, len), path, len, &lk);
-    if (rc == -ENOENT)
-        return bfs_cl_enoent(fs, path, len);
+    if (rc == BFS_NOT_HERE)
+        return -ENOENT;
     if (rc < 0)
         return rc;
     if (!S_ISDIR(ino.mode))
@@ -184,6 +211,25 @@ int benchfs_rmdir(benchfs_t *fs, const char *p)
     return d == -ENOENT ? 0 : d;
 }
 
+static int rmdir_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
+{
+    (void)arg;
+    if (r->found == 0)
+        return -ENOENT;
+    if (r->found == 1 && !S_ISDIR(r->ino.mode))
+        return -ENOTDIR;
+    return rmdir_at(fs, r->path, r->len);
+}
+
+int benchfs_rmdir(benchfs_t *fs, const char *p)
+{
+    /* As Linux: "d/." EINVAL, "d/.." ENOTEMPTY (its parent has d). */
+    int dot = p ? bfs_cl_last_is_dot(p) : 0;
+    if (dot)
+        return dot_error(fs, p, dot == 1 ? -EINVAL : -ENOTEMPTY);
+    return on_name(fs, p, rmdir_fn, NULL);
+}
+
 /* What is left to do after a name of a file went (BFS_LINK_*): free the
  * chunks of a file whose last link it was, or drop a link at its home. */
 static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
@@ -195,7 +241,7 @@ static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
         if (st < 0)
             return st;
     }
-    if (st == BFS_LINK_DEAD && ino->size > 0)
+    if (st == BFS_LINK_DEAD && ino->size > 0 && !S_ISLNK(ino->mode))
         return bfs_cl_trunc_chunks(fs, ino->fid, 0, ino->size);
     return 0;
 }
@@ -203,15 +249,15 @@ static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
 /* One RPC to the parent's server (name and, when it is there, the inode's
  * link in one transaction); the chunks of a file whose last name went are
  * freed by the caller, as before. */
-int benchfs_unlink(benchfs_t *fs, const char *p)
+static int unlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
-    if (plen == 1)
+    (void)arg;
+    const char *path = r->path;
+    size_t len = r->len;
+    if (r->found == 0)
+        return -ENOENT;
+    if (len == 1 || (r->found == 1 && S_ISDIR(r->ino.mode)))
         return -EISDIR;
-    size_t len = (size_t)plen;
     unsigned srv = bfs_cl_parent_server(fs, path, len);
     struct bfs_inode ino;
     struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_FILE, .ino = &ino};
@@ -223,34 +269,34 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
             bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
             rc = bfs_cl_call_at(fs, srv, path, len, &m);
     }
-    if (rc == -ENOENT)
-        return bfs_cl_enoent(fs, path, len);
     if (rc < 0)
         return rc;
     after_unlink(fs, rc, &ino);
     return 0;
 }
 
+int benchfs_unlink(benchfs_t *fs, const char *p)
+{
+    return on_name(fs, p, unlink_fn, NULL);
+}
+
 /* A by-id-or-path edit of what path names: a file by its id at its home,
  * a directory at its record. */
-static int bfs_cl_on_path(benchfs_t *fs, const char *path, size_t plen, const struct bfs_cl_meta *m)
+static int bfs_cl_on_path(benchfs_t *fs, const char *user, int flags, const struct bfs_cl_meta *m)
 {
-    struct bfs_inode ino;
-    int rc = bfs_cl_resolve(fs, path, plen, &ino);
+    struct bfs_res r;
+    int rc = bfs_cl_res(fs, user, flags, &r);
     if (rc < 0)
         return rc;
-    return S_ISDIR(ino.mode) ? bfs_cl_meta_call(fs, path, plen, m) : bfs_cl_fid_call(fs, ino.fid, m);
+    return S_ISDIR(r.ino.mode) ? bfs_cl_meta_call(fs, r.path, r.len, m)
+                               : bfs_cl_fid_call(fs, r.ino.fid, m);
 }
 
 int benchfs_chmod(benchfs_t *fs, const char *p, mode_t mode)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
     struct bfs_cl_meta m = {.op = BFS_OP_CHMOD, .arg0 = mode & 07777,
                             .offset = (uint64_t)bfs_wall_ns()};
-    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
+    return bfs_cl_on_path(fs, p, BFS_RES_FOLLOW, &m);
 }
 
 static int64_t ts_ns(const struct timespec *t, int64_t now)
@@ -273,13 +319,16 @@ void bfs_cl_utimens_args(const struct timespec times[2], struct bfs_cl_meta *m)
 
 int benchfs_utimens(benchfs_t *fs, const char *p, const struct timespec times[2])
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
     struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
     bfs_cl_utimens_args(times, &m);
-    return bfs_cl_on_path(fs, path, (size_t)plen, &m);
+    return bfs_cl_on_path(fs, p, BFS_RES_FOLLOW, &m);
+}
+
+int benchfs_lutimens(benchfs_t *fs, const char *p, const struct timespec times[2])
+{
+    struct bfs_cl_meta m = {.op = BFS_OP_UTIMENS};
+    bfs_cl_utimens_args(times, &m);
+    return bfs_cl_on_path(fs, p, 0, &m);
 }
 
 int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size)
@@ -297,19 +346,15 @@ int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size)
 
 int benchfs_truncate(benchfs_t *fs, const char *p, off_t size)
 {
-    char path[BFS_PATH_MAX];
-    ssize_t plen = bfs_cl_path(p, path);
-    if (plen < 0)
-        return (int)plen;
-    if (size < 0)
-        return -EINVAL;
-    struct bfs_inode ino;
-    int rc = bfs_cl_resolve(fs, path, (size_t)plen, &ino);
+    struct bfs_res r;
+    int rc = bfs_cl_res(fs, p, BFS_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
-    if (S_ISDIR(ino.mode))
+    if (size < 0)
+        return -EINVAL;
+    if (S_ISDIR(r.ino.mode))
         return -EISDIR;
-    return bfs_cl_truncate_fid(fs, ino.fid, (uint64_t)size);
+    return bfs_cl_truncate_fid(fs, r.ino.fid, (uint64_t)size);
 }
 
 int benchfs_statfs(benchfs_t *fs, struct statvfs *out)
@@ -366,7 +411,7 @@ out:
  * file; a crash between leaves two names of one inode whose link count
  * says one (documented in DESIGN.md). */
 static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen,
-                       uint64_t fid)
+                       uint64_t fid, uint8_t type)
 {
     struct bfs_inode ino;
     unsigned ss = bfs_cl_parent_server(fs, src, slen), ds = bfs_cl_parent_server(fs, dst, dlen);
@@ -377,14 +422,14 @@ static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *
         rc = bfs_cl_call_at(fs, ss, src, slen, &m);
     } else {
         const char *base = bfs_path_base(dst, dlen);
-        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = BFS_DT_REG, .arg1 = fid,
+        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = type, .arg1 = fid,
                                   .extra = base, .extra_len = dlen - (size_t)(base - dst),
                                   .ino = &ino};
         rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, dlen), &put);
         if (rc >= 0 && rc != BFS_LINK_SAME) {
             const char *sb = bfs_path_base(src, slen);
             struct bfs_inode got;
-            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_REG, .arg1 = fid,
+            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = type, .arg1 = fid,
                                       .extra = sb, .extra_len = slen - (size_t)(sb - src),
                                       .ino = &got};
             bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &del);
@@ -499,7 +544,7 @@ static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *d
             return rc;
         if (S_ISDIR(a.mode))
             break;
-        rc = rename_file(fs, src, slen, dst, dlen, a.fid);
+        rc = rename_file(fs, src, slen, dst, dlen, a.fid, S_ISLNK(a.mode) ? BFS_DT_LNK : BFS_DT_REG);
         if (rc != -EXDEV || tries == 3)
             return rc == -EXDEV ? -EBUSY : rc;
     }
@@ -527,14 +572,8 @@ static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *d
     return benchfs_rmdir(fs, s);
 }
 
-int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
+static int rename_at(benchfs_t *fs, const char *src, ssize_t slen, const char *dst, ssize_t dlen)
 {
-    char src[BFS_PATH_MAX], dst[BFS_PATH_MAX];
-    ssize_t slen = bfs_cl_path(from, src), dlen = bfs_cl_path(to, dst);
-    if (slen < 0)
-        return (int)slen;
-    if (dlen < 0)
-        return (int)dlen;
     if (slen == 1 || dlen == 1)
         return -EBUSY;
     if (slen == dlen && !memcmp(src, dst, (size_t)slen))
@@ -544,33 +583,69 @@ int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
     return rename_rec(fs, src, (size_t)slen, dst, (size_t)dlen);
 }
 
+/* Both names resolved as names (a symlink as either last component is
+ * itself renamed or replaced); a trailing slash needs directories. */
+int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
+{
+    if (from && bfs_cl_last_is_dot(from))
+        return dot_error(fs, from, -EINVAL);
+    if (to && bfs_cl_last_is_dot(to))
+        return dot_error(fs, to, -EINVAL);
+    struct bfs_res *s = malloc(2 * sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    struct bfs_res *d = s + 1;
+    int sfast, dfast;
+    int rc = bfs_cl_name(fs, from, s, &sfast);
+    if (rc == 0)
+        rc = bfs_cl_name(fs, to, d, &dfast);
+    for (int tries = 0; rc == 0; tries++) {
+        if (s->found == 0)
+            rc = -ENOENT;
+        else if (s->must_dir && s->found == 1 && !S_ISDIR(s->ino.mode))
+            rc = -ENOTDIR;
+        else if (d->must_dir && d->found == 1 && !S_ISDIR(d->ino.mode))
+            rc = -ENOTDIR;
+        else
+            rc = rename_at(fs, s->path, (ssize_t)s->len, d->path, (ssize_t)d->len);
+        if ((rc != -ENOENT && rc != -ENOTDIR) || tries || (!sfast && !dfast))
+            break;
+        int a = sfast ? bfs_cl_name_retry(fs, from, s) : 0;
+        int b = a >= 0 && dfast ? bfs_cl_name_retry(fs, to, d) : 0;
+        if (a < 0 || b < 0) {
+            rc = a < 0 ? a : b;
+            break;
+        }
+        if (!a && !b)
+            break;
+        rc = 0;
+    }
+    free(s);
+    return rc;
+}
+
 /* A second name for a file: one more link at the inode's home first, then
  * the name (which must be free) at the new parent's server; a taken name
  * takes the link back. A crash between leaves one link too many (the
  * inode then outlives its last name: a leak, never a dangling name). */
-int benchfs_link(benchfs_t *fs, const char *from, const char *to)
+static int link_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
 {
-    char src[BFS_PATH_MAX], dst[BFS_PATH_MAX];
-    ssize_t slen = bfs_cl_path(from, src), dlen = bfs_cl_path(to, dst);
-    if (slen < 0)
-        return (int)slen;
-    if (dlen < 0)
-        return (int)dlen;
-    if (dlen == 1)
+    struct bfs_inode ino = *(const struct bfs_inode *)arg;
+    const char *dst = r->path;
+    ssize_t dlen = (ssize_t)r->len;
+    int rc;
+    if (dlen == 1 || r->found == 1)
         return -EEXIST;
-    struct bfs_inode ino;
-    int rc = bfs_cl_resolve(fs, src, (size_t)slen, &ino);
-    if (rc < 0)
-        return rc;
-    if (S_ISDIR(ino.mode))
-        return -EPERM;
+    if (r->must_dir)
+        return -ENOENT; /* "new/": a file name cannot end in a slash */
     uint64_t fid = ino.fid;
     struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(), .ino = &ino};
     if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
         return rc;
     const char *base = bfs_path_base(dst, (size_t)dlen);
     struct bfs_inode old;
-    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL, .arg0 = BFS_DT_REG,
+    struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
+                            .arg0 = S_ISLNK(ino.mode) ? BFS_DT_LNK : BFS_DT_REG,
                             .arg1 = fid, .extra = base,
                             .extra_len = (size_t)dlen - (size_t)(base - dst), .ino = &old};
     rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, (size_t)dlen), &d);
@@ -582,5 +657,49 @@ int benchfs_link(benchfs_t *fs, const char *from, const char *to)
         bfs_cl_trunc_chunks(fs, fid, 0, dead.size); /* unlinked meanwhile */
     if (rc == BFS_FOUND)
         return -EEXIST;
-    return rc == -ENOENT ? bfs_cl_enoent(fs, dst, (size_t)dlen) : rc;
+    return rc;
+}
+
+int benchfs_link(benchfs_t *fs, const char *from, const char *to)
+{
+    struct bfs_res r;
+    int rc = bfs_cl_res(fs, from, 0, &r);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(r.ino.mode))
+        return -EPERM;
+    return on_name(fs, to, link_fn, &r.ino);
+}
+
+/* A symlink: inode (with its target) and name at the parent's server, one
+ * RPC and one transaction. */
+static int symlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
+{
+    const char *target = arg;
+    if (r->len == 1 || r->found == 1)
+        return -EEXIST;
+    if (r->must_dir)
+        return -ENOENT;
+    struct bfs_inode ino;
+    struct bfs_cl_meta m = {
+        .op = BFS_OP_SYMLINK,
+        .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
+        .offset = (uint64_t)bfs_wall_ns(),
+        .extra = target,
+        .extra_len = strlen(target),
+        .ino = &ino,
+    };
+    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, r->path, r->len), r->path, r->len, &m);
+    return rc < 0 ? rc : 0;
+}
+
+int benchfs_symlink(benchfs_t *fs, const char *target, const char *linkpath)
+{
+    if (!target)
+        return -EFAULT;
+    if (!*target)
+        return -ENOENT;
+    if (strlen(target) > BFS_TARGET_MAX)
+        return -ENAMETOOLONG;
+    return on_name(fs, linkpath, symlink_fn, (void *)target);
 }

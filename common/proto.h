@@ -20,7 +20,9 @@
  *                     BFS_F_EXCL); a directory: its record at
  *                     place(path), with BFS_F_DIRENT also its
  *                     name (the parent is on this server)
- *  11  STAT           target                                  inode
+ *  11  STAT           target                                  inode (by id, a
+ *                                                             symlink: + target
+ *                                                             when rcap has room)
  *  12  CHMOD          target; arg0 mode                       -
  *  13  UTIMENS        target; arg0 atime ns, arg1 mtime ns    -
  *                     (-1: leave), offset now_ns
@@ -49,7 +51,13 @@
  *                     concurrent appenders never overlap)
  *  23  LOOKUP         path, at place(parent)                  inode, or status
  *                                                             BFS_FOUND_ELSEWHERE
- *                                                             + fid and type
+ *                                                             + fid and type;
+ *                                                             status BFS_NOT_HERE
+ *                                                             when the parent is
+ *                                                             no directory here;
+ *                                                             a symlink's target
+ *                                                             follows the inode
+ *                                                             when rcap has room
  *  24  UNREF          fid (BFS_F_BYFID), at its home          status BFS_LINK_*
  *                                                             + inode if dead
  *  25  RENAME         source path + destination path (arg2 =  status BFS_LINK_*
@@ -59,6 +67,12 @@
  *                     now_ns: one more link (a hard link's
  *                     name is added next, with DIRENT_ADD
  *                     BFS_F_EXCL; UNREF undoes it)
+ *  27  SYMLINK        path + target (arg2 = path length), at  inode; -EEXIST when
+ *                     place(parent); arg1 uid<<32|gid, offset the name is taken
+ *                     now_ns: a symlink inode (S_IFLNK, size
+ *                     = target length, target stored with it
+ *                     in table `links`) and its name
+ *                     (BFS_DT_LNK), one transaction
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags
@@ -104,6 +118,7 @@ enum bfs_op {
     BFS_OP_UNREF = 24,
     BFS_OP_RENAME = 25,
     BFS_OP_LINK = 26,
+    BFS_OP_SYMLINK = 27,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -122,6 +137,10 @@ enum bfs_op {
 /* Entry types (as d_type) */
 #define BFS_DT_DIR 4
 #define BFS_DT_REG 8
+#define BFS_DT_LNK 10
+
+/* A symlink's target: at most this many bytes (as Linux: PATH_MAX - 1). */
+#define BFS_TARGET_MAX 4095
 
 /* Success statuses of name operations (CREATE of a file, LOOKUP): */
 #define BFS_FOUND 1           /* the name existed: its inode in the reply */
@@ -129,6 +148,13 @@ enum bfs_op {
                                * server: reply inode has only fid and type
                                * (a file: ask home(fid) by id; a directory:
                                * STAT its path at place(path)) */
+#define BFS_NOT_HERE 4        /* LOOKUP: the parent is not a directory on this
+                               * server (no record, or a symlink or file of
+                               * that name): the client walks the path
+                               * component by component (docs/DESIGN.md
+                               * "Symbolic links and path resolution"); a
+                               * missing name in an existing directory is
+                               * -ENOENT, so that costs no walk */
 /* ... and of operations that drop a file's name (UNLINK, RENAME, NAME_PUT,
  * UNREF): */
 #define BFS_LINK_NONE 0       /* nothing more to do */

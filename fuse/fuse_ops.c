@@ -163,7 +163,9 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
     uint64_t h = path_hash(path);
     if (slow_recently(h))
         return -ETIMEDOUT;
-    int rc = benchfs_stat(fs(), path, st);
+    /* The kernel walks paths and follows symlinks itself (readlink): a
+     * symlink is reported as one. */
+    int rc = benchfs_lstat(fs(), path, st);
     if (rc == -ETIMEDOUT)
         slow_remember(h);
     return bfs_fuse_err(rc);
@@ -210,14 +212,31 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     return bfs_fuse_err(benchfs_rename(fs(), from, to));
 }
 
-static int op_link(const char *from, const char *to) { return bfs_fuse_err(benchfs_link(fs(), from, to)); }
-
+/* Symlinks are stored as given; the kernel follows them (also to targets
+ * outside the mount). A hard link names the object itself (the kernel
+ * resolved AT_SYMLINK_FOLLOW already). */
+static int op_symlink(const char *target, const char *path)
+{
+    return bfs_fuse_err(benchfs_symlink(fs(), target, path));
+}
+static int op_link(const char *from, const char *to)
+{
+    return bfs_fuse_err(benchfs_link(fs(), from, to));
+}
 /* Not in the client API (yet): the errno POSIX gives for a file system
  * that does not support the kind of node. */
-static int op_symlink(const char *target, const char *path) { return -EPERM; }
 static int op_mknod(const char *path, mode_t mode, dev_t dev) { return -EPERM; }
-/* No symlinks exist (getattr never says S_IFLNK). */
-static int op_readlink(const char *path, char *buf, size_t len) { return -EINVAL; }
+/* FUSE wants the target NUL terminated within len. */
+static int op_readlink(const char *path, char *buf, size_t len)
+{
+    if (len == 0)
+        return -EINVAL;
+    ssize_t n = benchfs_readlink(fs(), path, buf, len - 1);
+    if (n < 0)
+        return bfs_fuse_err((int)n);
+    buf[n] = '\0';
+    return 0;
+}
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
@@ -260,7 +279,9 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
         return bfs_fuse_err(benchfs_futimens(F(fi), tv));
     if (!path)
         return -ENOENT;
-    return bfs_fuse_err(benchfs_utimens(fs(), path, tv));
+    /* The kernel resolved the path; utimensat(AT_SYMLINK_NOFOLLOW) on a
+     * symlink arrives with the symlink's own path. */
+    return bfs_fuse_err(benchfs_lutimens(fs(), path, tv));
 }
 
 /* open and create: the kernel's flags, of which the API takes the access
@@ -378,7 +399,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
     memset(&st, 0, sizeof(st));
     int rc;
     while ((rc = benchfs_readdir(d, &e)) == 1) {
-        st.st_mode = e.type == DT_DIR ? S_IFDIR : S_IFREG;
+        st.st_mode = e.type == DT_DIR ? S_IFDIR : e.type == DT_LNK ? S_IFLNK : S_IFREG;
         if (fill(buf, e.name, &st, 0, 0))
             break;
     }

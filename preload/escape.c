@@ -421,8 +421,25 @@ static void exec_done(struct exec_ctx *x)
     free(x->var);
 }
 
+/* A BenchFS path whose symlinks lead out of the mount (a venv's
+ * bin/python -> python3 -> /usr/bin/python3): the kernel execs the host
+ * path it leads to. Other paths are left as they are. */
+static const char *exec_target(const char *path, char *buf)
+{
+    char fp[BFS_PATH_MAX], real[BFS_PATH_MAX];
+    if (!path || !strchr(path, '/') || bfs_pl_resolve(AT_FDCWD, path, fp) != 1)
+        return path;
+    benchfs_t *fs = bfs_pl_fs();
+    if (!fs || benchfs_realpath(fs, fp, real) != -BENCHFS_EOUTSIDE)
+        return path;
+    snprintf(buf, BFS_PATH_MAX, "%s", benchfs_outside_path());
+    return buf;
+}
+
 int execve(const char *path, char *const argv[], char *const envp[])
 {
+    char host[BFS_PATH_MAX];
+    path = exec_target(path, host);
     struct exec_ctx x;
     char **env = exec_prepare(path, 0, envp, &x);
     if (!env) {
@@ -468,6 +485,8 @@ int fexecve(int fd, char *const argv[], char *const envp[])
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+    char host[BFS_PATH_MAX];
+    file = exec_target(file, host);
     struct exec_ctx x;
     char **env = exec_prepare(file, 1, envp, &x);
     if (!env) {

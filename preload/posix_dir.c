@@ -152,6 +152,10 @@ DIR *opendir(const char *path)
         return NULL;
     }
     int fd = bfs_pl_open(fp, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd == -BENCHFS_EOUTSIDE) {
+        snprintf(fp, sizeof(fp), "%s", benchfs_outside_path());
+        return REAL(opendir)(fp);
+    }
     if (fd < 0) {
         errno = -fd;
         return NULL;

@@ -63,7 +63,15 @@ int bfs_pl_open(const char *fspath, int flags, mode_t mode)
             }                                                                  \
             return real_call;                                                  \
         }                                                                      \
-        return (int)bfs_pl_ret(r < 0 ? r : bfs_pl_open(fp, flags, mode));      \
+        int rc_ = r < 0 ? r : bfs_pl_open(fp, flags, mode);                    \
+        if (rc_ == -BENCHFS_EOUTSIDE) {                                        \
+            /* A symlink led out of the mount: libc opens the host path. */   \
+            snprintf(fp, sizeof(fp), "%s", benchfs_outside_path());            \
+            path = fp;                                                         \
+            dirfd_ = AT_FDCWD;                                                 \
+            return real_call;                                                  \
+        }                                                                      \
+        return (int)bfs_pl_ret(rc_);                                           \
     } while (0)
 
 int open(const char *path, int flags, ...)

@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
@@ -43,7 +44,15 @@ static int resolve(int dirfd, const char *path, char fp[BFS_PATH_MAX], benchfs_t
         }                                                                      \
         if (r_ < 0)                                                            \
             return (int)bfs_pl_ret(r_);                                        \
-        return (int)bfs_pl_ret(ours_call);                                     \
+        long rc_ = (ours_call);                                                \
+        if (rc_ == -BENCHFS_EOUTSIDE) {                                        \
+            /* A symlink led out of the mount: libc takes the host path. */   \
+            snprintf(fp, sizeof(fp), "%s", benchfs_outside_path());            \
+            path = fp;                                                         \
+            __VA_ARGS__;                                                       \
+            return real_call;                                                  \
+        }                                                                      \
+        return (int)bfs_pl_ret(rc_);                                           \
     } while (0)
 /* A path call relative to the cwd / to a dirfd parameter named dirfd. */
 #define PATH_CALL(dirfd, path, real_call, ours_call) PATH_CALL_AT(dirfd, path, real_call, ours_call, (void)0)
@@ -69,7 +78,7 @@ int stat(const char *path, struct stat *st)
 
 int lstat(const char *path, struct stat *st)
 {
-    PATH_CALL(AT_FDCWD, path, REAL(lstat)(path, st), benchfs_stat(fs, fp, st));
+    PATH_CALL(AT_FDCWD, path, REAL(lstat)(path, st), benchfs_lstat(fs, fp, st));
 }
 
 int fstat(int fd, struct stat *st)
@@ -83,7 +92,9 @@ int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
     if ((flags & AT_EMPTY_PATH) && !bfs_pl_is_null(path) && !*path && bfs_pl_is_ours(dirfd))
         return fstat(dirfd, st);
-    PATH_CALL_DIRFD(path, REAL(fstatat)(dirfd, path, st, flags), benchfs_stat(fs, fp, st));
+    PATH_CALL_DIRFD(path, REAL(fstatat)(dirfd, path, st, flags),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? benchfs_lstat(fs, fp, st)
+                                                  : benchfs_stat(fs, fp, st));
 }
 
 /* On 64-bit glibc the *64 structures are the same as the plain ones. */
@@ -148,7 +159,13 @@ int statx(int dirfd, const char *path, int flags, unsigned int mask, struct stat
         if (r == 0)
             return fp[0] ? REAL(statx)(AT_FDCWD, fp, flags, mask, sx)
                          : REAL(statx)(dirfd, path, flags, mask, sx);
-        rc = r < 0 ? r : benchfs_stat(fs, fp, &st);
+        rc = r < 0 ? r
+             : (flags & AT_SYMLINK_NOFOLLOW) ? benchfs_lstat(fs, fp, &st)
+                                             : benchfs_stat(fs, fp, &st);
+        if (rc == -BENCHFS_EOUTSIDE) {
+            snprintf(fp, sizeof(fp), "%s", benchfs_outside_path());
+            return REAL(statx)(AT_FDCWD, fp, flags, mask, sx);
+        }
     }
     if (rc == 0)
         to_statx(&st, sx);
@@ -239,7 +256,8 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
         if (rc != -ENOENT)
             return rc;
     }
-    return benchfs_rename(fs, a, b);
+    int rc = benchfs_rename(fs, a, b);
+    return rc == -BENCHFS_EOUTSIDE ? -EXDEV : rc; /* a symlink led out: another FS */
 }
 
 int rename(const char *from, const char *to)
@@ -267,9 +285,27 @@ int chmod(const char *path, mode_t mode)
     PATH_CALL(AT_FDCWD, path, REAL(chmod)(path, mode), benchfs_chmod(fs, fp, mode));
 }
 
+/* fchmodat(AT_SYMLINK_NOFOLLOW): a symlink's mode cannot change on Linux
+ * (EOPNOTSUPP, which tar and cp -a expect and ignore); others as chmod. */
+static int lchmod_fs(benchfs_t *fs, const char *fp, mode_t mode)
+{
+    struct stat st;
+    int rc = benchfs_lstat(fs, fp, &st);
+    if (rc < 0)
+        return rc;
+    return S_ISLNK(st.st_mode) ? -EOPNOTSUPP : benchfs_chmod(fs, fp, mode);
+}
+
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    PATH_CALL_DIRFD(path, REAL(fchmodat)(dirfd, path, mode, flags), benchfs_chmod(fs, fp, mode));
+    PATH_CALL_DIRFD(path, REAL(fchmodat)(dirfd, path, mode, flags),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? lchmod_fs(fs, fp, mode)
+                                                  : benchfs_chmod(fs, fp, mode));
+}
+
+int lchmod(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lchmod)(path, mode), lchmod_fs(fs, fp, mode));
 }
 
 int fchmod(int fd, mode_t mode)
@@ -296,16 +332,23 @@ int chown(const char *path, uid_t u, gid_t g)
     PATH_CALL(AT_FDCWD, path, REAL(chown)(path, u, g), chown_ok(fs, fp));
 }
 
+static int lchown_ok(benchfs_t *fs, const char *fp)
+{
+    struct stat st;
+    return benchfs_lstat(fs, fp, &st);
+}
+
 int lchown(const char *path, uid_t u, gid_t g)
 {
-    PATH_CALL(AT_FDCWD, path, REAL(lchown)(path, u, g), chown_ok(fs, fp));
+    PATH_CALL(AT_FDCWD, path, REAL(lchown)(path, u, g), lchown_ok(fs, fp));
 }
 
 int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
     if ((flags & AT_EMPTY_PATH) && !bfs_pl_is_null(path) && !*path && bfs_pl_is_ours(dirfd))
         return 0;
-    PATH_CALL_DIRFD(path, REAL(fchownat)(dirfd, path, u, g, flags), chown_ok(fs, fp));
+    PATH_CALL_DIRFD(path, REAL(fchownat)(dirfd, path, u, g, flags),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? lchown_ok(fs, fp) : chown_ok(fs, fp));
 }
 
 int fchown(int fd, uid_t u, gid_t g)
@@ -332,7 +375,9 @@ int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags
             return REAL(utimensat)(dirfd, path, t, flags);
         return utimens_of(of, t);
     }
-    PATH_CALL_DIRFD(path, REAL(utimensat)(dirfd, path, t, flags), benchfs_utimens(fs, fp, t));
+    PATH_CALL_DIRFD(path, REAL(utimensat)(dirfd, path, t, flags),
+                    (flags & AT_SYMLINK_NOFOLLOW) ? benchfs_lutimens(fs, fp, t)
+                                                  : benchfs_utimens(fs, fp, t));
 }
 
 /* Not utimensat(fd, NULL, ...): glibc declares its path nonnull, so such a
@@ -460,12 +505,23 @@ int chdir(const char *path)
     }
     if (r < 0)
         return (int)bfs_pl_ret(r);
+    /* The working directory is the real path (symlinks followed), so
+     * that ".." and relative names later resolve from where it is. */
+    char real[BFS_PATH_MAX];
     struct stat st;
-    int rc = benchfs_stat(fs, fp, &st);
+    int rc = benchfs_realpath(fs, fp, real);
+    if (rc == -BENCHFS_EOUTSIDE) {
+        rc = REAL(chdir)(benchfs_outside_path());
+        if (rc == 0)
+            bfs_pl_set_cwd(NULL);
+        return rc;
+    }
+    if (rc == 0)
+        rc = benchfs_stat(fs, real, &st);
     if (rc == 0 && !S_ISDIR(st.st_mode))
         rc = -ENOTDIR;
     if (rc == 0)
-        bfs_pl_set_cwd(fp);
+        bfs_pl_set_cwd(real);
     return (int)bfs_pl_ret(rc);
 }
 
@@ -528,13 +584,17 @@ char *realpath(const char *path, char *resolved)
         errno = -r;
         return NULL;
     }
-    struct stat st;
-    int rc = benchfs_stat(fs, fp, &st);
+    char real[BFS_PATH_MAX];
+    int rc = benchfs_realpath(fs, fp, real);
+    if (rc == -BENCHFS_EOUTSIDE) {
+        snprintf(fp, BFS_PATH_MAX, "%s", benchfs_outside_path());
+        return REAL(realpath)(fp, resolved);
+    }
     if (rc < 0) {
         errno = -rc;
         return NULL;
     }
-    return host_path(fp, resolved, resolved ? PATH_MAX : 0);
+    return host_path(real, resolved, resolved ? PATH_MAX : 0);
 }
 
 char *canonicalize_file_name(const char *path) { return realpath(path, NULL); }
@@ -581,6 +641,29 @@ ssize_t flistxattr(int fd, char *list, size_t n)
     return 0;
 }
 
+/* Setting one (libacl's acl_set_file, which cp -a calls for directories)
+ * must not reach the kernel with a BenchFS path (ENOENT there): ENOTSUP,
+ * which cp and tar take as "no ACLs here". */
+int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(setxattr)(path, name, v, n, flags), -ENOTSUP);
+}
+
+int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lsetxattr)(path, name, v, n, flags), -ENOTSUP);
+}
+
+int removexattr(const char *path, const char *name)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(removexattr)(path, name), -ENOTSUP);
+}
+
+int lremovexattr(const char *path, const char *name)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(lremovexattr)(path, name), -ENOTSUP);
+}
+
 int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
 {
     if (!bfs_pl_is_ours(fd))
@@ -588,19 +671,57 @@ int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
     return (int)bfs_pl_ret(-ENOTSUP);
 }
 
+static ssize_t readlink_fs(benchfs_t *fs, const char *fp, char *buf, size_t n)
+{
+    if (n == 0)
+        return -EINVAL;
+    return benchfs_readlink(fs, fp, buf, n);
+}
+
 ssize_t readlink(const char *path, char *buf, size_t n)
 {
-    /* No symlinks on BenchFS: an existing path is not a link. */
-    char fp[BFS_PATH_MAX];
-    benchfs_t *fs;
-    int r = resolve(AT_FDCWD, path, fp, &fs);
-    if (r == 0)
-        return REAL(readlink)(BFS_LIBC_PATH(path, fp), buf, n);
-    if (r < 0)
-        return bfs_pl_ret(r);
-    struct stat st;
-    int rc = benchfs_stat(fs, fp, &st);
-    return bfs_pl_ret(rc < 0 ? rc : -EINVAL);
+    PATH_CALL(AT_FDCWD, path, REAL(readlink)(path, buf, n), readlink_fs(fs, fp, buf, n));
+}
+
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+    PATH_CALL_DIRFD(path, REAL(readlinkat)(dirfd, path, buf, n), readlink_fs(fs, fp, buf, n));
+}
+
+ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen)
+{
+    (void)buflen;
+    return readlink(path, buf, n);
+}
+
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_t buflen)
+{
+    (void)buflen;
+    return readlinkat(dirfd, path, buf, n);
+}
+
+/* The target is stored as given; only the link's own path decides where
+ * it lives. */
+/* A target that is not readable memory is EFAULT, as the kernel says: it
+ * reads the target before it looks at the new name (""), so this syscall
+ * checks the pointer without creating anything. */
+static int symlink_fs(benchfs_t *fs, const char *target, const char *fp)
+{
+    if (bfs_pl_is_null(target))
+        return -EFAULT;
+    if (syscall(SYS_symlinkat, target, AT_FDCWD, "") < 0 && errno == EFAULT)
+        return -EFAULT;
+    return benchfs_symlink(fs, target, fp);
+}
+
+int symlink(const char *target, const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(symlink)(target, path), symlink_fs(fs, target, fp));
+}
+
+int symlinkat(const char *target, int dirfd, const char *path)
+{
+    PATH_CALL_DIRFD(path, REAL(symlinkat)(target, dirfd, path), symlink_fs(fs, target, fp));
 }
 
 /* Hard links inside BenchFS; between BenchFS and a local file system EXDEV,
@@ -618,7 +739,20 @@ static int link_paths(int fromdir, const char *from, int todir, const char *to, 
         return (int)bfs_pl_ret(-EXDEV);
     bfs_pl_count(BFS_CNT_META);
     benchfs_t *fs = bfs_pl_fs();
-    return (int)bfs_pl_ret(fs ? benchfs_link(fs, ff, tf) : -EIO);
+    if (!fs)
+        return (int)bfs_pl_ret(-EIO);
+    char real[BFS_PATH_MAX];
+    if (flags & AT_SYMLINK_FOLLOW) {
+        /* Link to what the symlink names, not to the symlink. */
+        int rc = benchfs_realpath(fs, ff, real);
+        if (rc == -BENCHFS_EOUTSIDE)
+            rc = -EXDEV;
+        if (rc < 0)
+            return (int)bfs_pl_ret(rc);
+        memcpy(ff, real, sizeof(real));
+    }
+    int rc = benchfs_link(fs, ff, tf);
+    return (int)bfs_pl_ret(rc == -BENCHFS_EOUTSIDE ? -EXDEV : rc);
 }
 
 int link(const char *from, const char *to) { return link_paths(AT_FDCWD, from, AT_FDCWD, to, 0); }

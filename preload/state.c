@@ -143,6 +143,8 @@ benchfs_t *bfs_pl_fs(void)
             ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
             (void)w;
         } else {
+            /* Absolute symlink targets under the mount resolve inside. */
+            benchfs_set_mount(fs, g_mount);
             __atomic_store_n(&g_fs, fs, __ATOMIC_RELEASE);
         }
     }
@@ -179,6 +181,22 @@ static int under_mount(const char *norm, size_t n)
  * not exist on the host. */
 static int to_fs(const char *host, char out[BFS_PATH_MAX])
 {
+    /* Under the mount by its text: the rest goes to the client as it is,
+     * "..", "." and trailing slashes included, since with symlinks they
+     * resolve by the path walked, not by text (a ".." above BenchFS's
+     * root comes back as a host path: -BENCHFS_EOUTSIDE). */
+    if (!strncmp(host, g_mount, g_mount_len) &&
+        (host[g_mount_len] == '/' || host[g_mount_len] == '\0')) {
+        const char *rest = host + g_mount_len;
+        size_t n = strlen(rest);
+        if (n + 2 > BFS_PATH_MAX)
+            return -ENAMETOOLONG;
+        if (n == 0)
+            memcpy(out, "/", 2);
+        else
+            memcpy(out, rest, n + 1);
+        return 1;
+    }
     char norm[BFS_PATH_MAX];
     ssize_t n = bfs_path_normalize(host, norm, sizeof(norm));
     if (n < 0)

@@ -110,6 +110,11 @@ static FILE *open_stream(const char *path, const char *mode, int *handled)
         return NULL;
     }
     int fd = bfs_pl_open(fp, flags, 0666);
+    if (fd == -BENCHFS_EOUTSIDE) {
+        /* A symlink led out of the mount. */
+        snprintf(fp, sizeof(fp), "%s", benchfs_outside_path());
+        return REAL(fopen)(fp, mode);
+    }
     if (fd < 0) {
         errno = -fd;
         return NULL;

@@ -122,6 +122,27 @@ int bfs_fs_decode_put(const struct bfs_rpc_hdr *h, const void *data, struct bfs_
     return len;
 }
 
+int bfs_fs_decode_symlink(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a)
+{
+    args_init(a);
+    if (!h->arg2 || h->arg2 >= h->len)
+        return refuse(a, BFS_REFUSED_LENGTHS, h->arg2 && h->arg2 == h->len ? -ENOENT : -EINVAL);
+    int len = take_path(h, data, h->arg2, a);
+    if (len < 0)
+        return len;
+    if (len == 1)
+        return -EEXIST;
+    size_t tlen = h->len - h->arg2;
+    if (tlen > BFS_TARGET_MAX)
+        return -ENAMETOOLONG;
+    memcpy(a->path2, (const char *)data + h->arg2, tlen);
+    a->path2[tlen] = '\0';
+    if (memchr(a->path2, '\0', tlen))
+        return refuse(a, BFS_REFUSED_NAME, -EINVAL);
+    a->plen2 = tlen;
+    return len;
+}
+
 int bfs_fs_decode_dirent(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a)
 {
     args_init(a);

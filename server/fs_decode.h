@@ -45,7 +45,7 @@ struct bfs_fs_args {
     int has_path;                 /* WRITE, READ: a path came along (arg2 > 0) */
     uint64_t fid;                 /* BFS_F_BYFID: the file id (the payload) */
     int by_fid;                   /* the request names a file by id */
-    char path2[BFS_PATH_MAX];     /* RENAME: the destination */
+    char path2[BFS_PATH_MAX];     /* RENAME: the destination; SYMLINK: the target */
     size_t plen2;
     size_t rcap;                  /* READDIR: reply bytes to fill */
     int bad_path;                 /* the error is bfs_path_check refusing the path */
@@ -69,6 +69,11 @@ int bfs_fs_decode_rename(const struct bfs_rpc_hdr *h, const void *data, struct b
  * Returns the path's length; -EBUSY for "/", -EINVAL unless the payload is
  * exactly path + inode. */
 int bfs_fs_decode_put(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
+
+/* SYMLINK: path (arg2 bytes, > 0) + target (the rest: 1..BFS_TARGET_MAX
+ * bytes, no NUL) into a->path2 / a->plen2 (NUL terminated). Returns the
+ * path's length; -EEXIST for "/". */
+int bfs_fs_decode_symlink(const struct bfs_rpc_hdr *h, const void *data, struct bfs_fs_args *a);
 
 /* DIRENT_ADD / DIRENT_DEL: directory path (arg2 bytes, > 0) + entry name
  * (non-empty, no '/' or NUL, not "." or ".."). Returns 0. */

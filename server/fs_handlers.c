@@ -229,6 +229,24 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
+/* An inode reply; a symlink's target follows it when the caller has room
+ * for it (rcap), so that following a link or readlink costs no second RPC
+ * (docs/DESIGN.md "Symbolic links and path resolution"). */
+static void reply_inode_target(struct bfs_server *s, bfs_rpc_req_t *req, int st,
+                               const struct bfs_inode *ino)
+{
+    char buf[sizeof(*ino) + BFS_TARGET_MAX];
+    size_t n = sizeof(*ino);
+    memcpy(buf, ino, n);
+    if (S_ISLNK(ino->mode) && req->hdr.rcap > n) {
+        size_t cap = req->hdr.rcap - n < BFS_TARGET_MAX ? req->hdr.rcap - n : BFS_TARGET_MAX;
+        ssize_t t = bfs_meta_link_target(s->meta, ino->fid, buf + n, cap);
+        if (t > 0)
+            n += (size_t)t;
+    }
+    reply_copy(req, st, buf, n);
+}
+
 /* STAT: a file by id (ESTALE once it is gone), or the record at a path (a
  * directory). */
 static int h_stat(bfs_rpc_req_t *req, void *arg)
@@ -247,7 +265,7 @@ static int h_stat(bfs_rpc_req_t *req, void *arg)
     if (rc < 0)
         reply_status(req, rc);
     else
-        reply_inode(req, 0, &ino);
+        reply_inode_target(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
 
@@ -267,11 +285,15 @@ static int h_lookup(bfs_rpc_req_t *req, void *arg)
     else if (len > 0) {
         parent_of(a.path, (size_t)len, parent, &base);
         rc = bfs_meta_lookup(s->meta, parent, base, a.path, &ino);
+        /* No name: is it the parent that is not here (a symlink or a file
+         * in the path, or nothing)? Then the client walks the path. */
+        if (rc == -ENOENT && bfs_meta_is_dir(s->meta, parent) == 0)
+            rc = BFS_NOT_HERE;
     }
-    if (rc < 0)
+    if (rc < 0 || rc == BFS_NOT_HERE)
         reply_status(req, rc);
     else
-        reply_inode(req, rc, &ino);
+        reply_inode_target(s, req, rc, &ino);
     return BFS_RPC_DONE;
 }
 
@@ -517,7 +539,7 @@ static void meta_reply_dent(struct bfs_server *s, bfs_rpc_req_t *req, int st,
     struct bfs_inode ino;
     memset(&ino, 0, sizeof(ino));
     ino.fid = d->fid;
-    ino.mode = d->type == BFS_DT_DIR ? S_IFDIR : S_IFREG;
+    ino.mode = d->type == BFS_DT_DIR ? S_IFDIR : d->type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
     meta_reply_inode(s, req, st, &ino);
 }
 
@@ -534,7 +556,7 @@ static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
     struct bfs_inode ino;
     memset(&d, 0, sizeof(d));
     uint8_t type = (uint8_t)req->hdr.arg0;
-    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG)
+    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG && type != BFS_DT_LNK)
         rc = -EINVAL;
     if (rc < 0) {
         meta_reply(s, req, rc, NULL, 0);
@@ -583,6 +605,30 @@ static int h_rename(bfs_rpc_req_t *req, void *arg)
         meta_reply(s, req, rc, NULL, 0);
     else
         meta_reply_inode(s, req, rc, &ino);
+    return BFS_RPC_DONE;
+}
+
+/* SYMLINK: a new symlink's name and inode (with its target), at the
+ * parent's server, in one transaction. */
+static int h_symlink(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    meta_begin(s);
+    struct bfs_fs_args a;
+    char parent[BFS_PATH_MAX];
+    const char *base;
+    struct bfs_inode ino;
+    int rc = decoded(s, req, &a, bfs_fs_decode_symlink(&req->hdr, req->data, &a));
+    if (rc > 0) {
+        parent_of(a.path, a.plen, parent, &base);
+        rc = bfs_meta_symlink_create(s->meta, parent, base, a.path2, a.plen2,
+                                     (uint32_t)(req->hdr.arg1 >> 32), (uint32_t)req->hdr.arg1,
+                                     (int64_t)req->hdr.offset, &ino);
+    }
+    if (rc < 0)
+        meta_reply(s, req, rc, NULL, 0);
+    else
+        meta_reply_inode(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
 
@@ -936,7 +982,7 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_READDIR, h_readdir},     {BFS_OP_STATFS, h_statfs},
         {BFS_OP_APPEND, h_append},       {BFS_OP_LOOKUP, h_lookup},
         {BFS_OP_UNREF, h_unref},         {BFS_OP_RENAME, h_rename},
-        {BFS_OP_LINK, h_link},
+        {BFS_OP_LINK, h_link},           {BFS_OP_SYMLINK, h_symlink},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},
         {BFS_OP_PING, h_ping},           {BFS_OP_SHUTDOWN, h_shutdown},

@@ -369,6 +369,8 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     if (rc == 0)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "files", MDB_CREATE, &m->files));
     if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "links", MDB_CREATE, &m->links));
+    if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
@@ -1023,6 +1025,13 @@ static int dent_put(bfs_meta_t *m, MDB_txn *txn, const MDB_val *k, uint8_t type,
     return bfs_mdb_err(mdb_put(txn, m->dirents, (MDB_val *)k, &v, 0));
 }
 
+/* A symlink's target goes with its inode (unref_in). */
+static int link_target_del(bfs_meta_t *m, MDB_txn *txn, MDB_val *k)
+{
+    int rc = bfs_mdb_err(mdb_del(txn, m->links, k, NULL));
+    return rc == -ENOENT ? 0 : rc;
+}
+
 /* One link of file fid less, inside txn (fid's home is here): 1 and *dead
  * (the inode) when that was the last, 0 otherwise. A missing inode (already
  * gone) counts as 0. */
@@ -1042,6 +1051,8 @@ static int unref_in(bfs_meta_t *m, MDB_txn *txn, uint64_t fid, struct bfs_inode 
     }
     m->op_wrote = 1;
     rc = bfs_mdb_err(mdb_del(txn, m->files, &k, NULL));
+    if (rc == 0 && S_ISLNK(ino.mode))
+        rc = link_target_del(m, txn, &k);
     if (rc == 0 && dead)
         *dead = ino;
     return rc < 0 ? rc : 1;
@@ -1090,7 +1101,7 @@ int bfs_meta_file_create(bfs_meta_t *m, const char *dir, const char *name, uint3
         else if (!bfs_meta_is_home(m, d.fid)) {
             memset(out, 0, sizeof(*out));
             out->fid = d.fid;
-            out->mode = S_IFREG;
+            out->mode = d.type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
             rc = BFS_FOUND_ELSEWHERE;
         } else {
             struct fid_key fk;
@@ -1169,7 +1180,7 @@ int bfs_meta_lookup(bfs_meta_t *m, const char *dir, const char *name, const char
         } else {
             memset(out, 0, sizeof(*out));
             out->fid = d.fid;
-            out->mode = S_IFREG;
+            out->mode = d.type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
             rc = BFS_FOUND_ELSEWHERE;
         }
     }
@@ -1380,4 +1391,93 @@ static int edit_link(struct bfs_inode *ino, const void *arg)
 int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after)
 {
     return file_update(m, fid, edit_link, &now_ns, NULL, after);
+}
+
+/* ---- Symbolic links (docs/DESIGN.md "Symbolic links and path resolution") ----
+ * A symlink is an inode in `files` (S_IFLNK, size = target length) whose
+ * target lives in `links` under the same key, so that the inode's edits
+ * (update_in: link counts, times) never touch the target; a name of type
+ * BFS_DT_LNK points to it. */
+
+int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, const char *target,
+                            size_t tlen, uint32_t uid, uint32_t gid, int64_t now_ns,
+                            struct bfs_inode *out)
+{
+    if (tlen == 0 || tlen > BFS_TARGET_MAX || memchr(target, '\0', tlen))
+        return tlen == 0 ? -ENOENT : -EINVAL;
+    MDB_val k;
+    MDB_txn *txn;
+    int rc = dirent_key(m, dir, name, m->kbuf, &k);
+    if (rc == 0)
+        rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    /* The target takes overflow pages of its own. */
+    rc = bfs_meta_reserve(m, tlen / m->psize + 2);
+    if (rc == 0)
+        rc = check_dir(m, txn, dir);
+    struct bfs_dent d;
+    if (rc == 0) {
+        rc = dent_get(m, txn, &k, &d);
+        rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+    }
+    if (rc < 0) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    struct bfs_inode ino = {
+        .mode = S_IFLNK | 0777, .uid = uid, .gid = gid, .nlink = 1, .size = tlen,
+        .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
+    };
+    uint64_t reserved = m->fid_reserved;
+    struct fid_key fk;
+    rc = fid_peek(m, &ino.fid);
+    if (rc == 0) {
+        MDB_val fkv = fid_val(ino.fid, &fk);
+        rc = rec_put(m, txn, m->files, &fkv, &ino, MDB_NOOVERWRITE);
+        MDB_val tv = { tlen, (void *)target };
+        if (rc == 0)
+            rc = bfs_mdb_err(mdb_put(txn, m->links, &fkv, &tv, 0));
+    }
+    if (rc == 0)
+        rc = dent_put(m, txn, &k, BFS_DT_LNK, ino.fid);
+    if (rc == 0)
+        rc = fid_reserve(m, txn, &reserved);
+    rc = bfs_meta_wtxn_end(m, txn, rc);
+    if (rc == 0) {
+        m->fid_next++;
+        m->fid_reserved = reserved;
+        *out = ino;
+    }
+    return rc;
+}
+
+ssize_t bfs_meta_link_target(bfs_meta_t *m, uint64_t fid, void *buf, size_t cap)
+{
+    struct fid_key fk;
+    MDB_val k = fid_val(fid, &fk), v;
+    MDB_txn *txn;
+    int rc = bfs_meta_rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = bfs_mdb_err(mdb_get(txn, m->links, &k, &v));
+    ssize_t n = rc;
+    if (rc == 0) {
+        n = v.mv_size <= cap ? (ssize_t)v.mv_size : -ERANGE;
+        if (n > 0)
+            memcpy(buf, v.mv_data, (size_t)n);
+    }
+    bfs_meta_rtxn_end(m);
+    return n;
+}
+
+int bfs_meta_is_dir(bfs_meta_t *m, const char *dir)
+{
+    MDB_txn *txn;
+    int rc = bfs_meta_rtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = check_dir(m, txn, dir);
+    bfs_meta_rtxn_end(m);
+    return rc == 0;
 }

@@ -177,6 +177,18 @@ int bfs_meta_fid_utimens(bfs_meta_t *m, uint64_t fid, int64_t atime_ns, int64_t 
 /* One more link of file fid (a new name is about to point to it): -EMLINK
  * past 65535. *after: the inode. */
 int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_inode *after);
+/* Symlink dir/name -> target (tlen bytes, 1..BFS_TARGET_MAX, no NUL):
+ * 0 and its inode (S_IFLNK | 0777, size tlen, fid allocated here), name
+ * (BFS_DT_LNK), inode and target in one transaction; -EEXIST when the name
+ * is taken, -ENOENT/-ENOTDIR for dir. */
+int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, const char *target,
+                            size_t tlen, uint32_t uid, uint32_t gid, int64_t now_ns,
+                            struct bfs_inode *out);
+/* The target of symlink fid into buf: its length, -ENOENT (no symlink of
+ * that id here), -ERANGE (longer than cap). */
+ssize_t bfs_meta_link_target(bfs_meta_t *m, uint64_t fid, void *buf, size_t cap);
+/* 1 when dir is a directory record here, 0 when not, or -errno. */
+int bfs_meta_is_dir(bfs_meta_t *m, const char *dir);
 /* Number of file inodes here. */
 int bfs_meta_files_count(bfs_meta_t *m, uint64_t *files);
 

@@ -13,6 +13,7 @@ struct bfs_meta {
     MDB_dbi inodes, dirents, misc;
     MDB_dbi files;          /* fid -> inode of the regular files whose home is here */
     MDB_dbi chunks;         /* small chunks (small_chunks.c) */
+    MDB_dbi links;          /* fid -> target bytes of a symlink (its inode in files) */
     /* Kept reset between reads: renewing is cheaper than begin/abort. */
     MDB_txn *rtxn;
     uint64_t fid_prefix;

@@ -40,7 +40,7 @@ sqlite3 "$M/db.sqlite" "begin; insert into t select a+5, b from t; commit;" || f
 sqlite3 "$M/db.sqlite" "pragma integrity_check;" | grep -qx ok || fail "sqlite integrity"
 
 # git: init, add, commit, log, status, a second commit (lock files, renames,
-# mmap of packs and the index). link() fails with EPERM: git falls back.
+# mmap of packs and the index).
 (
     cd "$M" && mkdir repo && cd repo && git init -q . &&
     git config user.email t@example.com && git config user.name T &&
