@@ -42,3 +42,8 @@ int bfs_key_dirent(const char *dir, size_t dlen, const char *name, size_t nlen, 
     memcpy(out + n, name, nlen);
     return (int)(n + nlen);
 }
+
+size_t bfs_key_dirent_prefix(size_t dlen)
+{
+    return (dlen <= BFS_KEY_DIR_MAX ? dlen : BFS_KEY_DIGEST_LEN) + 1;
+}

@@ -30,5 +30,7 @@ int bfs_key_record(const char *path, size_t plen, char *out);
  * bfs_key_dirent(dir, dlen, "", 0, out) bytes. -ENAMETOOLONG for a dir past
  * 4095 bytes or a name past 255. */
 int bfs_key_dirent(const char *dir, size_t dlen, const char *name, size_t nlen, char *out);
+/* Length of the range prefix of a directory of dlen bytes (dirpart + NUL). */
+size_t bfs_key_dirent_prefix(size_t dlen);
 
 #endif

@@ -490,7 +490,7 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
     if (rc == 0) {
         m->max_key = (size_t)mdb_env_get_maxkeysize(m->env);
         /* The key format assumes LMDB's default limit (meta_keys.h). */
-        m->kbuf = m->max_key >= BFS_KEY_MAX ? malloc(BFS_KEY_MAX + BFS_KEY_DIGEST_LEN) : NULL;
+        m->kbuf = m->max_key >= BFS_KEY_MAX ? malloc(2 * BFS_KEY_MAX) : NULL;
         m->pkbuf = m->kbuf ? m->kbuf + BFS_KEY_MAX : NULL;
         rc = m->max_key < BFS_KEY_MAX ? -EINVAL : m->kbuf ? open_dbs(m, create_root) : -ENOMEM;
     }
@@ -944,8 +944,7 @@ ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void
         rc = bfs_mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
     if (rc == 0) {
         /* The range of dir: its key part and the NUL (meta_keys.h). */
-        size_t plen = (size_t)bfs_key_dirent(dir, strlen(dir), "", 0, kbuf + BFS_KEY_MAX),
-               alen = k.mv_size;
+        size_t plen = bfs_key_dirent_prefix(strlen(dir)), alen = k.mv_size;
         uint8_t *out = buf;
         int c = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         /* Skip `after` itself: the caller has it from the previous page. */

@@ -437,6 +437,9 @@ static void test_keys(void)
     memset(p + 1, 'n', 255);
     CHECK_EQ(bfs_key_dirent(p, 256, p + 1, 255, k), 33 + 1 + 255);
     CHECK_EQ(bfs_key_dirent("/d", 2, p + 1, 256, k), -ENAMETOOLONG);
+    CHECK_EQ(bfs_key_dirent_prefix(2), 3);
+    CHECK_EQ(bfs_key_dirent_prefix(255), 256);
+    CHECK_EQ(bfs_key_dirent_prefix(256), 34);
     CHECK_EQ(bfs_key_dirent(p, BFS_PATH_MAX, "n", 1, k), -ENAMETOOLONG);
 }
 
