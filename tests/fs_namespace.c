@@ -16,6 +16,9 @@
  *   fs_namespace nlink         a directory's nlink is 2 + its subdirectories
  *                              after mkdir, rmdir and rename of directories
  *                              between parents, seen by another process
+ *   fs_namespace cost [N]      prints us per create and per unlink of N
+ *                              files (default 4000) in one directory: a
+ *                              measurement, not a check
  *
  * Names are chosen so that on several servers both the "parent on the same
  * server" and the "across servers" paths of each call run. Exit 0 when
@@ -416,10 +419,43 @@ static int test_nlink(benchfs_t *fs)
     return failures;
 }
 
+/* ---- cost (a measurement, not a check) ---- */
+
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* n creates then n unlinks in one directory, one process: us per call. */
+static int cost(benchfs_t *fs, unsigned n)
+{
+    char p[64];
+    int bad = benchfs_mkdir(fs, "/cost", 0755) != 0;
+    double t0 = mono();
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(p, sizeof(p), "/cost/f%u", i);
+        bad |= create_file(fs, p, "") != 0;
+    }
+    double tc = mono() - t0;
+    t0 = mono();
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(p, sizeof(p), "/cost/f%u", i);
+        bad |= benchfs_unlink(fs, p) != 0;
+    }
+    double tu = mono() - t0;
+    bad |= benchfs_rmdir(fs, "/cost") != 0;
+    printf("cost: %u creates %.1f us each, %u unlinks %.1f us each\n", n, tc / n * 1e6, n,
+           tu / n * 1e6);
+    CHECK(!bad, "a call failed");
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_namespace emptydir|longpath|parent|nlink [N]\n");
+        fprintf(stderr, "usage: fs_namespace emptydir|longpath|parent|nlink|cost [N]\n");
         return 2;
     }
     unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 0;
@@ -433,6 +469,8 @@ int main(int argc, char **argv)
         rc = test_parent(fs);
     else if (!strcmp(argv[1], "nlink"))
         rc = test_nlink(fs);
+    else if (!strcmp(argv[1], "cost"))
+        rc = cost(fs, n ? n : 4000);
     else
         rc = (fprintf(stderr, "unknown test %s\n", argv[1]), 2);
     benchfs_finalize(fs);
