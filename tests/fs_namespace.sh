@@ -68,7 +68,7 @@ for n in ${FS_NS_SERVERS:-1 2 3}; do
     start_servers "$n" "$d" || exit 1
     for t in "emptydir $rounds" longpath parent nlink; do
         # shellcheck disable=SC2086
-        timeout 300 "$top_builddir/tests/fs_namespace" $t || fail "fs_namespace $t, $n servers"
+        timeout 300 "$top_builddir/tests/fs_namespace" $t || fail "fs_namespace $t, $n servers (exit status $?)"
     done
     preload_long
     preload_emptydir
