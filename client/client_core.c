@@ -337,7 +337,8 @@ void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, stru
     st->st_dev = 0xbf5;
     st->st_ino = ino->fid;
     st->st_mode = ino->mode;
-    st->st_nlink = S_ISDIR(ino->mode) ? 2 : (ino->nlink ? ino->nlink : 1);
+    /* A directory's record counts its subdirectories (2 + n, as ext4). */
+    st->st_nlink = ino->nlink ? ino->nlink : S_ISDIR(ino->mode) ? 2 : 1;
     st->st_uid = ino->uid;
     st->st_gid = ino->gid;
     st->st_size = (off_t)ino->size;

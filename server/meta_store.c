@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* fallocate */
 #include "meta_store.h"
 #include "meta_txn.h"
+#include "meta_keys.h"
+#include "../common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,31 +62,37 @@ int bfs_mdb_err(int rc)
     }
 }
 
+/* The key of a directory's record (meta_keys.h): the path itself, without
+ * a copy, while it fits; past that its digest, in m->pkbuf. */
 static int path_key(const bfs_meta_t *m, const char *path, MDB_val *k)
 {
     size_t len = strlen(path);
     if (len == 0)
         return -EINVAL;
-    if (len > m->max_key)
-        return -ENAMETOOLONG;
-    k->mv_data = (void *)path;
-    k->mv_size = len;
+    if (len <= BFS_KEY_MAX) {
+        k->mv_data = (void *)path;
+        k->mv_size = len;
+        return 0;
+    }
+    int n = bfs_key_record(path, len, m->pkbuf);
+    if (n < 0)
+        return n;
+    k->mv_data = m->pkbuf;
+    k->mv_size = (size_t)n;
     return 0;
 }
 
-/* Builds "dir\0name" in buf (at least max_key bytes); name may be "" for the
- * start of dir's range. */
+/* Builds the key of dir's entry name in buf (BFS_KEY_MAX bytes; meta_keys.h);
+ * name may be "" for the start of dir's range. */
 static int dirent_key(const bfs_meta_t *m, const char *dir, const char *name, char *buf,
                       MDB_val *k)
 {
-    size_t dl = strlen(dir), nl = strlen(name);
-    if (dl + 1 + nl > m->max_key)
-        return -ENAMETOOLONG;
-    memcpy(buf, dir, dl);
-    buf[dl] = '\0';
-    memcpy(buf + dl + 1, name, nl);
+    (void)m;
+    int n = bfs_key_dirent(dir, strlen(dir), name, strlen(name), buf);
+    if (n < 0)
+        return n;
     k->mv_data = buf;
-    k->mv_size = dl + 1 + nl;
+    k->mv_size = (size_t)n;
     return 0;
 }
 
@@ -278,6 +286,35 @@ static int check_dir(const bfs_meta_t *m, MDB_txn *txn, const char *dir)
     return rc;
 }
 
+/* After a change of dir's entries, in the same transaction: the record of
+ * dir (here, with its entries) gets mtime = ctime = now, as POSIX wants of
+ * create, mkdir, unlink, rmdir, rename and link, and nlink += dnlink (a
+ * subdirectory's name came or went: 2 + subdirectories, as ext4 shows).
+ * One put of the 56-byte record in the open batch; none when nothing would
+ * change. A missing record (never, with check_dir before) is left alone. */
+static int dir_touch(bfs_meta_t *m, MDB_txn *txn, const char *dir, int dnlink, int64_t now)
+{
+    MDB_val k;
+    struct bfs_inode ino;
+    int rc = path_key(m, dir, &k);
+    if (rc == 0)
+        rc = inode_get(m, txn, &k, &ino);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    uint32_t nlink = ino.nlink;
+    if (dnlink > 0)
+        nlink = nlink < UINT32_MAX ? nlink + 1 : nlink;
+    else if (dnlink < 0)
+        nlink = nlink > 2 ? nlink - 1 : 2;
+    if (nlink == ino.nlink && ino.mtime_ns == now && ino.ctime_ns == now)
+        return 0;
+    ino.nlink = nlink;
+    ino.mtime_ns = ino.ctime_ns = now;
+    return inode_put(m, txn, &k, &ino, 0);
+}
+
 static int fid_load(bfs_meta_t *m, MDB_txn *txn)
 {
     MDB_val k = { sizeof(fid_key) - 1, (void *)fid_key }, v;
@@ -454,8 +491,10 @@ int bfs_meta_open(bfs_meta_t **out, const char *dir, unsigned rank, int create_r
     }
     if (rc == 0) {
         m->max_key = (size_t)mdb_env_get_maxkeysize(m->env);
-        m->kbuf = malloc(m->max_key);
-        rc = m->kbuf ? open_dbs(m, create_root) : -ENOMEM;
+        /* The key format assumes LMDB's default limit (meta_keys.h). */
+        m->kbuf = m->max_key >= BFS_KEY_MAX ? malloc(2 * BFS_KEY_MAX) : NULL;
+        m->pkbuf = m->kbuf ? m->kbuf + BFS_KEY_MAX : NULL;
+        rc = m->max_key < BFS_KEY_MAX ? -EINVAL : m->kbuf ? open_dbs(m, create_root) : -ENOMEM;
     }
     if (rc == 0)
         rc = bfs_mdb_err(mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn));
@@ -584,8 +623,14 @@ int bfs_meta_put(bfs_meta_t *m, const char *path, const struct bfs_inode *ino,
     } else if (rc == -ENOENT) {
         rc = 0;
     }
+    /* A directory arrives here empty (a non-empty one is never replaced,
+     * and entries need their record): 2 links, and each subdirectory whose
+     * name is added from now on counts (dir_touch). */
+    struct bfs_inode put = *ino;
+    if (S_ISDIR(put.mode))
+        put.nlink = 2;
     if (rc == 0)
-        rc = inode_put(m, txn, &k, ino, 0);
+        rc = inode_put(m, txn, &k, &put, 0);
     rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc < 0)
         return rc;
@@ -900,7 +945,8 @@ ssize_t bfs_meta_readdir(bfs_meta_t *m, const char *dir, const char *after, void
     if (rc == 0)
         rc = bfs_mdb_err(mdb_cursor_open(txn, m->dirents, &cur));
     if (rc == 0) {
-        size_t plen = strlen(dir) + 1, alen = k.mv_size;
+        /* The range of dir: its key part and the NUL (meta_keys.h). */
+        size_t plen = bfs_key_dirent_prefix(strlen(dir)), alen = k.mv_size;
         uint8_t *out = buf;
         int c = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         /* Skip `after` itself: the caller has it from the previous page. */
@@ -1130,6 +1176,8 @@ int bfs_meta_file_create(bfs_meta_t *m, const char *dir, const char *name, uint3
     if (rc == 0)
         rc = dent_put(m, txn, &k, BFS_DT_REG, ino.fid);
     if (rc == 0)
+        rc = dir_touch(m, txn, dir, 0, bfs_wall_ns());
+    if (rc == 0)
         rc = fid_reserve(m, txn, &reserved);
     rc = bfs_meta_wtxn_end(m, txn, rc);
     if (rc == 0) {
@@ -1214,6 +1262,8 @@ int bfs_meta_unlink(bfs_meta_t *m, const char *dir, const char *name, struct bfs
     m->op_wrote = 1;
     rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
     if (rc == 0)
+        rc = dir_touch(m, txn, dir, 0, bfs_wall_ns());
+    if (rc == 0)
         rc = drop_link(m, txn, d.fid, out);
     return bfs_meta_wtxn_end(m, txn, rc);
 }
@@ -1267,6 +1317,11 @@ int bfs_meta_name_put(bfs_meta_t *m, const char *dir, const char *name, uint8_t 
     rc = check_dir(m, txn, dir);
     if (rc == 0)
         rc = name_put_in(m, txn, &k, type, fid, out);
+    if (rc >= 0 && rc != BFS_LINK_SAME) {
+        int t = dir_touch(m, txn, dir, rc == BFS_LINK_NONE && type == BFS_DT_DIR, bfs_wall_ns());
+        if (t < 0)
+            rc = t;
+    }
     return bfs_meta_wtxn_end(m, txn, rc);
 }
 
@@ -1287,6 +1342,8 @@ int bfs_meta_name_add(bfs_meta_t *m, const char *dir, const char *name, uint8_t 
             rc = -EEXIST;
         else if (rc == -ENOENT)
             rc = dent_put(m, txn, &k, type, fid);
+        if (rc == 0)
+            rc = dir_touch(m, txn, dir, type == BFS_DT_DIR, bfs_wall_ns());
     }
     return bfs_meta_wtxn_end(m, txn, rc);
 }
@@ -1314,6 +1371,8 @@ int bfs_meta_name_del(bfs_meta_t *m, const char *dir, const char *name, int want
     }
     if (rc == 0)
         m->op_wrote = 1, rc = bfs_mdb_err(mdb_del(txn, m->dirents, &k, NULL));
+    if (rc == 0)
+        rc = dir_touch(m, txn, dir, got->type == BFS_DT_DIR ? -1 : 0, bfs_wall_ns());
     if (rc < 0 && !m->op_wrote) {
         bfs_meta_wtxn_cancel(m, txn);
         return rc;
@@ -1352,6 +1411,12 @@ int bfs_meta_rename_local(bfs_meta_t *m, const char *sdir, const char *sname, co
     if (rc >= 0 && rc != BFS_LINK_SAME) {
         int r = bfs_mdb_err(mdb_del(txn, m->dirents, &sk, NULL));
         m->op_wrote = 1;
+        /* Both parents; one time for both, so one put when they are one. */
+        int64_t now = bfs_wall_ns();
+        if (r == 0)
+            r = dir_touch(m, txn, ddir, 0, now);
+        if (r == 0)
+            r = dir_touch(m, txn, sdir, 0, now);
         if (r < 0)
             rc = r;
     }
@@ -1441,6 +1506,8 @@ int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, co
     }
     if (rc == 0)
         rc = dent_put(m, txn, &k, BFS_DT_LNK, ino.fid);
+    if (rc == 0)
+        rc = dir_touch(m, txn, dir, 0, bfs_wall_ns());
     if (rc == 0)
         rc = fid_reserve(m, txn, &reserved);
     rc = bfs_meta_wtxn_end(m, txn, rc);

@@ -12,8 +12,9 @@
  * the kernel's page cache; bfs_meta_sync() makes it durable against a machine
  * crash). Errors are negative errno values. Single-threaded.
  *
- * LMDB keys are at most 511 bytes: a path longer than that, or a directory
- * entry whose dir + 1 + name is longer, gives -ENAMETOOLONG. */
+ * LMDB keys are at most 511 bytes: a long path is replaced in the keys by
+ * its digest (meta_keys.h), so every path up to 4095 bytes and every name
+ * up to 255 has a key. */
 #ifndef BFS_META_STORE_H
 #define BFS_META_STORE_H
 

@@ -20,7 +20,8 @@ struct bfs_meta {
     uint64_t fid_next;      /* next counter to hand out */
     uint64_t fid_reserved;  /* counters below this are persisted as used */
     size_t max_key;
-    char *kbuf;             /* max_key bytes for building dirent keys */
+    char *kbuf;             /* BFS_KEY_MAX bytes for building dirent keys */
+    char *pkbuf;            /* a record key that is a digest (meta_keys.h) */
     /* Group commit: while a batch is open, every mutation runs in it and one
      * commit ends them all. A mutation that fails before it wrote anything
      * leaves the batch as it was; one that fails after writing (out of

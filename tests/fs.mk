@@ -1,11 +1,12 @@
 # File-system tests: the client API against real benchfsd servers.
 FS_TEST_LIBS = client/libbenchfs-client.la
 check_PROGRAMS += tests/fs_api_test tests/fs_shared_write tests/fs_security_test tests/fs_tool \
-	tests/preload_posix_test tests/fs_semantics tests/meta_count tests/fs_symlinks
+	tests/preload_posix_test tests/fs_semantics tests/meta_count tests/fs_symlinks tests/fs_namespace
 tests_fs_symlinks_LDADD = $(FS_TEST_LIBS)
 tests_fs_api_test_LDADD = $(FS_TEST_LIBS)
 tests_fs_shared_write_LDADD = $(FS_TEST_LIBS)
 tests_fs_semantics_LDADD = $(FS_TEST_LIBS) -lm
+tests_fs_namespace_LDADD = $(FS_TEST_LIBS)
 tests_meta_count_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS)
 tests_meta_count_LDADD = $(LMDB_LIBS)
 check_PROGRAMS += tests/placement_test
@@ -15,10 +16,10 @@ tests_fs_security_test_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS)
 tests_fs_security_test_LDADD = $(FS_TEST_LIBS) $(UCX_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh \
-	tests/fs_orphans.sh tests/fs_semantics.sh tests/fs_symlinks.sh
+	tests/fs_orphans.sh tests/fs_semantics.sh tests/fs_symlinks.sh tests/fs_namespace.sh
 EXTRA_DIST += tests/lib.sh tests/fs_servers.sh tests/fs_1server.sh tests/fs_3servers.sh \
 	tests/fs_restart.sh tests/preload_coreutils.sh tests/fs_orphans.sh tests/fs_semantics.sh \
-	tests/fs_symlinks.sh
+	tests/fs_symlinks.sh tests/fs_namespace.sh tests/fs_namespace_emptydir.py
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT += top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \

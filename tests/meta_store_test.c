@@ -3,6 +3,8 @@
  * but not asserted (BFS_META_BENCH_N entries, default 100000; 0 skips it). */
 #define _GNU_SOURCE
 #include "server/meta_store.h"
+#include "server/meta_keys.h"
+#include "common/path.h"
 #include "unit_check.h"
 
 #include <dirent.h>
@@ -393,20 +395,186 @@ static void test_readdir(bfs_meta_t *m)
     CHECK_EQ(more, 0);
 }
 
+static void hex(const char *k, int n, char *out)
+{
+    for (int i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", (unsigned char)k[i]);
+}
+
+/* Golden vectors of the key format (an on-disk format, meta_keys.h): a
+ * change here makes existing stores unreadable. The digests are SHA-256
+ * as `sha256sum` prints them. */
+static void test_keys(void)
+{
+    char k[BFS_KEY_MAX], h[2 * BFS_KEY_MAX + 1], p[BFS_PATH_MAX + 1];
+    CHECK_EQ(bfs_key_record("/a/b", 4, k), 4);
+    CHECK(memcmp(k, "/a/b", 4) == 0);
+    p[0] = '/';
+    memset(p + 1, 'x', 510);
+    CHECK_EQ(bfs_key_record(p, 511, k), 511); /* the longest verbatim */
+    CHECK(memcmp(k, p, 511) == 0);
+    /* "/" + 600 'a': '#' + sha256 (printf '/%s' aaa... | sha256sum). */
+    memset(p + 1, 'a', 600);
+    CHECK_EQ(bfs_key_record(p, 601, k), 33);
+    hex(k, 33, h);
+    CHECK(strcmp(h, "23" "9cf4c1e117519f94781349dd606f3e073a156be0da49ea1789c442fd2f197ef1") == 0);
+    memset(p + 1, 'a', BFS_PATH_MAX);
+    CHECK_EQ(bfs_key_record(p, BFS_PATH_MAX - 1, k), 33);
+    CHECK_EQ(bfs_key_record(p, BFS_PATH_MAX, k), -ENAMETOOLONG);
+    /* Entries: the directory verbatim up to 255 bytes, then NUL, name. */
+    CHECK_EQ(bfs_key_dirent("/d", 2, "n", 1, k), 4);
+    CHECK(memcmp(k, "/d\0n", 4) == 0);
+    CHECK_EQ(bfs_key_dirent("/", 1, "", 0, k), 2);
+    CHECK(memcmp(k, "/\0", 2) == 0);
+    memset(p + 1, 'd', 255);
+    CHECK_EQ(bfs_key_dirent(p, 255, "n", 1, k), 257);
+    CHECK(memcmp(k, p, 255) == 0 && k[255] == '\0' && k[256] == 'n');
+    /* "/" + 255 'd' (256 bytes): digested, the name stays readable. */
+    CHECK_EQ(bfs_key_dirent(p, 256, "name", 4, k), 38);
+    hex(k, 38, h);
+    CHECK(strcmp(h, "23" "1b1b49f64b7ed925ab67adad085ebb0a03ceafd0944e4b3dca45e88af7e20d33"
+                    "00" "6e616d65") == 0);
+    memset(p + 1, 'n', 255);
+    CHECK_EQ(bfs_key_dirent(p, 256, p + 1, 255, k), 33 + 1 + 255);
+    CHECK_EQ(bfs_key_dirent("/d", 2, p + 1, 256, k), -ENAMETOOLONG);
+    CHECK_EQ(bfs_key_dirent_prefix(2), 3);
+    CHECK_EQ(bfs_key_dirent_prefix(255), 256);
+    CHECK_EQ(bfs_key_dirent_prefix(256), 34);
+    CHECK_EQ(bfs_key_dirent(p, BFS_PATH_MAX, "n", 1, k), -ENAMETOOLONG);
+}
+
+/* Paths up to 4095 bytes and names up to 255 (LMDB keys are at most 511:
+ * long ones are digested). */
 static void test_limits(bfs_meta_t *m)
 {
-    /* LMDB keys are at most 511 bytes by default. */
-    char path[1024];
+    char path[BFS_PATH_MAX + 1];
     struct bfs_inode ino;
     path[0] = '/';
     memset(path + 1, 'x', sizeof(path) - 2);
     path[sizeof(path) - 1] = '\0';
-    CHECK_EQ(bfs_meta_create(m, path, S_IFREG | 0644, 0, 0, 1, &ino), -ENAMETOOLONG);
+    CHECK_EQ(bfs_meta_create(m, path, S_IFDIR | 0755, 0, 0, 1, &ino), -ENAMETOOLONG);
     CHECK_EQ(bfs_meta_get(m, path, &ino), -ENAMETOOLONG);
     CHECK_EQ(bfs_meta_dirent_add(m, "/e", path + 1, DT_REG), -ENAMETOOLONG);
+    path[257] = '\0'; /* a 256-byte name */
+    CHECK_EQ(bfs_meta_dirent_add(m, "/e", path + 1, DT_REG), -ENAMETOOLONG);
+    path[257] = 'x';
     path[511] = '\0';
     CHECK_EQ(bfs_meta_create(m, path, S_IFREG | 0644, 0, 0, 1, &ino), 0);
     CHECK_EQ(bfs_meta_remove(m, path, 0, NULL), 0);
+
+    /* A chain of directories of 255-byte names down to 4095 bytes: each a
+     * record and its parent's entry; readdir lists each one alone (no
+     * sibling range mixes in), and the longest holds a file. */
+    char dir[BFS_PATH_MAX] = "/";
+    size_t dl = 1;
+    int depth = 0;
+    for (;;) {
+        long room = (long)(BFS_PATH_MAX - 1) - (long)dl - (dl > 1);
+        if (room <= 0)
+            break;
+        size_t nl = room < 255 ? (size_t)room : 255;
+        char name[256];
+        memset(name, 'a' + depth % 26, nl);
+        name[nl] = '\0';
+        char sub[BFS_PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s%s%s", dir, dl > 1 ? "/" : "", name);
+        CHECK_EQ(bfs_meta_create(m, sub, S_IFDIR | 0755, 0, 0, 1, &ino), 0);
+        CHECK_EQ(bfs_meta_name_add(m, dir, name, BFS_DT_DIR, ino.fid, &(struct bfs_dent){0}), 0);
+        memcpy(dir, sub, strlen(sub) + 1);
+        dl = strlen(dir);
+        depth++;
+    }
+    CHECK_EQ(dl, BFS_PATH_MAX - 1);
+    CHECK_EQ(bfs_meta_get(m, dir, &ino), 0);
+    CHECK(S_ISDIR(ino.mode));
+    /* The last directory holds no room for a child name: a file at 4095
+     * bytes sits one level up. */
+    char up[BFS_PATH_MAX];
+    size_t ul = strrchr(dir, '/') - dir;
+    memcpy(up, dir, ul);
+    up[ul] = '\0';
+    CHECK_EQ(bfs_meta_file_create(m, up, "f", 0644, 0, 0, 1, 1, &ino), 0);
+    char buf[1024], name[300];
+    uint8_t type;
+    int more;
+    ssize_t n = bfs_meta_readdir(m, up, "", buf, sizeof(buf), &more);
+    CHECK(n > 0);
+    /* Two entries: "f" and the last directory, in name order. */
+    size_t first = unpack((uint8_t *)buf, (size_t)n, &type, name);
+    CHECK(first == 4 && strcmp(name, "f") == 0 && type == BFS_DT_REG);
+    CHECK(unpack((uint8_t *)buf + first, (size_t)n - first, &type, name) == (size_t)n - first &&
+          strcmp(name, strrchr(dir, '/') + 1) == 0 && type == BFS_DT_DIR);
+    CHECK_EQ(bfs_meta_lookup(m, up, "f", "", &ino), 0);
+    CHECK_EQ(bfs_meta_get(m, up, &ino), 0);
+    CHECK_EQ(ino.nlink, 3); /* one subdirectory */
+    /* Take it all down again, deepest first. */
+    CHECK_EQ(bfs_meta_unlink(m, up, "f", &ino), BFS_LINK_DEAD);
+    while (strcmp(dir, "/") != 0) {
+        char *slash = strrchr(dir, '/');
+        char parent[BFS_PATH_MAX];
+        size_t pl = slash == dir ? 1 : (size_t)(slash - dir);
+        memcpy(parent, dir, pl);
+        parent[pl] = '\0';
+        struct bfs_dent d;
+        CHECK_EQ(bfs_meta_remove(m, dir, 1, NULL), 0);
+        CHECK_EQ(bfs_meta_name_del(m, parent, slash + 1, BFS_DT_DIR, 0, &d), 0);
+        memcpy(dir, parent, pl + 1);
+    }
+}
+
+/* The parent's mtime/ctime follow every change of its entries, and its
+ * nlink counts its subdirectories. */
+static void test_parent(bfs_meta_t *m)
+{
+    struct bfs_inode p0, p, ino, sub;
+    struct bfs_dent d;
+    CHECK_EQ(bfs_meta_create(m, "/par", S_IFDIR | 0755, 0, 0, 1, &p0), 0);
+    CHECK_EQ(bfs_meta_get(m, "/par", &p0), 0);
+    CHECK_EQ(p0.nlink, 2);
+#define ADVANCED(before)                                                                        \
+    (bfs_meta_get(m, "/par", &p) == 0 && p.mtime_ns > (before).mtime_ns &&                     \
+     p.ctime_ns > (before).ctime_ns && p.mtime_ns == p.ctime_ns)
+    CHECK_EQ(bfs_meta_file_create(m, "/par", "f", 0644, 0, 0, 1, 1, &ino), 0);
+    CHECK(ADVANCED(p0));
+    p0 = p;
+    CHECK_EQ(bfs_meta_file_create(m, "/par", "f", 0644, 0, 0, 1, 1, &ino), -EEXIST);
+    CHECK(bfs_meta_get(m, "/par", &p) == 0 && p.mtime_ns == p0.mtime_ns); /* failed: no change */
+    CHECK_EQ(bfs_meta_create(m, "/par/s", S_IFDIR | 0755, 0, 0, 1, &sub), 0);
+    CHECK_EQ(bfs_meta_name_add(m, "/par", "s", BFS_DT_DIR, sub.fid, &d), 0);
+    CHECK(ADVANCED(p0));
+    CHECK_EQ(p.nlink, 3);
+    p0 = p;
+    CHECK_EQ(bfs_meta_name_put(m, "/par", "t", BFS_DT_DIR, 77, &ino), BFS_LINK_NONE);
+    CHECK(ADVANCED(p0));
+    CHECK_EQ(p.nlink, 4);
+    p0 = p;
+    CHECK_EQ(bfs_meta_name_put(m, "/par", "t", BFS_DT_DIR, 77, &ino), BFS_LINK_SAME);
+    CHECK(bfs_meta_get(m, "/par", &p) == 0 && p.mtime_ns == p0.mtime_ns && p.nlink == 4);
+    CHECK_EQ(bfs_meta_name_del(m, "/par", "t", BFS_DT_DIR, 77, &d), 0);
+    CHECK(ADVANCED(p0));
+    CHECK_EQ(p.nlink, 3);
+    p0 = p;
+    CHECK_EQ(bfs_meta_rename_local(m, "/par", "f", "/par", "g", &ino), BFS_LINK_NONE);
+    CHECK(ADVANCED(p0));
+    p0 = p;
+    CHECK_EQ(bfs_meta_rename_local(m, "/par", "g", "/par/s", "g", &ino), BFS_LINK_NONE);
+    CHECK(ADVANCED(p0));
+    CHECK_EQ(bfs_meta_get(m, "/par/s", &ino), 0);
+    CHECK(ino.mtime_ns == p.mtime_ns && ino.nlink == 2); /* both parents, one time */
+    p0 = p;
+    CHECK_EQ(bfs_meta_unlink(m, "/par/s", "g", &ino), BFS_LINK_DEAD);
+    CHECK_EQ(bfs_meta_remove(m, "/par/s", 1, NULL), 0);
+    CHECK_EQ(bfs_meta_name_del(m, "/par", "s", BFS_DT_DIR, 0, &d), 0);
+    CHECK(ADVANCED(p0));
+    CHECK_EQ(p.nlink, 2);
+    /* A directory record put elsewhere (rename) arrives empty: 2 links. */
+    sub.nlink = 9;
+    CHECK_EQ(bfs_meta_put(m, "/par/r", &sub, NULL), 0);
+    CHECK_EQ(bfs_meta_get(m, "/par/r", &ino), 0);
+    CHECK_EQ(ino.nlink, 2);
+    CHECK_EQ(bfs_meta_remove(m, "/par/r", 1, NULL), 0);
+    CHECK_EQ(bfs_meta_remove(m, "/par", 1, NULL), 0);
+#undef ADVANCED
 }
 
 static void test_survives_restart(bfs_meta_t *m)
@@ -538,7 +706,9 @@ int main(void)
     test_put(m);
     test_dirents(m);
     test_readdir(m);
+    test_keys();
     test_limits(m);
+    test_parent(m);
     m = reopen(m, dir);
     test_survives_restart(m);
 
