@@ -919,6 +919,8 @@ int bfs_chunk_store_reap(bfs_chunk_store_t *cs)
 
 unsigned bfs_chunk_store_inflight(const bfs_chunk_store_t *cs) { return cs->inflight; }
 
+int bfs_chunk_store_sync(bfs_chunk_store_t *cs) { return syncfs(cs->datafd) < 0 ? -errno : 0; }
+
 static void on_eventfd(int fd, void *arg)
 {
     uint64_t v;

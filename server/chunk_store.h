@@ -115,5 +115,8 @@ int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const v
 int bfs_chunk_store_reap(bfs_chunk_store_t *cs);
 /* Operations submitted or queued and not yet completed. */
 unsigned bfs_chunk_store_inflight(const bfs_chunk_store_t *cs);
+/* Flush the chunk files' file system (syncfs): shutdown, after the last
+ * write completed. Returns 0 or a negative errno. */
+int bfs_chunk_store_sync(bfs_chunk_store_t *cs);
 
 #endif
