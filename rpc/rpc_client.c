@@ -75,6 +75,7 @@ struct conn {
 
 struct bfs_rpc_client {
     pthread_mutex_t mu;
+    struct bfs_rpc_client *fnext, *fprev; /* every client, for fork */
     ucp_context_h ctx;
     ucp_worker_h worker;
     ucp_address_t *my_addr;   /* sent in every HELLO */
@@ -189,6 +190,28 @@ static void bounce_free_all(bfs_rpc_client_t *c)
 
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+
+/* fork is safe in every order (docs/DESIGN.md, "Client lifecycle"): a fork
+ * must never copy UCX's process-wide state (its async handler table and the
+ * rwlock over it, memory hooks) while one of our threads is changing it -
+ * the child would wait for good on a lock that nobody in it holds. So the
+ * prepare handler waits until no thread is inside UCX for us: it takes
+ * every client's lock (all progress, endpoint and worker changes of a
+ * client happen under it) and then g_setup for writing, which creation and
+ * destruction - the UCX calls made outside a registered client's lock -
+ * hold for reading. Lock order: g_clients_mu, a client's mu, g_setup. The
+ * child, alone in its process, initialises the locks afresh (an rwlock
+ * cannot be unlocked by the child's thread, whose id changed). */
+static pthread_rwlock_t g_setup = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t g_clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bfs_rpc_client *g_clients;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+static void fork_register(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 struct conn;
 static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
 
@@ -200,6 +223,55 @@ static int env_int(const char *name, int dflt)
     char *end;
     long x = strtol(v, &end, 10);
     return (*end || x < 0 || x > 1 << 30) ? dflt : (int)x;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_lock(&c->mu);
+    pthread_rwlock_wrlock(&g_setup);
+}
+
+static void fork_parent(void)
+{
+    pthread_rwlock_unlock(&g_setup);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&g_clients_mu);
+}
+
+static void fork_child(void)
+{
+    pthread_rwlock_init(&g_setup, NULL);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&g_clients_mu, NULL);
+}
+
+static void clients_add(bfs_rpc_client_t *c)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    c->fprev = NULL;
+    c->fnext = g_clients;
+    if (c->fnext)
+        c->fnext->fprev = c;
+    g_clients = c;
+    pthread_mutex_unlock(&g_clients_mu);
+}
+
+/* Unlink c (if it was linked): no fork handler touches it any more. */
+static void clients_remove(bfs_rpc_client_t *c)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    if (c->fprev)
+        c->fprev->fnext = c->fnext;
+    else if (g_clients == c)
+        g_clients = c->fnext;
+    if (c->fnext)
+        c->fnext->fprev = c->fprev;
+    c->fnext = c->fprev = NULL;
+    pthread_mutex_unlock(&g_clients_mu);
 }
 
 static void worker_close(bfs_rpc_client_t *c)
@@ -240,6 +312,7 @@ static int worker_open(bfs_rpc_client_t *c)
 
 int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *o)
 {
+    pthread_once(&g_fork_once, fork_register);
     bfs_rpc_client_t *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
@@ -270,8 +343,11 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
         goto fail;
 
     ucp_config_t *cfg;
-    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
+    pthread_rwlock_rdlock(&g_setup);
+    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK) {
+        pthread_rwlock_unlock(&g_setup);
         goto fail;
+    }
     bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
@@ -280,10 +356,11 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     };
     ucs_status_t st = ucp_init(&p, cfg, &c->ctx);
     ucp_config_release(cfg);
-    if (st != UCS_OK)
+    int ok = st == UCS_OK && worker_open(c) == 0;
+    pthread_rwlock_unlock(&g_setup);
+    if (!ok)
         goto fail;
-    if (worker_open(c) < 0)
-        goto fail;
+    clients_add(c);
     *out = c;
     return 0;
 fail:
@@ -337,6 +414,8 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
 {
     if (!c)
         return;
+    clients_remove(c);
+    pthread_rwlock_rdlock(&g_setup);
     /* Outstanding calls are abandoned: closing the endpoints and the worker
      * completes their requests, which must not touch them any more. */
     for (uint32_t s = 0; s < c->nslots; s++)
@@ -357,6 +436,7 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         ucp_worker_destroy(c->worker);
     if (c->ctx)
         ucp_cleanup(c->ctx);
+    pthread_rwlock_unlock(&g_setup);
     if (c->wakefd >= 0)
         close(c->wakefd);
     free(c->slots);
@@ -373,6 +453,7 @@ void bfs_rpc_client_abandon(bfs_rpc_client_t *c)
      * disturb its connections. Leak them on purpose. */
     if (!c)
         return;
+    clients_remove(c);
     for (int i = 0; i < c->nconns; i++) {
         free(c->conns[i]->addr);
         free(c->conns[i]);
