@@ -205,12 +205,18 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
 static pthread_rwlock_t g_setup = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t g_clients_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct bfs_rpc_client *g_clients;
-static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
-static void fork_register(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+/* Registered before any other constructor of the library runs (priority):
+ * prepare handlers run in the reverse order of registration, so ours runs
+ * last, after the preload library's (escape.c: before_fork may still call
+ * into a client), and our child handler first. */
+__attribute__((constructor(101))) static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 struct conn;
 static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
@@ -312,7 +318,6 @@ static int worker_open(bfs_rpc_client_t *c)
 
 int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_opts *o)
 {
-    pthread_once(&g_fork_once, fork_register);
     bfs_rpc_client_t *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
