@@ -31,7 +31,31 @@ enum {
  * the call, touches nothing of it. */
 struct req_priv {
     bfs_rpc_call_t *call;
-    void *iov; /* a detached receive's ucp_dt_iov_t array, freed on completion */
+    void *bounce; /* a receive's library-owned buffer (struct bounce) */
+    size_t cap;   /* its size */
+};
+
+/* Rendezvous replies land in library-owned buffers, copied to the caller's
+ * on completion: UCX cannot cancel a rendezvous receive (without peer error
+ * handling not at all, with it only by a forced close that may take longer
+ * than we wait), and a call that returned - timed out, say - must own
+ * nothing of the caller's memory (docs/PROMISES.md, "A call that returned
+ * owns nothing"). A late transfer then writes into a bounce buffer that is
+ * released when UCX completes it. The cost is one memcpy of the reply
+ * (docs/DESIGN.md, "Failure behaviour"). A few buffers are kept for reuse:
+ * a fresh 4 MiB mapping costs more page faults than the copy. */
+#define BOUNCE_KEEP 8
+#define BOUNCE_KEEP_BYTES (64u << 20)
+struct bounce {
+    void *p;
+    size_t cap;
+};
+/* In front of every bounce buffer: the list of those in use, so that the
+ * ones UCX never completed (a server that never sent the rest) are freed
+ * with the client, after its worker. */
+struct bounce_hdr {
+    struct bounce_hdr *next, *prev;
+    char pad[64 - 2 * sizeof(void *)]; /* the data starts 64-byte aligned */
 };
 
 struct conn {
@@ -51,6 +75,7 @@ struct conn {
 
 struct bfs_rpc_client {
     pthread_mutex_t mu;
+    struct bfs_rpc_client *fnext, *fprev; /* every client, for fork */
     ucp_context_h ctx;
     ucp_worker_h worker;
     ucp_address_t *my_addr;   /* sent in every HELLO */
@@ -82,10 +107,117 @@ struct bfs_rpc_client {
     uint32_t *gens;
     uint32_t *free_slots;
     uint32_t nslots, nfree;
+    struct bounce bounce[BOUNCE_KEEP]; /* idle bounce buffers (cap 0: none) */
+    size_t bounce_bytes;
+    struct bounce_hdr *bounce_live;    /* in use */
 };
+
+static void bounce_link(bfs_rpc_client_t *c, struct bounce_hdr *h)
+{
+    h->prev = NULL;
+    h->next = c->bounce_live;
+    if (h->next)
+        h->next->prev = h;
+    c->bounce_live = h;
+}
+
+static void bounce_unlink(bfs_rpc_client_t *c, struct bounce_hdr *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        c->bounce_live = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+}
+
+/* A bounce buffer of at least len bytes: the smallest idle one that fits. */
+static void *bounce_get(bfs_rpc_client_t *c, size_t len, size_t *cap)
+{
+    int best = -1;
+    for (int i = 0; i < BOUNCE_KEEP; i++)
+        if (c->bounce[i].cap >= len && (best < 0 || c->bounce[i].cap < c->bounce[best].cap))
+            best = i;
+    struct bounce_hdr *h;
+    if (best >= 0) {
+        h = c->bounce[best].p;
+        *cap = c->bounce[best].cap;
+        c->bounce_bytes -= *cap;
+        c->bounce[best] = (struct bounce){0};
+    } else {
+        *cap = len;
+        if (!(h = malloc(sizeof(*h) + len)))
+            return NULL;
+    }
+    bounce_link(c, h);
+    return h + 1;
+}
+
+/* Keep it for reuse, or free it (taking the place of a smaller one). */
+static void bounce_put(bfs_rpc_client_t *c, void *p, size_t cap)
+{
+    if (!p)
+        return;
+    struct bounce_hdr *h = (struct bounce_hdr *)p - 1;
+    bounce_unlink(c, h);
+    int slot = -1;
+    for (int i = 0; i < BOUNCE_KEEP; i++)
+        if (slot < 0 || c->bounce[i].cap < c->bounce[slot].cap)
+            slot = i;
+    if (c->bounce[slot].cap < cap && c->bounce_bytes - c->bounce[slot].cap + cap <= BOUNCE_KEEP_BYTES) {
+        c->bounce_bytes -= c->bounce[slot].cap;
+        free(c->bounce[slot].p);
+        c->bounce[slot] = (struct bounce){h, cap};
+        c->bounce_bytes += cap;
+        return;
+    }
+    free(h);
+}
+
+/* After the worker is gone (no UCX request can complete any more). */
+static void bounce_free_all(bfs_rpc_client_t *c)
+{
+    for (int i = 0; i < BOUNCE_KEEP; i++)
+        free(c->bounce[i].p);
+    memset(c->bounce, 0, sizeof(c->bounce));
+    c->bounce_bytes = 0;
+    while (c->bounce_live) {
+        struct bounce_hdr *h = c->bounce_live;
+        c->bounce_live = h->next;
+        free(h);
+    }
+}
 
 static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length,
                              void *data, size_t length, const ucp_am_recv_param_t *param);
+
+/* fork is safe in every order (docs/DESIGN.md, "Client lifecycle"): a fork
+ * must never copy UCX's process-wide state (its async handler table and the
+ * rwlock over it, memory hooks) while one of our threads is changing it -
+ * the child would wait for good on a lock that nobody in it holds. So the
+ * prepare handler waits until no thread is inside UCX for us: it takes
+ * every client's lock (all progress, endpoint and worker changes of a
+ * client happen under it) and then g_setup for writing, which creation and
+ * destruction - the UCX calls made outside a registered client's lock -
+ * hold for reading. Lock order: g_clients_mu, a client's mu, g_setup. The
+ * child, alone in its process, initialises the locks afresh (an rwlock
+ * cannot be unlocked by the child's thread, whose id changed). */
+static pthread_rwlock_t g_setup = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t g_clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bfs_rpc_client *g_clients;
+
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+/* Registered before any other constructor of the library runs (priority):
+ * prepare handlers run in the reverse order of registration, so ours runs
+ * last, after the preload library's (escape.c: before_fork may still call
+ * into a client), and our child handler first. */
+__attribute__((constructor(101))) static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 struct conn;
 static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
 
@@ -97,6 +229,55 @@ static int env_int(const char *name, int dflt)
     char *end;
     long x = strtol(v, &end, 10);
     return (*end || x < 0 || x > 1 << 30) ? dflt : (int)x;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_lock(&c->mu);
+    pthread_rwlock_wrlock(&g_setup);
+}
+
+static void fork_parent(void)
+{
+    pthread_rwlock_unlock(&g_setup);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&g_clients_mu);
+}
+
+static void fork_child(void)
+{
+    pthread_rwlock_init(&g_setup, NULL);
+    for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
+        pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&g_clients_mu, NULL);
+}
+
+static void clients_add(bfs_rpc_client_t *c)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    c->fprev = NULL;
+    c->fnext = g_clients;
+    if (c->fnext)
+        c->fnext->fprev = c;
+    g_clients = c;
+    pthread_mutex_unlock(&g_clients_mu);
+}
+
+/* Unlink c (if it was linked): no fork handler touches it any more. */
+static void clients_remove(bfs_rpc_client_t *c)
+{
+    pthread_mutex_lock(&g_clients_mu);
+    if (c->fprev)
+        c->fprev->fnext = c->fnext;
+    else if (g_clients == c)
+        g_clients = c->fnext;
+    if (c->fnext)
+        c->fnext->fprev = c->fprev;
+    c->fnext = c->fprev = NULL;
+    pthread_mutex_unlock(&g_clients_mu);
 }
 
 static void worker_close(bfs_rpc_client_t *c)
@@ -167,8 +348,11 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
         goto fail;
 
     ucp_config_t *cfg;
-    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK)
+    pthread_rwlock_rdlock(&g_setup);
+    if (ucp_config_read(NULL, NULL, &cfg) != UCS_OK) {
+        pthread_rwlock_unlock(&g_setup);
         goto fail;
+    }
     bfs_rpc_ucx_defaults(cfg);
     ucp_params_t p = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE,
@@ -177,10 +361,11 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     };
     ucs_status_t st = ucp_init(&p, cfg, &c->ctx);
     ucp_config_release(cfg);
-    if (st != UCS_OK)
+    int ok = st == UCS_OK && worker_open(c) == 0;
+    pthread_rwlock_unlock(&g_setup);
+    if (!ok)
         goto fail;
-    if (worker_open(c) < 0)
-        goto fail;
+    clients_add(c);
     *out = c;
     return 0;
 fail:
@@ -223,10 +408,8 @@ static void detach_call(bfs_rpc_call_t *call)
         call->send_req_ = NULL;
     }
     if (call->recv_req_) {
-        struct req_priv *rp = call->recv_req_;
-        rp->call = NULL;
-        rp->iov = call->recv_iov_; /* UCX may still read it */
-        call->recv_iov_ = NULL;
+        /* UCX may still write the bounce buffer: recv_cb frees it. */
+        ((struct req_priv *)call->recv_req_)->call = NULL;
         call->recv_req_ = NULL;
     }
     call->state_ &= ~(ST_SENDING | ST_RECVING);
@@ -236,6 +419,8 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
 {
     if (!c)
         return;
+    clients_remove(c);
+    pthread_rwlock_rdlock(&g_setup);
     /* Outstanding calls are abandoned: closing the endpoints and the worker
      * completes their requests, which must not touch them any more. */
     for (uint32_t s = 0; s < c->nslots; s++)
@@ -256,11 +441,13 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
         ucp_worker_destroy(c->worker);
     if (c->ctx)
         ucp_cleanup(c->ctx);
+    pthread_rwlock_unlock(&g_setup);
     if (c->wakefd >= 0)
         close(c->wakefd);
     free(c->slots);
     free(c->gens);
     free(c->free_slots);
+    bounce_free_all(c);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -271,6 +458,7 @@ void bfs_rpc_client_abandon(bfs_rpc_client_t *c)
      * disturb its connections. Leak them on purpose. */
     if (!c)
         return;
+    clients_remove(c);
     for (int i = 0; i < c->nconns; i++) {
         free(c->conns[i]->addr);
         free(c->conns[i]);
@@ -281,6 +469,7 @@ void bfs_rpc_client_abandon(bfs_rpc_client_t *c)
     free(c->slots);
     free(c->gens);
     free(c->free_slots);
+    bounce_free_all(c); /* plain memory: no UCX request of ours runs here */
     free(c);
 }
 
@@ -400,8 +589,6 @@ static void maybe_complete(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     if ((call->state_ & (ST_SENDING | ST_RECVING | ST_DONE)) || !(call->state_ & ST_REPLIED))
         return;
     slot_release(c, call);
-    free(call->recv_iov_);
-    call->recv_iov_ = NULL;
     call->state_ |= ST_DONE;
     if (c->waiters) {
         uint64_t one = 1;
@@ -445,23 +632,42 @@ static void send_cb(void *request, ucs_status_t status, void *user_data)
         maybe_complete(c, call);
 }
 
+static size_t iov_total(const struct iovec *iov, int n);
+
+/* Copy a reply's data to the caller's buffers. */
+static void copy_out(bfs_rpc_call_t *call, const char *src, size_t left)
+{
+    for (int i = 0; left > 0 && i < call->resp_iovcnt; i++) {
+        size_t n = call->resp_iov[i].iov_len < left ? call->resp_iov[i].iov_len : left;
+        memcpy(call->resp_iov[i].iov_base, src, n);
+        src += n;
+        left -= n;
+    }
+}
+
 static void recv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
 {
     bfs_rpc_client_t *c = user_data;
     struct req_priv *rp = request;
     bfs_rpc_call_t *call = rp->call;
-    free(rp->iov);
+    void *bounce = rp->bounce;
+    size_t cap = rp->cap;
     ucp_request_free(request);
-    if (!call)
-        return; /* detached */
+    if (!call) {
+        bounce_put(c, bounce, cap); /* detached: the late data goes nowhere */
+        return;
+    }
     call->recv_req_ = NULL;
     call->state_ &= ~ST_RECVING;
     if (status != UCS_OK) {
         /* The reply header said success, but its data did not arrive. */
+        bounce_put(c, bounce, cap);
         call->status = status == UCS_ERR_CANCELED ? -ECONNRESET : -EIO;
         fail_call(c, call, call->status);
         return;
     }
+    copy_out(call, bounce, length);
+    bounce_put(c, bounce, cap);
     call->resp_len = length;
     maybe_complete(c, call);
 }
@@ -500,19 +706,20 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         return UCS_OK;
     }
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
-        const char *src = data;
-        size_t left = length;
-        for (int i = 0; left > 0 && i < call->resp_iovcnt; i++) {
-            size_t n = call->resp_iov[i].iov_len < left ? call->resp_iov[i].iov_len : left;
-            memcpy(call->resp_iov[i].iov_base, src, n);
-            src += n;
-            left -= n;
-        }
+        copy_out(call, data, length);
         call->resp_len = length;
         maybe_complete(c, call);
         return UCS_OK;
     }
-    /* Rendezvous: UCX fetches the data straight into the caller's buffers. */
+    /* Rendezvous: UCX fetches the data into a bounce buffer of ours (see
+     * struct bounce), never into the caller's memory. */
+    size_t cap;
+    void *bounce = bounce_get(c, length, &cap);
+    if (!bounce) {
+        call->state_ &= ~ST_REPLIED;
+        fail_call(c, call, -ENOMEM);
+        return UCS_OK;
+    }
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                         UCP_OP_ATTR_FIELD_DATATYPE,
@@ -520,44 +727,25 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         .user_data = c,
         .datatype = ucp_dt_make_contig(1),
     };
-    void *buf = call->resp_iov[0].iov_base;
-    size_t count = length;
-    if (call->resp_iov[0].iov_len < length) {
-        /* Several buffers: describe exactly `length` bytes of them. */
-        ucp_dt_iov_t *v = malloc(sizeof(*v) * (size_t)call->resp_iovcnt);
-        if (!v) {
-            call->state_ &= ~ST_REPLIED;
-            fail_call(c, call, -ENOMEM);
-            return UCS_OK;
-        }
-        size_t left = length;
-        count = 0;
-        for (int i = 0; left > 0 && i < call->resp_iovcnt; i++) {
-            size_t n = call->resp_iov[i].iov_len < left ? call->resp_iov[i].iov_len : left;
-            v[count].buffer = call->resp_iov[i].iov_base;
-            v[count].length = n;
-            count++;
-            left -= n;
-        }
-        call->recv_iov_ = v;
-        buf = v;
-        p.datatype = UCP_DATATYPE_IOV;
-    }
     call->state_ |= ST_RECVING;
-    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(c->worker, data, buf, count, &p);
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(c->worker, data, bounce, length, &p);
     if (sp == NULL) {
         call->state_ &= ~ST_RECVING;
+        copy_out(call, bounce, length);
+        bounce_put(c, bounce, cap);
         call->resp_len = length;
         maybe_complete(c, call);
         return UCS_INPROGRESS;
     }
     if (UCS_PTR_IS_ERR(sp)) {
+        bounce_put(c, bounce, cap);
         call->state_ &= ~(ST_RECVING | ST_REPLIED);
         fail_call(c, call, -EIO);
         return UCS_OK;
     }
     ((struct req_priv *)sp)->call = call;
-    ((struct req_priv *)sp)->iov = NULL;
+    ((struct req_priv *)sp)->bounce = bounce;
+    ((struct req_priv *)sp)->cap = cap;
     call->recv_req_ = sp;
     /* The request handle is not kept: cancelling goes through the ep. */
     return UCS_INPROGRESS;
@@ -709,7 +897,6 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
     call->status = 0;
     call->resp_len = 0;
     call->owner_ = c;
-    call->recv_iov_ = NULL;
     call->send_req_ = NULL;
     call->recv_req_ = NULL;
     call->req_id_ = 0;
@@ -772,7 +959,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
         return call->status;
     } else {
         ((struct req_priv *)sp)->call = call;
-        ((struct req_priv *)sp)->iov = NULL;
+        ((struct req_priv *)sp)->bounce = NULL;
         call->send_req_ = sp;
     }
     return 0;
@@ -849,8 +1036,6 @@ static void follow_move(bfs_rpc_client_t *c, int i, void *addr, size_t len)
             continue;
         }
         slot_release(c, call);
-        free(call->recv_iov_);
-        call->recv_iov_ = NULL;
         again[n++] = call;
     }
     conn_readdress(c, cn, addr, len);

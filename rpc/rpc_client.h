@@ -81,7 +81,6 @@ struct bfs_rpc_call {
     uint64_t sent_ns_;
     uint64_t req_id_;
     void *owner_;     /* the client */
-    void *recv_iov_;
     void *send_req_;  /* UCX requests in flight for the call */
     void *ep_;        /* the endpoint it was sent on */
     void *recv_req_;

@@ -114,6 +114,11 @@ struct bfs_rpc_server {
     struct srv_req *free_reqs;
     struct srv_req *live;   /* requests in flight */
     unsigned inflight;
+    /* Shutdown (bfs_rpc_server_quiesce): 1, new requests are refused with
+     * -ESHUTDOWN, those already received still run; 2 (destroy), requests
+     * whose data arrives now are refused too: their handlers' state may be
+     * gone. */
+    int closing;
     unsigned cur_inflight;  /* ... received on the current worker */
     /* Worker rotation (see rotate): released connections on the current
      * worker, when it was opened, and the limits. */
@@ -570,6 +575,7 @@ void bfs_rpc_server_destroy(bfs_rpc_server_t *s)
 {
     if (!s)
         return;
+    s->closing = 2;
     if (s->worker) {
         uint64_t end = bfs_now_ns() + 1000000000ull;
         while (s->inflight && bfs_now_ns() < end)
@@ -823,6 +829,7 @@ int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *s, unsigned id, bfs_rpc_pre
 }
 
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *s) { return s->inflight; }
+void bfs_rpc_server_quiesce(bfs_rpc_server_t *s) { s->closing = s->closing > 1 ? s->closing : 1; }
 unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *s) { return s->nconns; }
 
 void bfs_rpc_server_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_stats *st)
@@ -926,6 +933,10 @@ static void dispatch(struct srv_req *r)
 {
     bfs_rpc_server_t *s = r->pub.server;
     struct handler_slot *slot = &s->slots[r->rpc_id];
+    if (s->closing > 1) {
+        bfs_rpc_reply(&r->pub, -ESHUTDOWN, NULL, 0);
+        return;
+    }
     /* Never the secret: logs end up in shared places. */
     bfs_debug("rpc %u req %llu: %llu payload bytes, arg0 %llu arg1 %llu offset %llu", r->rpc_id,
               (unsigned long long)r->pub.hdr.req_id, (unsigned long long)r->pub.hdr.len,
@@ -995,6 +1006,8 @@ static ucs_status_t am_recv_req(void *arg, const void *header, size_t header_len
             bfs_warn("rpc server: request for unknown rpc %u refused", aa->id);
         return refuse(s, ep, aa->id, &h, -ENOSYS);
     }
+    if (s->closing)
+        return refuse(s, ep, aa->id, &h, -ESHUTDOWN);
 
     struct srv_req *r = req_get(s);
     if (!r)

@@ -111,6 +111,12 @@ int bfs_rpc_server_progress(bfs_rpc_server_t *srv);
 
 /* Requests accepted but not yet finished (tests, shutdown). */
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
+/* Shutdown, first step: from now on every new request is answered
+ * -ESHUTDOWN without reaching its handler; requests already received
+ * (rendezvous data still arriving included) run and are answered as usual.
+ * Keep progressing until bfs_rpc_server_inflight() is 0. Destroy refuses
+ * the rest. */
+void bfs_rpc_server_quiesce(bfs_rpc_server_t *srv);
 /* Client connections known (from their HELLOs) and not yet released. */
 unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *srv);
 

@@ -4,6 +4,7 @@
 #include "server.h"
 #include "small_chunks.h"
 #include "watchdog.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/placement.h"
 #include "../common/registry.h"
@@ -197,6 +198,46 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
+/* Shutdown keeps what was acknowledged (docs/DESIGN.md, "Failure
+ * behaviour"): stop taking requests, then finish every request already
+ * received - its chunk I/O completes, its metadata batch commits, its reply
+ * goes out - before anything is closed. Replies still leave only after what
+ * they acknowledge is in the page cache (write_done, flush_pending); the
+ * order here only makes sure that all of them get there, and that no
+ * handler runs on a closed store. Bounded: a request whose client stopped
+ * answering, or I/O the kernel does not finish, is left to the bounded
+ * waits of the chunk store's and the RPC server's close. */
+#define SHUTDOWN_DRAIN_NS (5 * 1000000000ull)
+static void shutdown_drain(struct bfs_server *s)
+{
+    bfs_rpc_server_quiesce(s->rpc);
+    uint64_t end = bfs_now_ns() + SHUTDOWN_DRAIN_NS;
+    for (;;) {
+        int n = bfs_rpc_server_progress(s->rpc);
+        int r = bfs_chunk_store_reap(s->chunks);
+        n += r > 0 ? r : 0;
+        n += bfs_fs_commit(s);
+        if (!bfs_chunk_store_inflight(s->chunks) && !s->pending &&
+            !bfs_rpc_server_inflight(s->rpc))
+            break;
+        if (bfs_now_ns() >= end) {
+            bfs_warn("shutdown: %u chunk operations and %u requests still unfinished after %llu s",
+                     bfs_chunk_store_inflight(s->chunks), bfs_rpc_server_inflight(s->rpc),
+                     SHUTDOWN_DRAIN_NS / 1000000000ull);
+            break;
+        }
+        if (n == 0) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    int rc = bfs_meta_sync(s->meta);
+    if (rc < 0)
+        bfs_warn("shutdown: syncing the metadata store: %s", strerror(-rc));
+    if ((rc = bfs_chunk_store_sync(s->chunks)) < 0)
+        bfs_warn("shutdown: syncing the chunk files: %s", strerror(-rc));
+}
+
 /* The RPC server moved to a new worker: publish the registry again, with our
  * new address, where clients of this rank look (registry.h). */
 struct moved {
@@ -365,16 +406,19 @@ int main(int argc, char **argv)
         bfs_warn("cannot start the peer watchdog: peer failures will not be reported");
     rc = bfs_evloop_run(s.loop);
     bfs_watchdog_stop(wd);
+    shutdown_drain(&s);
 
 out:
-    if (s.meta && s.pending_tail)
-        bfs_fs_commit(&s); /* answer what the last loop pass queued */
     if (wrote_registry)
         unlink(o.registry);
     if (moved.written)
         unlink(moved.path);
     if (s.chunks)
         bfs_chunk_store_close(s.chunks);
+    /* Answer what the last loop pass queued, and what completed in close
+     * (after a drain that timed out); the RPC server refuses the rest. */
+    if (s.meta && s.pending_tail)
+        bfs_fs_commit(&s);
     bfs_rpc_server_destroy(s.rpc);
     if (s.meta)
         bfs_meta_close(s.meta);

@@ -98,7 +98,13 @@ int bfs_chunk_fsync(bfs_chunk_store_t *cs, uint64_t fid, uint64_t nchunks,
  * UINT64_MAX: long ranges list the directory). Missing files are not errors.
  * Both close cached fds; operations still in flight on those chunks keep
  * their fds and finish (after a remove, on the unlinked file: a write
- * racing a remove is lost). The caller orders them if it cares. */
+ * racing a remove is lost). The caller orders them if it cares.
+ * A remove renames each chunk file into dir/data/trash (the chunk is a hole
+ * at once, a new write makes a new file) and unlinks it later, in slices of
+ * at most 1 ms per bfs_chunk_store_reap() (the event loop's turn), so that
+ * freeing the blocks of a large file never stalls other clients; close
+ * unlinks what is left, open removes leftovers of a killed server. Until
+ * then the trashed blocks still count as used on the file system. */
 int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t len);
 int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to);
 /* Whether chunk (fid, idx) has a chunk file here: 1, 0, or a negative
@@ -115,5 +121,8 @@ int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const v
 int bfs_chunk_store_reap(bfs_chunk_store_t *cs);
 /* Operations submitted or queued and not yet completed. */
 unsigned bfs_chunk_store_inflight(const bfs_chunk_store_t *cs);
+/* Flush the chunk files' file system (syncfs): shutdown, after the last
+ * write completed. Returns 0 or a negative errno. */
+int bfs_chunk_store_sync(bfs_chunk_store_t *cs);
 
 #endif

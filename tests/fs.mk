@@ -64,12 +64,20 @@ endif
 EXTRA_DIST += tests/slurm_lib.sh tests/slurm_jobs.sh
 
 # Failure, limit and security tests (docs/PROMISES.md says what each proves).
-check_PROGRAMS += tests/fault_client tests/lc_client
+check_PROGRAMS += tests/fault_client tests/lc_client tests/shut_writer tests/timeout_buf \
+	tests/fork_safety tests/fork_preload tests/stall_probe
+tests_stall_probe_LDADD = $(FS_TEST_LIBS) -lpthread
+tests_fork_safety_LDADD = $(FS_TEST_LIBS) -lpthread
+tests_fork_preload_SOURCES = tests/fork_safety.c
+tests_fork_preload_CFLAGS = $(AM_CFLAGS) -DFORK_PRELOAD
+tests_fork_preload_LDADD = -lpthread
+tests_timeout_buf_LDADD = $(FS_TEST_LIBS) -lpthread
 tests_lc_client_LDADD = $(FS_TEST_LIBS)
+tests_shut_writer_LDADD = $(FS_TEST_LIBS)
 CLEANFILES += tests/heavy.lock
 tests_fault_client_LDADD = $(FS_TEST_LIBS)
-TESTS += tests/lifecycle_clients.sh
-EXTRA_DIST += tests/lifecycle_clients.sh
+TESTS += tests/lifecycle_clients.sh tests/fault_shutdown.sh tests/fault_timeout_buf.sh tests/fault_fork.sh tests/fault_stall.sh
+EXTRA_DIST += tests/lifecycle_clients.sh tests/fault_shutdown.sh tests/fault_timeout_buf.sh tests/fault_fork.sh tests/fault_stall.sh
 TESTS += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
 	tests/fault_security.sh tests/fault_load.sh tests/fault_netns.sh tests/fault_server_move.sh
 EXTRA_DIST += tests/fault_server_kill.sh tests/fault_client_kill.sh tests/fault_enospc.sh \
