@@ -8,3 +8,4 @@ client_libbenchfs_client_la_SOURCES = client/benchfs.h client/client_internal.h 
 client_libbenchfs_client_la_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS)
 client_libbenchfs_client_la_LIBADD = rpc/libbfsrpc.la $(UCX_LIBS)
 client_libbenchfs_client_la_LDFLAGS = -version-info 0:0:0
+dist_man3_MANS += client/benchfs.3

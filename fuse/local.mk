@@ -7,4 +7,4 @@ fuse_benchfs_fuse_SOURCES = fuse/fuse_ops.h fuse/fuse_ops.c fuse/fuse_main.c \
 fuse_benchfs_fuse_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS)
 fuse_benchfs_fuse_LDADD = client/libbenchfs-client.la common/libbfscommon.la $(FUSE_LIBS) -lpthread
 endif
-dist_man8_MANS = fuse/benchfs-fuse.8
+dist_man8_MANS += fuse/benchfs-fuse.8

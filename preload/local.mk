@@ -10,3 +10,4 @@ preload_libbenchfs_la_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS) -Wno-nonnull -Wno-nonn
 preload_libbenchfs_la_LIBADD = client/libbenchfs-client.la $(UCX_LIBS) -ldl
 # Loaded with dlopen-free LD_PRELOAD only: no version suffix games needed.
 preload_libbenchfs_la_LDFLAGS = -avoid-version -shared
+dist_man7_MANS += preload/libbenchfs.7

@@ -6,3 +6,4 @@ server_benchfsd_SOURCES = server/benchfsd.c server/bootstrap.c server/bootstrap.
 server_benchfsd_CFLAGS = $(AM_CFLAGS) $(UCX_CFLAGS) $(PMIX_CFLAGS) $(LMDB_CFLAGS) $(URING_CFLAGS)
 server_benchfsd_LDADD = server/libbfsmeta.la server/libbfschunk.la rpc/libbfsrpc.la \
 	$(PMIX_LIBS) $(LMDB_LIBS) $(URING_LIBS) $(UCX_LIBS) -lpthread
+dist_man8_MANS += server/benchfsd.8

@@ -25,6 +25,10 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT += top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
 	export top_builddir top_srcdir;
 
+# The man pages (render, installed, SEE ALSO), the benchfs.3 example, the Spack recipe.
+TESTS += tests/man_pages.sh tests/man_example.sh tests/spack_recipe.sh
+EXTRA_DIST += tests/man_pages.sh tests/man_example.sh tests/spack_recipe.sh
+
 TESTS += tests/preload_python.sh tests/preload_fio.sh tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh \
 	tests/conformance_fsx.sh tests/conformance_pjdfstest.sh
 EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.sh \
