@@ -36,11 +36,6 @@ static void reply_copy(bfs_rpc_req_t *req, int st, const void *obj, size_t len)
     bfs_rpc_reply(req, st, &iov, 1);
 }
 
-static void reply_inode(bfs_rpc_req_t *req, int st, const struct bfs_inode *ino)
-{
-    reply_copy(req, st, ino, sizeof(*ino));
-}
-
 /* Group commit of metadata (meta_store.h): a handler that changes metadata
  * joins the open batch and queues its reply; the batch commits, and the
  * replies leave, before the event loop sleeps. A reply never acknowledges a
