@@ -229,6 +229,10 @@ int bfs_pl_resolve(int dirfd, const char *path, char out[BFS_PATH_MAX])
                 return 0;
             return to_fs(path, out);
         }
+        /* The kernel's limit is on the path given (PATH_MAX with its NUL),
+         * not on what is left once the mount prefix is cut off. */
+        if (strnlen(path, BFS_PATH_MAX) >= BFS_PATH_MAX)
+            return -ENAMETOOLONG;
         return to_fs(path, out);
     }
     const char *base;
