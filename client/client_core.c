@@ -67,6 +67,11 @@ int benchfs_after_fork_child(benchfs_t *fs)
     /* The parent's UCX state is not ours to use: leave it, start afresh. */
     bfs_rpc_client_abandon(fs->rpc);
     fs->rpc = NULL;
+    /* The parent's CLOSEs in flight are its own: forget them. */
+    free(fs->closes);
+    fs->closes = NULL;
+    fs->nclosing = 0;
+    pthread_mutex_init(&fs->close_mu, NULL);
     return connect_servers(fs);
 }
 
@@ -86,6 +91,7 @@ int benchfs_init(benchfs_t **out, const char *registry)
         return -ENOMEM;
     }
     fs->reg = reg;
+    pthread_mutex_init(&fs->close_mu, NULL);
     if (!(fs->registry = strdup(registry))) {
         benchfs_finalize(fs);
         return -ENOMEM;
@@ -107,6 +113,10 @@ void benchfs_finalize(benchfs_t *fs)
 {
     if (!fs)
         return;
+    if (fs->rpc)
+        bfs_cl_closes_reap(fs, 1); /* CLOSEs sent: let them arrive */
+    free(fs->closes);
+    pthread_mutex_destroy(&fs->close_mu);
     bfs_rpc_client_destroy(fs->rpc);
     bfs_registry_free(&fs->reg);
     free(fs->registry);
@@ -228,7 +238,10 @@ int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen)
     return -ENOENT;
 }
 
-int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+/* flags BFS_F_OPEN: the caller opens what path names (open_refs.h): the
+ * request that reaches the file's home carries it. */
+static int resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
+                   uint32_t flags)
 {
     if (plen == 1) {
         struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = ino};
@@ -236,7 +249,7 @@ int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inod
     }
     /* One RPC to the parent's server when the inode is there (a file is
      * created where its name is); else a second to where it lives. */
-    struct bfs_cl_meta m = {.op = BFS_OP_LOOKUP, .ino = ino};
+    struct bfs_cl_meta m = {.op = BFS_OP_LOOKUP, .flags = flags, .ino = ino};
     int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
     if (rc == -ENOENT)
         return bfs_cl_enoent(fs, path, plen);
@@ -245,7 +258,19 @@ int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inod
     struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
     if (S_ISDIR(ino->mode))
         return bfs_cl_meta_call(fs, path, plen, &st);
-    return bfs_cl_fid_call(fs, ino->fid, &st);
+    st.flags = flags;
+    rc = bfs_cl_fid_call(fs, ino->fid, &st);
+    return rc == -ESTALE && flags ? -ENOENT : rc; /* unlinked between the two */
+}
+
+int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+{
+    return resolve(fs, path, plen, ino, 0);
+}
+
+int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+{
+    return resolve(fs, path, plen, ino, BFS_F_OPEN);
 }
 
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type)
@@ -346,7 +371,7 @@ void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, stru
     st->st_dev = 0xbf5;
     st->st_ino = ino->fid;
     st->st_mode = ino->mode;
-    st->st_nlink = S_ISDIR(ino->mode) ? 2 : (ino->nlink ? ino->nlink : 1);
+    st->st_nlink = S_ISDIR(ino->mode) ? 2 : ino->nlink; /* 0: unlinked while open */
     st->st_uid = ino->uid;
     st->st_gid = ino->gid;
     st->st_size = (off_t)ino->size;
@@ -395,6 +420,20 @@ int benchfs_server_conns(benchfs_t *fs, unsigned server)
     bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
     int rc = bfs_rpc_call(fs->rpc, &one);
     return rc < 0 ? rc : (int)one.reply.arg2;
+}
+
+int benchfs_server_reclaim(benchfs_t *fs, unsigned server, unsigned *reaping,
+                           unsigned *open_files)
+{
+    if (server >= fs->nservers)
+        return -EINVAL;
+    bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
+    int rc = bfs_rpc_call(fs->rpc, &one);
+    if (rc < 0)
+        return rc;
+    *reaping = (unsigned)one.reply.rcap;
+    *open_files = (unsigned)(one.reply.rcap >> 32);
+    return 0;
 }
 
 int benchfs_shutdown_servers(benchfs_t *fs)

@@ -17,6 +17,10 @@ struct benchfs {
     unsigned nservers;
     uint64_t chunk_size;
     uint32_t uid, gid;
+    /* CLOSEs in flight (bfs_cl_close_ref): not waited for by close. */
+    pthread_mutex_t close_mu;
+    struct bfs_cl_close *closes;
+    unsigned nclosing;
 };
 
 struct benchfs_file {
@@ -27,6 +31,7 @@ struct benchfs_file {
     unsigned home;           /* bfs_place_home(fid): where its inode lives */
     uint32_t mode;
     int flags; /* O_APPEND may change (benchfs_file_set_append): atomic */
+    int opened; /* its home counts an open reference of ours (CLOSE drops it) */
 };
 
 /* Normalize a user path into out (BFS_PATH_MAX); returns its length. */
@@ -59,6 +64,15 @@ unsigned bfs_cl_parent_server(const benchfs_t *fs, const char *path, size_t plen
 /* The inode path names: LOOKUP at the parent's server, then, when the
  * inode lives elsewhere, STAT by id (a file) or at its path (a directory). */
 int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
+/* The same for an open: the request that reaches a regular file's home
+ * registers an open reference there (BFS_F_OPEN), to be dropped with
+ * bfs_cl_close_ref. */
+int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
+/* Drop the open reference of file fid at its home: a CLOSE that is not
+ * waited for (its reply is collected by later calls, or at finalize). */
+void bfs_cl_close_ref(benchfs_t *fs, uint64_t fid);
+/* Collect the replies of CLOSEs sent: all of them when wait, else those in. */
+void bfs_cl_closes_reap(benchfs_t *fs, int wait);
 /* For an ENOENT about path: -ENOTDIR when its parent is a file. */
 int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
 
@@ -91,6 +105,9 @@ int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t
  * 0 new, 1 existed (not excl; *ino complete). */
 int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
                   struct bfs_inode *ino);
+/* The same for an open (BFS_F_OPEN: see bfs_cl_resolve_open). */
+int bfs_cl_create_open(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                       struct bfs_inode *ino);
 /* Truncate file fid to size and free the chunks past it. */
 int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size);
 

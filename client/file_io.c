@@ -15,6 +15,15 @@
 
 /* A handle on the file whose inode is ino; everything through it goes by
  * ino's id from now on. */
+/* A regular file's open registered a reference at its home (BFS_F_OPEN):
+ * an open that fails after that drops it again. */
+static int open_failed(benchfs_t *fs, const struct bfs_inode *ino, int rc)
+{
+    if (S_ISREG(ino->mode))
+        bfs_cl_close_ref(fs, ino->fid);
+    return rc;
+}
+
 static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
                        const struct bfs_inode *ino)
 {
@@ -27,6 +36,7 @@ static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
     f->fid = ino->fid;
     f->home = bfs_place_home(ino->fid, fs->nservers);
     f->mode = ino->mode;
+    f->opened = S_ISREG(ino->mode);
     if ((flags & O_TRUNC) && S_ISREG(ino->mode) && (flags & O_ACCMODE) != O_RDONLY && ino->size > 0)
         return bfs_cl_truncate_fid(fs, f->fid, 0);
     return 0;
@@ -46,17 +56,18 @@ int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_f
     struct bfs_inode ino;
     int rc;
     if (flags & O_CREAT) {
-        rc = bfs_cl_create(fs, f->path, f->plen, S_IFREG | (mode & 07777), (flags & O_EXCL) != 0, &ino);
+        rc = bfs_cl_create_open(fs, f->path, f->plen, S_IFREG | (mode & 07777),
+                                (flags & O_EXCL) != 0, &ino);
         if (rc == -EEXIST && f->plen == 1) {
             rc = bfs_cl_resolve(fs, f->path, f->plen, &ino) < 0 ? -EEXIST : 1;
             if (rc == 1 && (flags & O_EXCL))
                 rc = -EEXIST;
         }
     } else {
-        rc = bfs_cl_resolve(fs, f->path, f->plen, &ino);
+        rc = bfs_cl_resolve_open(fs, f->path, f->plen, &ino);
     }
-    if (rc >= 0)
-        rc = finish_open(fs, f, flags, rc, &ino);
+    if (rc >= 0 && (rc = finish_open(fs, f, flags, rc, &ino)) < 0)
+        open_failed(fs, &ino, rc);
     if (rc < 0) {
         free(f);
         return rc;
@@ -70,18 +81,18 @@ int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
     if (flags & (O_CREAT | O_EXCL))
         return -EINVAL;
     struct bfs_inode ino;
-    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .flags = BFS_F_OPEN, .ino = &ino};
     int rc = bfs_cl_fid_call(fs, id, &m);
     if (rc < 0)
         return rc;
     benchfs_file_t *f = malloc(sizeof(*f));
     if (!f)
-        return -ENOMEM;
+        return open_failed(fs, &ino, -ENOMEM);
     f->path[0] = '\0';
     f->plen = 0;
     if ((rc = finish_open(fs, f, flags, 1, &ino)) < 0) {
         free(f);
-        return rc;
+        return open_failed(fs, &ino, rc);
     }
     *out = f;
     return 0;
@@ -90,7 +101,10 @@ int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
 int benchfs_close(benchfs_file_t *f)
 {
     /* Every write was acknowledged after the server's write system call
-     * completed, so nothing is buffered here. */
+     * completed, so nothing is buffered here. The open reference goes
+     * without a waited-for round trip (close_refs.c). */
+    if (f->opened)
+        bfs_cl_close_ref(f->fs, f->fid);
     free(f);
     return 0;
 }

@@ -16,14 +16,14 @@ static int same_server_as_parent(benchfs_t *fs, const char *path, size_t plen)
 /* A regular file: one RPC to the parent's server, which checks the parent,
  * the name, allocates the id and writes name and inode in one transaction.
  * Returns 0 new, 1 existed, or -errno. */
-int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
-                  struct bfs_inode *ino)
+static int create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                  struct bfs_inode *ino, uint32_t open)
 {
     if (plen == 1)
         return -EEXIST;
     struct bfs_cl_meta m = {
         .op = BFS_OP_CREATE,
-        .flags = excl ? BFS_F_EXCL : 0,
+        .flags = (excl ? BFS_F_EXCL : 0) | open,
         .arg0 = S_IFREG | (mode & 07777),
         .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
         .offset = (uint64_t)bfs_wall_ns(),
@@ -33,11 +33,23 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
     if (rc == -ENOENT)
         return bfs_cl_enoent(fs, path, plen);
     if (rc == BFS_FOUND_ELSEWHERE) {
-        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .flags = open, .ino = ino};
         rc = bfs_cl_fid_call(fs, ino->fid, &st);
         return rc < 0 ? rc : 1;
     }
     return rc;
+}
+
+int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                  struct bfs_inode *ino)
+{
+    return create(fs, path, plen, mode, excl, ino, 0);
+}
+
+int bfs_cl_create_open(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                       struct bfs_inode *ino)
+{
+    return create(fs, path, plen, mode, excl, ino, BFS_F_OPEN);
 }
 
 int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
@@ -184,8 +196,10 @@ int benchfs_rmdir(benchfs_t *fs, const char *p)
     return d == -ENOENT ? 0 : d;
 }
 
-/* What is left to do after a name of a file went (BFS_LINK_*): free the
- * chunks of a file whose last link it was, or drop a link at its home. */
+/* What is left to do after a name of a file went (BFS_LINK_*): drop a
+ * link at its home when that is elsewhere. The chunks of a file whose last
+ * link went are freed by its home (server/reaper.c), after its last close
+ * when it is open: never by the client, which may die half-way. */
 static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
 {
     if (st == BFS_LINK_ELSEWHERE) {
@@ -195,14 +209,11 @@ static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
         if (st < 0)
             return st;
     }
-    if (st == BFS_LINK_DEAD && ino->size > 0)
-        return bfs_cl_trunc_chunks(fs, ino->fid, 0, ino->size);
     return 0;
 }
 
 /* One RPC to the parent's server (name and, when it is there, the inode's
- * link in one transaction); the chunks of a file whose last name went are
- * freed by the caller, as before. */
+ * link in one transaction); the reply does not wait for any chunk. */
 int benchfs_unlink(benchfs_t *fs, const char *p)
 {
     char path[BFS_PATH_MAX];
@@ -571,8 +582,7 @@ int benchfs_link(benchfs_t *fs, const char *from, const char *to)
         return 0;
     struct bfs_inode dead;
     struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = &dead};
-    if (bfs_cl_fid_call(fs, fid, &u) == BFS_LINK_DEAD && dead.size > 0)
-        bfs_cl_trunc_chunks(fs, fid, 0, dead.size); /* unlinked meanwhile */
+    bfs_cl_fid_call(fs, fid, &u); /* unlinked meanwhile: its home reaps it */
     if (rc == BFS_FOUND)
         return -EEXIST;
     return rc == -ENOENT ? bfs_cl_enoent(fs, dst, (size_t)dlen) : rc;

@@ -369,6 +369,8 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     if (rc == 0)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "files", MDB_CREATE, &m->files));
     if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "reap", MDB_CREATE, &m->reap));
+    if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
@@ -1040,8 +1042,10 @@ static int unref_in(bfs_meta_t *m, MDB_txn *txn, uint64_t fid, struct bfs_inode 
         ino.nlink--;
         return rec_put(m, txn, m->files, &k, &ino, 0);
     }
-    m->op_wrote = 1;
-    rc = bfs_mdb_err(mdb_del(txn, m->files, &k, NULL));
+    if (ino.nlink == 0)
+        return 0; /* an orphan already: its last close reaps it */
+    /* The last link. Still open somewhere: an orphan (meta_reap.c). */
+    rc = bfs_meta_file_dies(m, txn, &ino);
     if (rc == 0 && dead)
         *dead = ino;
     return rc < 0 ? rc : 1;
@@ -1372,6 +1376,8 @@ static int edit_link(struct bfs_inode *ino, const void *arg)
         return -EPERM; /* no hard links to directories */
     if (ino->nlink >= 0xffffu)
         return -EMLINK;
+    if (ino->nlink == 0)
+        return -ENOENT; /* an orphan (unlinked, still open) gets no new name */
     ino->nlink++;
     ino->ctime_ns = *now;
     return 1;
