@@ -3,7 +3,8 @@
  * (BFS_F_OPEN); close sends CLOSE and does not wait: the call's slot is
  * collected by a later close, or by finalize. A client that dies first
  * loses nothing: its home drops a dead process's references
- * (server/open_refs.c). */
+ * (server/open_refs.c), and benchfs_finalize does not wait for CLOSEs in
+ * flight either. */
 #include "client_internal.h"
 #include "../common/placement.h"
 
