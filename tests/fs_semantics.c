@@ -16,7 +16,8 @@
  *   fs_semantics unlinked      a file unlinked (and its name re-created) by
  *                              another process while 5 processes hold it: they
  *                              keep reading and writing it (nlink 0), one
- *                              holder SIGKILLed; after the last close the
+ *                              holder SIGKILLed; a rename over an open file
+ *                              keeps it for its holder; after the last close the
  *                              servers reclaim it; a client SIGKILLed right
  *                              after unlinking a 12 MiB file: reclaimed too
  *   fs_semantics reclaimed [S] wait (S seconds, default 30) until no server
@@ -710,6 +711,21 @@ static int test_unlinked(benchfs_t *fs)
     t = wait_reclaimed(fs, 1, 15);
     CHECK(t >= 0, "a big file unlinked by a killed client was not reclaimed within 15 s");
     printf("# big file unlinked by a killed client reclaimed after %.2f s\n", t);
+    /* A rename over an open file: the replaced file stays for its holder. */
+    benchfs_file_t *r;
+    unsigned char rb[70000];
+    fill(rb, sizeof(rb), 5);
+    CHECK(benchfs_open(fs, "/ul/r", O_CREAT | O_EXCL | O_RDWR, 0644, &r) == 0 &&
+              benchfs_pwrite(r, rb, sizeof(rb), 0) == (ssize_t)sizeof(rb),
+          "create /ul/r");
+    CHECK(run_self("create", "/ul/x") == 0 && run_self("rename-x-over", "/ul/r") == 0,
+          "rename /ul/x over the open /ul/r by another process");
+    CHECK(benchfs_pread(r, got, sizeof(rb), 0) == (ssize_t)sizeof(rb) &&
+              !memcmp(got, rb, sizeof(rb)) && benchfs_fstat(r, &st) == 0 && st.st_nlink == 0,
+          "the replaced file stays for its holder");
+    CHECK(run_self("empty", "/ul/r") == 0, "/ul/r names the renamed (empty) file");
+    benchfs_close(r);
+    CHECK(benchfs_unlink(fs, "/ul/r") == 0, "unlink /ul/r");
     CHECK(benchfs_unlink(fs, "/ul/f") == 0 && benchfs_rmdir(fs, "/ul") == 0, "clean up /ul");
     CHECK(wait_reclaimed(fs, 1, 15) >= 0, "reclaimed after clean-up");
     return failures;
@@ -991,6 +1007,8 @@ static int child_main(int argc, char **argv)
     } else if (!strcmp(what, "empty")) {
         struct fdcheck_arg empty = {path, 0, 0, 0, NULL};
         rc = do_fdcheck(fs, &empty);
+    } else if (!strcmp(what, "rename-x-over")) {
+        rc = benchfs_rename(fs, "/ul/x", path) < 0;
     } else if (!strcmp(what, "unlink-die")) {
         rc = unlink_and_die(fs, (void *)path);
     }
