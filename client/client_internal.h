@@ -71,8 +71,8 @@ int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs
 /* Drop the open reference of file fid at its home: a CLOSE that is not
  * waited for (its reply is collected by later calls, or at finalize). */
 void bfs_cl_close_ref(benchfs_t *fs, uint64_t fid);
-/* Collect the replies of CLOSEs sent: all of them when wait, else those in. */
-void bfs_cl_closes_reap(benchfs_t *fs, int wait);
+/* Wait for the CLOSEs sent (their replies) and free their slots. */
+void bfs_cl_closes_reap(benchfs_t *fs);
 /* For an ENOENT about path: -ENOTDIR when its parent is a file. */
 int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
 

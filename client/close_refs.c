@@ -21,30 +21,29 @@ struct bfs_cl_close {
     int busy;
 };
 
-/* Slots whose call completed become free (close_mu held). */
-static void collect(benchfs_t *fs, int wait)
+/* Every slot becomes free once its call completed (close_mu held). Slots
+ * are taken in turn and collected all at once when none is left: a wait
+ * for calls that completed long ago returns at once, and the calls' state
+ * is only read through the RPC client (under its lock). */
+static void collect(benchfs_t *fs)
 {
-    if (!fs->closes)
+    if (!fs->closes || !fs->nclosing)
         return;
-    if (wait && fs->nclosing) {
-        bfs_rpc_call_t *ptrs[MAX_CLOSING];
-        int n = 0;
-        for (int i = 0; i < MAX_CLOSING; i++)
-            if (fs->closes[i].busy)
-                ptrs[n++] = &fs->closes[i].call;
-        bfs_rpc_wait_all(fs->rpc, ptrs, n);
-    }
+    bfs_rpc_call_t *ptrs[MAX_CLOSING];
+    int n = 0;
     for (int i = 0; i < MAX_CLOSING; i++)
-        if (fs->closes[i].busy && bfs_rpc_done(&fs->closes[i].call)) {
-            fs->closes[i].busy = 0;
-            fs->nclosing--;
-        }
+        if (fs->closes[i].busy)
+            ptrs[n++] = &fs->closes[i].call;
+    bfs_rpc_wait_all(fs->rpc, ptrs, n);
+    for (int i = 0; i < MAX_CLOSING; i++)
+        fs->closes[i].busy = 0;
+    fs->nclosing = 0;
 }
 
-void bfs_cl_closes_reap(benchfs_t *fs, int wait)
+void bfs_cl_closes_reap(benchfs_t *fs)
 {
     pthread_mutex_lock(&fs->close_mu);
-    collect(fs, wait);
+    collect(fs);
     pthread_mutex_unlock(&fs->close_mu);
 }
 
@@ -57,9 +56,8 @@ void bfs_cl_close_ref(benchfs_t *fs, uint64_t fid)
         pthread_mutex_unlock(&fs->close_mu);
         return; /* the reference stays until this process exits */
     }
-    collect(fs, 0);
     if (fs->nclosing == MAX_CLOSING)
-        collect(fs, 1);
+        collect(fs);
     for (int i = 0; i < MAX_CLOSING; i++) {
         struct bfs_cl_close *c = &fs->closes[i];
         if (c->busy)
