@@ -22,6 +22,10 @@
  *                              after unlinking a 12 MiB file: reclaimed too
  *   fs_semantics reclaimed [S] wait (S seconds, default 30) until no server
  *                              has a dead file to reap or a file open
+ *   fs_semantics idle [MS]     a create after MS (1500) idle milliseconds
+ *                              behind a CLOSE nobody waited for answers at
+ *                              once (BENCHFS_RPC_IDLE_MS below the servers'
+ *                              limit: the endpoint is closed as idle)
  *   fs_semantics link          hard links: nlink, shared data, one name
  *                              removed keeps the others
  *   fs_semantics types [N]     mkdir over a file and O_CREAT over a directory
@@ -731,6 +735,28 @@ static int test_unlinked(benchfs_t *fs)
     return failures;
 }
 
+/* A CLOSE nobody waited for must not keep an endpoint from its idle
+ * close: run with BENCHFS_RPC_IDLE_MS below the servers'
+ * BENCHFS_RPC_SERVER_IDLE_MS, and sleep past both. */
+static int test_idle(benchfs_t *fs, unsigned ms)
+{
+    benchfs_file_t *f;
+    CHECK(benchfs_open(fs, "/idle", O_CREAT | O_RDWR, 0644, &f) == 0, "create /idle");
+    benchfs_close(f); /* its CLOSE stays in flight: nothing waits for it */
+    usleep(ms * 1000u);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = benchfs_open(fs, "/idle2", O_CREAT | O_RDWR, 0644, &f);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    CHECK(rc == 0 && el < 2.0, "a create after idling: %d in %.2f s", rc, el);
+    if (rc == 0)
+        benchfs_close(f);
+    benchfs_unlink(fs, "/idle");
+    benchfs_unlink(fs, "/idle2");
+    return failures;
+}
+
 /* ---- link ---- */
 
 static int test_link(benchfs_t *fs)
@@ -1037,6 +1063,8 @@ int main(int argc, char **argv)
         rc = test_link(fs);
     else if (!strcmp(argv[1], "unlinked"))
         rc = test_unlinked(fs);
+    else if (!strcmp(argv[1], "idle"))
+        rc = test_idle(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1500);
     else if (!strcmp(argv[1], "reclaimed"))
         rc = wait_reclaimed(fs, 1, argc > 2 ? atof(argv[2]) : 30) < 0;
     else if (!strcmp(argv[1], "types"))
