@@ -185,3 +185,22 @@ int bfs_meta_fid_alive(bfs_meta_t *m, uint64_t fid)
     bfs_meta_view_end(m, txn);
     return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
 }
+
+int bfs_meta_fid_orphan(bfs_meta_t *m, uint64_t fid)
+{
+    MDB_txn *txn;
+    int rc = bfs_meta_view_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    unsigned char b[8];
+    MDB_val k = key_of(fid, b), v;
+    rc = bfs_mdb_err(mdb_get(txn, m->files, &k, &v));
+    int orphan = 0;
+    if (rc == 0 && v.mv_size == sizeof(struct bfs_inode)) {
+        struct bfs_inode ino;
+        memcpy(&ino, v.mv_data, sizeof(ino));
+        orphan = ino.nlink == 0;
+    }
+    bfs_meta_view_end(m, txn);
+    return rc == 0 ? orphan : rc == -ENOENT ? 0 : rc;
+}

@@ -22,6 +22,9 @@ void bfs_meta_reap_hooks(bfs_meta_t *m, int (*is_open)(void *, uint64_t),
 /* The last reference of file fid closed: an orphan dies (1 and *dead),
  * anything else stays (0). */
 int bfs_meta_fid_release(bfs_meta_t *m, uint64_t fid, struct bfs_inode *dead);
+/* 1 when file fid is an orphan (nlink 0) in the open batch's view: a
+ * close of a named file then costs no write transaction. */
+int bfs_meta_fid_orphan(bfs_meta_t *m, uint64_t fid);
 /* At start no file is open: every orphan dies. *count: how many. */
 int bfs_meta_reap_orphans(bfs_meta_t *m, unsigned *count);
 /* fn(arg, fid, size) for every committed reap entry. */

@@ -131,6 +131,8 @@ void bfs_reaper_committed(struct bfs_server *s, int rc)
 void bfs_reaper_closed(struct bfs_server *s, uint64_t fid)
 {
     struct bfs_inode dead;
+    if (bfs_meta_fid_orphan(s->meta, fid) <= 0)
+        return; /* still named (the common close): nothing to write */
     bfs_fs_meta_begin(s);
     int rc = bfs_meta_fid_release(s->meta, fid, &dead);
     if (rc < 0)
