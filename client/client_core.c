@@ -71,6 +71,8 @@ int benchfs_after_fork_child(benchfs_t *fs)
     free(fs->closes);
     fs->closes = NULL;
     fs->nclosing = 0;
+    free(fs->closeq); /* the parent sends its own */
+    fs->closeq = NULL;
     pthread_mutex_init(&fs->close_mu, NULL);
     return connect_servers(fs);
 }
@@ -116,8 +118,11 @@ void benchfs_finalize(benchfs_t *fs)
     /* CLOSEs still in flight are not waited for (a dead server would hold
      * the exit up for a deadline): the GOODBYE, or the process's end, drops
      * the references anyway. Their calls live until the client is gone. */
+    if (fs->rpc)
+        bfs_cl_closes_flush(fs, 0);
     bfs_rpc_client_destroy(fs->rpc);
     free(fs->closes);
+    free(fs->closeq);
     pthread_mutex_destroy(&fs->close_mu);
     bfs_registry_free(&fs->reg);
     free(fs->registry);
@@ -428,6 +433,7 @@ int benchfs_server_reclaim(benchfs_t *fs, unsigned server, unsigned *reaping,
 {
     if (server >= fs->nservers)
         return -EINVAL;
+    bfs_cl_closes_flush(fs, 1); /* our closes count */
     bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
     int rc = bfs_rpc_call(fs->rpc, &one);
     if (rc < 0)

@@ -21,6 +21,7 @@ struct benchfs {
     pthread_mutex_t close_mu;
     struct bfs_cl_close *closes;
     unsigned nclosing;
+    struct bfs_cl_closeq *closeq; /* per server: fids whose CLOSE is queued */
 };
 
 struct benchfs_file {
@@ -68,11 +69,11 @@ int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inod
  * registers an open reference there (BFS_F_OPEN), to be dropped with
  * bfs_cl_close_ref. */
 int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
-/* Drop the open reference of file fid at its home: a CLOSE that is not
- * waited for (its reply is collected by later calls, or at finalize). */
+/* Drop the open reference of file fid at its home: queued, sent in a
+ * batch without waiting (close_refs.c). */
 void bfs_cl_close_ref(benchfs_t *fs, uint64_t fid);
-/* Wait for the CLOSEs sent (their replies) and free their slots. */
-void bfs_cl_closes_reap(benchfs_t *fs);
+/* Send every queued close now; with wait, also wait for their replies. */
+void bfs_cl_closes_flush(benchfs_t *fs, int wait);
 /* For an ENOENT about path: -ENOTDIR when its parent is a file. */
 int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
 

@@ -222,6 +222,7 @@ int benchfs_unlink(benchfs_t *fs, const char *p)
         return (int)plen;
     if (plen == 1)
         return -EISDIR;
+    bfs_cl_closes_flush(fs, 0); /* "close; unlink" frees at once */
     size_t len = (size_t)plen;
     unsigned srv = bfs_cl_parent_server(fs, path, len);
     struct bfs_inode ino;
@@ -535,6 +536,7 @@ int benchfs_rename(benchfs_t *fs, const char *from, const char *to)
 {
     char src[BFS_PATH_MAX], dst[BFS_PATH_MAX];
     ssize_t slen = bfs_cl_path(from, src), dlen = bfs_cl_path(to, dst);
+    bfs_cl_closes_flush(fs, 0); /* a replaced file we closed frees at once */
     if (slen < 0)
         return (int)slen;
     if (dlen < 0)

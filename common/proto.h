@@ -59,10 +59,12 @@
  *                     now_ns: one more link (a hard link's
  *                     name is added next, with DIRENT_ADD
  *                     BFS_F_EXCL; UNREF undoes it)
- *  27  CLOSE          fid (BFS_F_BYFID), at its home: one open   -
- *                     reference of the caller less (sent
- *                     without waiting for the reply); the
- *                     last one of an unlinked file frees it
+ *  27  CLOSE          fid (BFS_F_BYFID), or without the flag    -
+ *                     arg0 fids (<= 64, 8 bytes each, all
+ *                     homed here): one open reference of the
+ *                     caller less each (sent in batches, not
+ *                     waited for); the last one of an
+ *                     unlinked file frees it
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags

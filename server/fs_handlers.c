@@ -430,6 +430,18 @@ static int h_close(bfs_rpc_req_t *req, void *arg)
 {
     struct bfs_server *s = arg;
     struct bfs_fs_args a;
+    if (!(req->hdr.flags & BFS_F_BYFID)) {
+        /* A batch: arg0 fids of 8 bytes each (client/close_refs.c). */
+        uint64_t n = req->hdr.arg0;
+        int rc = n && n <= 64 && req->hdr.len == n * 8 ? 0 : -EINVAL;
+        for (uint64_t i = 0; rc == 0 && i < n; i++) {
+            uint64_t fid;
+            memcpy(&fid, (const char *)req->data + 8 * i, 8);
+            bfs_open_refs_drop(s->refs, req, fid);
+        }
+        reply_status(req, rc < 0 ? refused(s, req, BFS_REFUSED_LENGTHS, rc) : 0);
+        return BFS_RPC_DONE;
+    }
     int rc = take_target(s, req, &a);
     if (rc >= 0 && a.by_fid)
         bfs_open_refs_drop(s->refs, req, a.fid);

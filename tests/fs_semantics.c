@@ -457,6 +457,14 @@ static void fd_ops(benchfs_t *fs, benchfs_file_t *f, const char *now, unsigned s
     CHECK(in_child(do_fdcheck, &c) == 0, "%s: another process sees what the fd did", now);
 }
 
+/* This client's queued closes reach the servers (benchfs_server_reclaim
+ * sends them first). */
+static void flush_closes(benchfs_t *fs)
+{
+    unsigned r, o;
+    benchfs_server_reclaim(fs, 0, &r, &o);
+}
+
 static int test_fd(benchfs_t *fs)
 {
     benchfs_file_t *f;
@@ -491,6 +499,7 @@ static int test_fd(benchfs_t *fs)
     CHECK(in_child(do_fdcheck, &empty2) == 0, "the new /fdd2/g is untouched");
     uint64_t orphan = benchfs_file_id(f);
     benchfs_close(f);
+    flush_closes(fs);
     /* The last close: the orphan is gone (after the close arrived). */
     benchfs_file_t *o = NULL;
     int orc = 0;
@@ -498,6 +507,7 @@ static int test_fd(benchfs_t *fs)
         if ((orc = benchfs_open_id(fs, orphan, O_RDONLY, &o)) < 0)
             break;
         benchfs_close(o);
+        flush_closes(fs);
         usleep(10000);
     }
     CHECK(orc == -ESTALE, "an unlinked file is gone after its last close (%d)", orc);
@@ -510,6 +520,7 @@ static int test_fd(benchfs_t *fs)
           "a write by id shows through the path's fd");
     benchfs_close(g);
     benchfs_close(f);
+    flush_closes(fs); /* closes travel in batches (client/close_refs.c) */
     CHECK(other(1, "/fdd2/g", NULL) == 0, "unlink /fdd2/g");
     CHECK(benchfs_open_id(fs, id, O_RDONLY, &g) == -ESTALE, "open of a gone id");
     benchfs_unlink(fs, "/fdd/f");
