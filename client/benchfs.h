@@ -68,6 +68,11 @@ uint64_t benchfs_chunk_size(const benchfs_t *fs);
  * PING reply (tests count them to see that gone clients cost nothing), or a
  * negative errno. */
 int benchfs_server_conns(benchfs_t *fs, unsigned server);
+/* Diagnostics: dead files whose chunks server (index) has not freed
+ * everywhere yet, and files open at it (by any client), from its PING
+ * reply (tests wait for space to come back). 0 or a negative errno. */
+int benchfs_server_reclaim(benchfs_t *fs, unsigned server, unsigned *reaping,
+                           unsigned *open_files);
 
 /* flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
  * O_DIRECTORY, O_NOFOLLOW (a symlink as the last component: -ELOOP);

@@ -67,6 +67,13 @@ int benchfs_after_fork_child(benchfs_t *fs)
     /* The parent's UCX state is not ours to use: leave it, start afresh. */
     bfs_rpc_client_abandon(fs->rpc);
     fs->rpc = NULL;
+    /* The parent's CLOSEs in flight are its own: forget them. */
+    free(fs->closes);
+    fs->closes = NULL;
+    fs->nclosing = 0;
+    free(fs->closeq); /* the parent sends its own */
+    fs->closeq = NULL;
+    pthread_mutex_init(&fs->close_mu, NULL);
     return connect_servers(fs);
 }
 
@@ -86,6 +93,7 @@ int benchfs_init(benchfs_t **out, const char *registry)
         return -ENOMEM;
     }
     fs->reg = reg;
+    pthread_mutex_init(&fs->close_mu, NULL);
     if (!(fs->registry = strdup(registry))) {
         benchfs_finalize(fs);
         return -ENOMEM;
@@ -107,7 +115,15 @@ void benchfs_finalize(benchfs_t *fs)
 {
     if (!fs)
         return;
+    /* CLOSEs still in flight are not waited for (a dead server would hold
+     * the exit up for a deadline): the GOODBYE, or the process's end, drops
+     * the references anyway. Their calls live until the client is gone. */
+    if (fs->rpc)
+        bfs_cl_closes_flush(fs, 0);
     bfs_rpc_client_destroy(fs->rpc);
+    free(fs->closes);
+    free(fs->closeq);
+    pthread_mutex_destroy(&fs->close_mu);
     bfs_registry_free(&fs->reg);
     free(fs->registry);
     free(fs);
@@ -228,15 +244,28 @@ int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen)
     return -ENOENT;
 }
 
-int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+/* flags BFS_F_OPEN: the caller opens what path names (open_refs.h): the
+ * request that reaches the file's home carries it. */
+static int resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
+                   uint32_t flags)
 {
     /* One RPC to the parent's server when the inode is there (a file is
      * created where its name is); else a second to where it lives. A
      * symlink is not followed. */
-    int rc = bfs_cl_lookup(fs, path, plen, ino, NULL, NULL);
+    int rc = bfs_cl_lookup_flags(fs, path, plen, ino, NULL, NULL, flags);
     if (rc == BFS_NOT_HERE)
         return bfs_cl_enoent(fs, path, plen);
-    return rc;
+    return rc == -ESTALE && flags ? -ENOENT : rc; /* unlinked between the two */
+}
+
+int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+{
+    return resolve(fs, path, plen, ino, 0);
+}
+
+int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino)
+{
+    return resolve(fs, path, plen, ino, BFS_F_OPEN);
 }
 
 int bfs_cl_dirent(benchfs_t *fs, const char *path, size_t plen, int add, uint8_t type)
@@ -337,8 +366,9 @@ void bfs_cl_inode_to_stat(const benchfs_t *fs, const struct bfs_inode *ino, stru
     st->st_dev = 0xbf5;
     st->st_ino = ino->fid;
     st->st_mode = ino->mode;
-    /* A directory's record counts its subdirectories (2 + n, as ext4). */
-    st->st_nlink = ino->nlink ? ino->nlink : S_ISDIR(ino->mode) ? 2 : 1;
+    /* A directory's record counts its subdirectories (2 + n, as ext4); a
+     * file unlinked while open has 0. */
+    st->st_nlink = S_ISDIR(ino->mode) ? (ino->nlink ? ino->nlink : 2) : ino->nlink;
     st->st_uid = ino->uid;
     st->st_gid = ino->gid;
     st->st_size = (off_t)ino->size;
@@ -387,6 +417,21 @@ int benchfs_server_conns(benchfs_t *fs, unsigned server)
     bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
     int rc = bfs_rpc_call(fs->rpc, &one);
     return rc < 0 ? rc : (int)one.reply.arg2;
+}
+
+int benchfs_server_reclaim(benchfs_t *fs, unsigned server, unsigned *reaping,
+                           unsigned *open_files)
+{
+    if (server >= fs->nservers)
+        return -EINVAL;
+    bfs_cl_closes_flush(fs, 1); /* our closes count */
+    bfs_rpc_call_t one = {.server = (int)server, .rpc_id = BFS_OP_PING};
+    int rc = bfs_rpc_call(fs->rpc, &one);
+    if (rc < 0)
+        return rc;
+    *reaping = (unsigned)one.reply.rcap;
+    *open_files = (unsigned)(one.reply.rcap >> 32);
+    return 0;
 }
 
 int benchfs_shutdown_servers(benchfs_t *fs)

@@ -19,6 +19,11 @@ struct benchfs {
     uint32_t uid, gid;
     char mount[BFS_PATH_MAX]; /* benchfs_set_mount: host prefix ("": none) */
     size_t mount_len;
+    /* CLOSEs in flight (bfs_cl_close_ref): not waited for by close. */
+    pthread_mutex_t close_mu;
+    struct bfs_cl_close *closes;
+    unsigned nclosing;
+    struct bfs_cl_closeq *closeq; /* per server: fids whose CLOSE is queued */
 };
 
 struct benchfs_file {
@@ -29,6 +34,7 @@ struct benchfs_file {
     unsigned home;           /* bfs_place_home(fid): where its inode lives */
     uint32_t mode;
     int flags; /* O_APPEND may change (benchfs_file_set_append): atomic */
+    int opened; /* its home counts an open reference of ours (CLOSE drops it) */
 };
 
 /* Normalize a user path into out (BFS_PATH_MAX); returns its length. */
@@ -61,6 +67,15 @@ unsigned bfs_cl_parent_server(const benchfs_t *fs, const char *path, size_t plen
 /* The inode path names: LOOKUP at the parent's server, then, when the
  * inode lives elsewhere, STAT by id (a file) or at its path (a directory). */
 int bfs_cl_resolve(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
+/* The same for an open: the request that reaches a regular file's home
+ * registers an open reference there (BFS_F_OPEN), to be dropped with
+ * bfs_cl_close_ref. */
+int bfs_cl_resolve_open(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino);
+/* Drop the open reference of file fid at its home: queued, sent in a
+ * batch without waiting (close_refs.c). */
+void bfs_cl_close_ref(benchfs_t *fs, uint64_t fid);
+/* Send every queued close now; with wait, also wait for their replies. */
+void bfs_cl_closes_flush(benchfs_t *fs, int wait);
 /* For an ENOENT about path: -ENOTDIR when its parent is a file. */
 int bfs_cl_enoent(benchfs_t *fs, const char *path, size_t plen);
 
@@ -74,11 +89,15 @@ struct bfs_res {
     struct bfs_inode ino;
     char target[BFS_TARGET_MAX + 1]; /* ino is a symlink: its target */
     size_t tlen;
+    int opened;              /* BFS_RES_OPEN: the file's home counted an open
+                              * reference already (the fast path's lookup) */
 };
 #define BFS_RES_FOLLOW 1 /* a symlink as the last component is followed */
 #define BFS_RES_MAYBE 2  /* the last component may be missing (found = 0) */
 #define BFS_RES_NAME 4   /* an operation on the name: a trailing slash does not
                           * follow a last symlink (ENOTDIR), as rmdir("l/") */
+#define BFS_RES_OPEN 8   /* the caller opens what it finds: the lookup that
+                          * reaches a regular file's home carries BFS_F_OPEN */
 /* Resolve a user path (absolute, in BenchFS): 0 and *r, -errno, or
  * -BENCHFS_EOUTSIDE (benchfs_outside_path() holds the host path). */
 int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r);
@@ -99,6 +118,9 @@ int bfs_cl_last_is_dot(const char *p);
  * directory), BFS_NOT_HERE (the parent is no directory there), -errno. */
 int bfs_cl_lookup(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
                   char *target, size_t *tlen);
+/* The same with header flags (BFS_F_OPEN) on the request(s). */
+int bfs_cl_lookup_flags(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
+                        char *target, size_t *tlen, uint32_t flags);
 
 /* Add / remove the entry for path in its parent directory's server, unless
  * that server is `skip_server` (which did it in the same request). */
@@ -129,6 +151,9 @@ int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t
  * 0 new, 1 existed (not excl; *ino complete). */
 int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
                   struct bfs_inode *ino);
+/* The same for an open (BFS_F_OPEN: see bfs_cl_resolve_open). */
+int bfs_cl_create_open(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                       struct bfs_inode *ino);
 /* Truncate file fid to size and free the chunks past it. */
 int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size);
 

@@ -15,6 +15,26 @@
 
 /* A handle on the file whose inode is ino; everything through it goes by
  * ino's id from now on. */
+/* A regular file's open registered a reference at its home (BFS_F_OPEN):
+ * an open that fails after that drops it again. */
+static int open_failed(benchfs_t *fs, const struct bfs_inode *ino, int rc)
+{
+    if (S_ISREG(ino->mode))
+        bfs_cl_close_ref(fs, ino->fid);
+    return rc;
+}
+
+/* An open reference at the file's home when no lookup could carry one (a
+ * walked path, a name found before the create): one STAT by id with
+ * BFS_F_OPEN. */
+static int register_open(benchfs_t *fs, struct bfs_inode *ino)
+{
+    uint64_t fid = ino->fid;
+    struct bfs_cl_meta st = {.op = BFS_OP_STAT, .flags = BFS_F_OPEN, .ino = ino};
+    int rc = bfs_cl_fid_call(fs, fid, &st);
+    return rc == -ESTALE ? -ENOENT : rc;
+}
+
 static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
                        const struct bfs_inode *ino)
 {
@@ -27,6 +47,7 @@ static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
     f->fid = ino->fid;
     f->home = bfs_place_home(ino->fid, fs->nservers);
     f->mode = ino->mode;
+    f->opened = S_ISREG(ino->mode);
     if ((flags & O_TRUNC) && S_ISREG(ino->mode) && (flags & O_ACCMODE) != O_RDONLY && ino->size > 0)
         return bfs_cl_truncate_fid(fs, f->fid, 0);
     return 0;
@@ -38,9 +59,10 @@ static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
  * Linux does. Returns 0 new, 1 existed (*ino), or -errno; r->path is the
  * real path. */
 static int open_create(benchfs_t *fs, const char *user, int flags, mode_t mode, struct bfs_res *r,
-                       struct bfs_inode *ino)
+                       struct bfs_inode *ino, int *opened)
 {
     int excl = (flags & O_EXCL) != 0, fast;
+    *opened = 0;
     int rc = bfs_cl_name(fs, user, r, &fast);
     if (rc < 0)
         return rc;
@@ -60,7 +82,8 @@ static int open_create(benchfs_t *fs, const char *user, int flags, mode_t mode, 
         } else if (r->must_dir) {
             return -EISDIR; /* open("new/", O_CREAT) */
         } else {
-            rc = bfs_cl_create(fs, r->path, r->len, S_IFREG | (mode & 07777), excl, ino);
+            rc = bfs_cl_create_open(fs, r->path, r->len, S_IFREG | (mode & 07777), excl, ino);
+            *opened = rc >= 0 && S_ISREG(ino->mode); /* the CREATE counted it */
             if (rc == -ENOENT && fast) {
                 fast = 0;
                 int again = bfs_cl_name_retry(fs, user, r);
@@ -98,21 +121,37 @@ int benchfs_open(benchfs_t *fs, const char *p, int flags, mode_t mode, benchfs_f
         return -ENOMEM;
     }
     struct bfs_inode ino;
-    int rc;
+    int rc, opened = 0;
     if (flags & O_CREAT) {
-        rc = open_create(fs, p, flags, mode, r, &ino);
+        rc = open_create(fs, p, flags, mode, r, &ino, &opened);
     } else {
-        rc = bfs_cl_res(fs, p, (flags & O_NOFOLLOW) ? 0 : BFS_RES_FOLLOW, r);
+        rc = bfs_cl_res(fs, p, BFS_RES_OPEN | ((flags & O_NOFOLLOW) ? 0 : BFS_RES_FOLLOW), r);
         ino = r->ino;
+        opened = r->opened;
     }
+    if (rc == -ESTALE)
+        rc = -ENOENT; /* unlinked between the name and its inode */
     if (rc >= 0 && S_ISLNK(ino.mode))
         rc = -ELOOP; /* O_NOFOLLOW */
     if (rc >= 0 && r->must_dir && !S_ISDIR(ino.mode))
         rc = -ENOTDIR;
+    if (rc >= 0 && S_ISREG(ino.mode) && !opened) {
+        /* Found by a walk or before the create: no lookup carried the open
+         * reference, so one STAT by id to the home does. */
+        int created = rc;
+        rc = register_open(fs, &ino);
+        if (rc >= 0)
+            rc = created;
+        else
+            opened = -1; /* nothing to give back */
+    }
     if (rc >= 0) {
         memcpy(f->path, r->path, r->len + 1);
         f->plen = r->len;
-        rc = finish_open(fs, f, flags, rc, &ino);
+        if ((rc = finish_open(fs, f, flags, rc, &ino)) < 0)
+            open_failed(fs, &ino, rc);
+    } else if (opened == 1) {
+        open_failed(fs, &ino, rc);
     }
     free(r);
     if (rc < 0) {
@@ -128,18 +167,18 @@ int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
     if (flags & (O_CREAT | O_EXCL))
         return -EINVAL;
     struct bfs_inode ino;
-    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .ino = &ino};
+    struct bfs_cl_meta m = {.op = BFS_OP_STAT, .flags = BFS_F_OPEN, .ino = &ino};
     int rc = bfs_cl_fid_call(fs, id, &m);
     if (rc < 0)
         return rc;
     benchfs_file_t *f = malloc(sizeof(*f));
     if (!f)
-        return -ENOMEM;
+        return open_failed(fs, &ino, -ENOMEM);
     f->path[0] = '\0';
     f->plen = 0;
     if ((rc = finish_open(fs, f, flags, 1, &ino)) < 0) {
         free(f);
-        return rc;
+        return open_failed(fs, &ino, rc);
     }
     *out = f;
     return 0;
@@ -148,7 +187,10 @@ int benchfs_open_id(benchfs_t *fs, uint64_t id, int flags, benchfs_file_t **out)
 int benchfs_close(benchfs_file_t *f)
 {
     /* Every write was acknowledged after the server's write system call
-     * completed, so nothing is buffered here. */
+     * completed, so nothing is buffered here. The open reference goes
+     * without a waited-for round trip (close_refs.c). */
+    if (f->opened)
+        bfs_cl_close_ref(f->fs, f->fid);
     free(f);
     return 0;
 }

@@ -16,14 +16,14 @@ static int same_server_as_parent(benchfs_t *fs, const char *path, size_t plen)
 /* A regular file: one RPC to the parent's server, which checks the parent,
  * the name, allocates the id and writes name and inode in one transaction.
  * Returns 0 new, 1 existed, or -errno. */
-int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
-                  struct bfs_inode *ino)
+static int create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                  struct bfs_inode *ino, uint32_t open)
 {
     if (plen == 1)
         return -EEXIST;
     struct bfs_cl_meta m = {
         .op = BFS_OP_CREATE,
-        .flags = excl ? BFS_F_EXCL : 0,
+        .flags = (excl ? BFS_F_EXCL : 0) | open,
         .arg0 = S_IFREG | (mode & 07777),
         .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
         .offset = (uint64_t)bfs_wall_ns(),
@@ -31,11 +31,23 @@ int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, i
     };
     int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &m);
     if (rc == BFS_FOUND_ELSEWHERE) {
-        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = ino};
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .flags = open, .ino = ino};
         rc = bfs_cl_fid_call(fs, ino->fid, &st);
         return rc < 0 ? rc : 1;
     }
     return rc;
+}
+
+int bfs_cl_create(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                  struct bfs_inode *ino)
+{
+    return create(fs, path, plen, mode, excl, ino, 0);
+}
+
+int bfs_cl_create_open(benchfs_t *fs, const char *path, size_t plen, uint32_t mode, int excl,
+                       struct bfs_inode *ino)
+{
+    return create(fs, path, plen, mode, excl, ino, BFS_F_OPEN);
 }
 
 int benchfs_stat(benchfs_t *fs, const char *p, struct stat *st)
@@ -230,8 +242,10 @@ int benchfs_rmdir(benchfs_t *fs, const char *p)
     return on_name(fs, p, rmdir_fn, NULL);
 }
 
-/* What is left to do after a name of a file went (BFS_LINK_*): free the
- * chunks of a file whose last link it was, or drop a link at its home. */
+/* What is left to do after a name of a file went (BFS_LINK_*): drop a
+ * link at its home when that is elsewhere. The chunks of a file whose last
+ * link went are freed by its home (server/reaper.c), after its last close
+ * when it is open: never by the client, which may die half-way. */
 static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
 {
     if (st == BFS_LINK_ELSEWHERE) {
@@ -241,14 +255,11 @@ static int after_unlink(benchfs_t *fs, int st, struct bfs_inode *ino)
         if (st < 0)
             return st;
     }
-    if (st == BFS_LINK_DEAD && ino->size > 0 && !S_ISLNK(ino->mode))
-        return bfs_cl_trunc_chunks(fs, ino->fid, 0, ino->size);
     return 0;
 }
 
 /* One RPC to the parent's server (name and, when it is there, the inode's
- * link in one transaction); the chunks of a file whose last name went are
- * freed by the caller, as before. */
+ * link in one transaction); the reply does not wait for any chunk. */
 static int unlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
 {
     (void)arg;
@@ -258,6 +269,7 @@ static int unlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
         return -ENOENT;
     if (len == 1 || (r->found == 1 && S_ISDIR(r->ino.mode)))
         return -EISDIR;
+    bfs_cl_closes_flush(fs, 0); /* "close; unlink" frees at once */
     unsigned srv = bfs_cl_parent_server(fs, path, len);
     struct bfs_inode ino;
     struct bfs_cl_meta m = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_FILE, .ino = &ino};
@@ -574,6 +586,7 @@ static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *d
 
 static int rename_at(benchfs_t *fs, const char *src, ssize_t slen, const char *dst, ssize_t dlen)
 {
+    bfs_cl_closes_flush(fs, 0); /* a replaced file we closed frees at once */
     if (slen == 1 || dlen == 1)
         return -EBUSY;
     if (slen == dlen && !memcmp(src, dst, (size_t)slen))
@@ -653,8 +666,7 @@ static int link_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
         return 0;
     struct bfs_inode dead;
     struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = &dead};
-    if (bfs_cl_fid_call(fs, fid, &u) == BFS_LINK_DEAD && dead.size > 0)
-        bfs_cl_trunc_chunks(fs, fid, 0, dead.size); /* unlinked meanwhile */
+    bfs_cl_fid_call(fs, fid, &u); /* unlinked meanwhile: its home reaps it */
     if (rc == BFS_FOUND)
         return -EEXIST;
     return rc;

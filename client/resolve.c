@@ -71,9 +71,18 @@ int bfs_cl_last_is_dot(const char *p)
 int bfs_cl_lookup(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
                   char *target, size_t *tlen)
 {
+    return bfs_cl_lookup_flags(fs, path, plen, ino, target, tlen, 0);
+}
+
+/* flags BFS_F_OPEN: the caller opens what path names (server/open_refs.h):
+ * the request that reaches a regular file's home carries it. */
+int bfs_cl_lookup_flags(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode *ino,
+                        char *target, size_t *tlen, uint32_t flags)
+{
     bfs_rpc_call_t call;
     struct iovec iov[3], resp[2];
-    struct bfs_cl_meta m = {.op = plen == 1 ? BFS_OP_STAT : BFS_OP_LOOKUP};
+    struct bfs_cl_meta m = {.op = plen == 1 ? BFS_OP_STAT : BFS_OP_LOOKUP,
+                            .flags = plen == 1 ? 0 : flags};
     bfs_cl_meta_prep(fs, &call, iov, path, plen, &m);
     if (plen > 1)
         call.server = (int)bfs_cl_parent_server(fs, path, plen);
@@ -95,10 +104,12 @@ int bfs_cl_lookup(benchfs_t *fs, const char *path, size_t plen, struct bfs_inode
          * file's or symlink's inode (and target) at home(fid). */
         uint64_t fid = ino->fid;
         struct bfs_cl_meta st = {.op = BFS_OP_STAT};
-        if (S_ISDIR(ino->mode))
+        if (S_ISDIR(ino->mode)) {
             bfs_cl_meta_prep(fs, &call, iov, path, plen, &st);
-        else
+        } else {
+            st.flags = flags;
             bfs_cl_fid_prep(fs, &call, iov, &fid, &st);
+        }
         call.resp_iov = resp;
         call.resp_iovcnt = target ? 2 : 1;
         if (!S_ISDIR(ino->mode) && bfs_place_home(fid, fs->nservers) >= fs->nservers)
@@ -308,14 +319,17 @@ int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r)
     r->found = 0;
     r->must_dir = 0;
     r->tlen = 0;
+    r->opened = 0;
     if (!needs_walk(user)) {
         ssize_t n = bfs_path_normalize(user, r->path, BFS_PATH_MAX);
         if (n < 0)
             return (int)n;
         r->len = (size_t)n;
-        rc = bfs_cl_lookup(fs, r->path, r->len, &r->ino, r->target, &r->tlen);
+        rc = bfs_cl_lookup_flags(fs, r->path, r->len, &r->ino, r->target, &r->tlen,
+                                 (flags & BFS_RES_OPEN) ? BFS_F_OPEN : 0);
         if (rc == 0) {
             r->found = 1;
+            r->opened = (flags & BFS_RES_OPEN) && S_ISREG(r->ino.mode);
             if (!S_ISLNK(r->ino.mode) || !(flags & BFS_RES_FOLLOW))
                 return 0;
             /* Follow from the link's directory (real: the lookup found it). */

@@ -73,6 +73,12 @@
  *                     = target length, target stored with it
  *                     in table `links`) and its name
  *                     (BFS_DT_LNK), one transaction
+ *  28  CLOSE          fid (BFS_F_BYFID), or without the flag    -
+ *                     arg0 fids (<= 64, 8 bytes each, all
+ *                     homed here): one open reference of the
+ *                     caller less each (sent in batches, not
+ *                     waited for); the last one of an
+ *                     unlinked file frees it
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags
@@ -119,6 +125,7 @@ enum bfs_op {
     BFS_OP_RENAME = 25,
     BFS_OP_LINK = 26,
     BFS_OP_SYMLINK = 27,
+    BFS_OP_CLOSE = 28,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -133,6 +140,10 @@ enum bfs_op {
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
 #define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
 #define BFS_F_BYFID 0x10u /* the payload is a file id, not a path */
+#define BFS_F_OPEN 0x20u  /* LOOKUP, CREATE of a file, STAT by id: the caller
+                           * opens the file: one open reference at its home
+                           * when the inode is there (CLOSE drops it), so an
+                           * unlink leaves it to its holders (an orphan) */
 
 /* Entry types (as d_type) */
 #define BFS_DT_DIR 4
@@ -160,7 +171,8 @@ enum bfs_op {
 #define BFS_LINK_NONE 0       /* nothing more to do */
 #define BFS_LINK_ALIVE 0
 #define BFS_LINK_DEAD 1       /* that was the last link: the reply inode is
-                               * deleted, the caller frees its chunks */
+                               * deleted (or an orphan while open); its
+                               * home frees its chunks (server/reaper.c) */
 #define BFS_LINK_ELSEWHERE 2  /* the file's inode lives elsewhere: the caller
                                * sends UNREF to home(fid) (reply inode.fid) */
 #define BFS_LINK_SAME 3       /* RENAME: both names are the same file */

@@ -829,6 +829,13 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
         worker_close(c);
         return NULL;
     }
+    /* Calls nobody waits for (CLOSE, client/close_refs.c) keep the endpoint
+     * busy until their reply is taken in: take in what has arrived before
+     * judging it busy, or it would never follow a rotation or close as
+     * idle, and the server releases it after its own idle limit. */
+    if (cn->ep && cn->busy && (cn->moved || (c->idle_ns && now - cn->last_ns > c->idle_ns)))
+        while (c->worker && ucp_worker_progress(c->worker))
+            ;
     if (cn->ep && cn->moved && !cn->busy)
         follow_rotation(c, i, now);
     if (cn->ep && !cn->failed && c->idle_ns && !cn->busy && now - cn->last_ns > c->idle_ns) {

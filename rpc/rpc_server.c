@@ -39,6 +39,7 @@ struct srv_conn {
     int gone;                 /* released (see conn_release): replies dropped */
     ucp_worker_h worker;      /* the worker it came to */
     int pidfd;                /* the client process (same node), or -1 */
+    struct bfs_rpc_peer peer; /* who the HELLO named (bfs_rpc_req_peer) */
     uint64_t last_ns;         /* last request received or finished */
     unsigned refs;            /* the table's, the requests' and the gone list's */
     bfs_rpc_server_t *srv;
@@ -152,6 +153,8 @@ struct bfs_rpc_server {
     uint32_t pidns;
     int shm;               /* shared-memory transports may be in use */
     struct bfs_rpc_server_conn_stats cstats;
+    bfs_rpc_released_fn on_released; /* bfs_rpc_server_on_released */
+    void *on_released_arg;
     /* Spinning after activity (see before_sleep). */
     uint64_t spin_ns, last_active_ns, next_yield_ns, backoff_until;
     long nivcsw;
@@ -297,6 +300,8 @@ static void conn_release(struct srv_conn *c, const char *why)
     s->gone_list = c;
     conn_unlink(c);
     bfs_debug("rpc server: client connection released (%s), %u left", why, s->nconns);
+    if (s->on_released && c->peer.key)
+        s->on_released(&c->peer, s->on_released_arg);
 }
 
 static void conn_close_ep(struct srv_conn *c)
@@ -1138,6 +1143,42 @@ static int conn_watch_pid(bfs_rpc_server_t *s, struct srv_conn *c, const struct 
     return 0;
 }
 
+/* The client process a HELLO names (BFS_HELLO_F_PROC), for the layers
+ * above that keep state per client process rather than per endpoint
+ * (open files: server/open_refs.c). */
+static void conn_peer(bfs_rpc_server_t *s, struct srv_conn *c, const struct bfs_rpc_hdr *h)
+{
+    memset(&c->peer, 0, sizeof(c->peer));
+    if (!(h->flags & BFS_HELLO_F_PROC) || h->arg1 == 0)
+        return;
+    c->peer.pid = h->arg1;
+    c->peer.start = h->offset;
+    c->peer.pidns = h->arg2;
+    c->peer.boot = h->rcap;
+    c->peer.local = s->lc_epfd >= 0 && s->boot_hash && h->rcap == s->boot_hash &&
+                    h->arg2 == s->pidns && h->arg1 <= INT32_MAX;
+    uint64_t k = 0xcbf29ce484222325ull;
+    const uint64_t v[4] = {h->arg1, h->offset, h->arg2, h->rcap};
+    for (int i = 0; i < 4; i++)
+        k = (k ^ v[i]) * 0x100000001b3ull, k ^= k >> 29;
+    c->peer.key = k ? k : 1;
+}
+
+int bfs_rpc_req_peer(const bfs_rpc_req_t *req, struct bfs_rpc_peer *out)
+{
+    const struct srv_conn *c = ((const struct srv_req *)req)->conn;
+    if (!c || !c->peer.key)
+        return -ENOENT;
+    *out = c->peer;
+    return 0;
+}
+
+void bfs_rpc_server_on_released(bfs_rpc_server_t *s, bfs_rpc_released_fn fn, void *arg)
+{
+    s->on_released = fn;
+    s->on_released_arg = arg;
+}
+
 static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
                          const struct bfs_rpc_hdr *hh, const void *addr, size_t len)
 {
@@ -1197,6 +1238,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
     c->in_table = 1;
     s->nconns++;
     s->cstats.opened++;
+    conn_peer(s, c, hh);
     if (conn_watch_pid(s, c, hh) < 0) {
         s->cstats.by_pid++;
         conn_release(c, "client process already gone");

@@ -103,6 +103,23 @@ int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *srv, unsigned rpc_id, bfs_r
  * request is recycled either way). */
 int bfs_rpc_reply(bfs_rpc_req_t *req, int32_t status, const struct iovec *iov, int iovcnt);
 
+/* The client process behind a request, from its connection's HELLO
+ * (rpc_wire.h, BFS_HELLO_F_PROC): key is a hash of pid, start time, pid
+ * namespace and boot id, the same for every connection the process makes
+ * (endpoints closed as idle and made again, new workers, exec); local: the
+ * process runs on this node in this pid namespace (a pidfd can watch it).
+ * -ENOENT for a request without a known connection. */
+struct bfs_rpc_peer {
+    uint64_t key;
+    uint64_t pid, start, pidns, boot;
+    int local;
+};
+int bfs_rpc_req_peer(const bfs_rpc_req_t *req, struct bfs_rpc_peer *out);
+/* Called when a connection is released (GOODBYE, process death, idle), with
+ * the process its HELLO named. */
+typedef void (*bfs_rpc_released_fn)(const struct bfs_rpc_peer *peer, void *arg);
+void bfs_rpc_server_on_released(bfs_rpc_server_t *srv, bfs_rpc_released_fn fn, void *arg);
+
 /* The RPC id the request came for. */
 unsigned bfs_rpc_req_id(const bfs_rpc_req_t *req);
 

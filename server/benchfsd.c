@@ -1,6 +1,8 @@
 /* benchfsd: one BenchFS storage server. Usually one per node, started by
  * mpirun (or benchfs-run); runs standalone as rank 0 of 1 without mpirun. */
 #include "bootstrap.h"
+#include "open_refs.h"
+#include "reaper.h"
 #include "server.h"
 #include "small_chunks.h"
 #include "watchdog.h"
@@ -373,6 +375,14 @@ int main(int argc, char **argv)
         (rc = bfs_chunk_store_attach(s.chunks, s.loop)) < 0 ||
         (rc = bfs_evloop_add_prepare(s.loop, bfs_fs_commit, &s)) < 0)
         goto out;
+    /* Open files and the reaper of dead ones (after the commit hook: what
+     * the reaper adds to the batch is committed in the next pass). */
+    if ((rc = bfs_open_refs_create(&s.refs, &s)) < 0 ||
+        (rc = bfs_reaper_start(&s, &reg, o.registry)) < 0) {
+        bfs_error("cannot start the reaper: %s", strerror(-rc));
+        goto out;
+    }
+    bfs_rpc_server_on_released(s.rpc, bfs_open_refs_released, s.refs);
     sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0 || (rc = bfs_evloop_add_fd(s.loop, sfd, on_signal, s.loop)) < 0) {
         rc = sfd < 0 ? -errno : rc;
@@ -413,6 +423,9 @@ out:
         unlink(o.registry);
     if (moved.written)
         unlink(moved.path);
+    bfs_reaper_stop(&s); /* its entries stay: reaped after a restart */
+    if (s.rpc)
+        bfs_rpc_server_on_released(s.rpc, NULL, NULL);
     if (s.chunks)
         bfs_chunk_store_close(s.chunks);
     /* Answer what the last loop pass queued, and what completed in close
@@ -420,6 +433,7 @@ out:
     if (s.meta && s.pending_tail)
         bfs_fs_commit(&s);
     bfs_rpc_server_destroy(s.rpc);
+    bfs_open_refs_destroy(s.refs);
     if (s.meta)
         bfs_meta_close(s.meta);
     if (sfd >= 0)

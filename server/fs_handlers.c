@@ -3,6 +3,9 @@
 #include "server.h"
 #include "fs_decode.h"
 #include "small_chunks.h"
+#include "meta_reap.h"
+#include "open_refs.h"
+#include "reaper.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/path.h"
@@ -62,6 +65,8 @@ static void meta_begin(struct bfs_server *s)
     bfs_meta_batch_begin(s->meta);
 }
 
+void bfs_fs_meta_begin(struct bfs_server *s) { meta_begin(s); }
+
 /* Commit the batch, then send every queued reply (an error for all of them
  * when the commit failed). A reply with data is sent from its queue entry,
  * which on_done frees: one allocation per change. */
@@ -70,6 +75,7 @@ static int flush_pending(struct bfs_server *s)
     int rc = bfs_meta_batch_commit(s->meta);
     if (rc < 0)
         bfs_error("committing metadata failed: %s", strerror(-rc));
+    bfs_reaper_committed(s, rc);
     struct pending_reply *p = s->pending;
     s->pending = NULL;
     s->pending_tail = &s->pending;
@@ -157,6 +163,22 @@ static int take_path(struct bfs_server *s, bfs_rpc_req_t *req, struct bfs_fs_arg
     return decoded(s, req, a, bfs_fs_decode_path(&req->hdr, req->data, a));
 }
 
+/* BFS_F_OPEN (open_refs.h): the caller opens file fid, whose inode is
+ * here: one open reference for it. The inode was read from committed data
+ * (LOOKUP, STAT); an unlink earlier in the open batch may have killed it,
+ * and then the open comes after that unlink: gone_err. A request without
+ * a known client process counts nothing (its file dies at its unlink). */
+static int open_ref(struct bfs_server *s, bfs_rpc_req_t *req, uint64_t fid, int gone_err)
+{
+    if (!(req->hdr.flags & BFS_F_OPEN))
+        return 0;
+    int alive = bfs_meta_fid_alive(s->meta, fid);
+    if (alive <= 0)
+        return alive < 0 ? alive : gone_err;
+    bfs_open_refs_add(s->refs, req, fid);
+    return 0;
+}
+
 static int parent_of(const char *path, size_t len, char *parent, const char **base)
 {
     size_t pl = bfs_path_parent_len(path, len);
@@ -194,6 +216,10 @@ static int h_create(bfs_rpc_req_t *req, void *arg)
         rc = bfs_meta_file_create(s->meta, parent, base, mode, uid, gid,
                                   (int64_t)req->hdr.offset, (req->hdr.flags & BFS_F_EXCL) != 0,
                                   &ino);
+        if (rc >= 0 && rc != BFS_FOUND_ELSEWHERE && S_ISREG(ino.mode)) {
+            int o = open_ref(s, req, ino.fid, -ESTALE);
+            rc = o < 0 ? o : rc;
+        }
         if (rc < 0)
             meta_reply(s, req, rc, NULL, 0);
         else
@@ -254,6 +280,8 @@ static int h_stat(bfs_rpc_req_t *req, void *arg)
         rc = bfs_meta_fid_get(s->meta, a.fid, &ino);
         if (rc == -ENOENT)
             rc = -ESTALE;
+        if (rc >= 0 && S_ISREG(ino.mode))
+            rc = open_ref(s, req, a.fid, -ESTALE);
     } else if (rc >= 0) {
         rc = bfs_meta_get(s->meta, a.path, &ino);
     }
@@ -284,6 +312,10 @@ static int h_lookup(bfs_rpc_req_t *req, void *arg)
          * in the path, or nothing)? Then the client walks the path. */
         if (rc == -ENOENT && bfs_meta_is_dir(s->meta, parent) == 0)
             rc = BFS_NOT_HERE;
+        if (rc == 0 && S_ISREG(ino.mode)) {
+            int o = open_ref(s, req, ino.fid, -ENOENT);
+            rc = o < 0 ? o : rc;
+        }
     }
     if (rc < 0 || rc == BFS_NOT_HERE)
         reply_status(req, rc);
@@ -407,6 +439,31 @@ static int h_unref(bfs_rpc_req_t *req, void *arg)
         meta_reply_inode(s, req, BFS_LINK_DEAD, &dead);
     else
         meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
+    return BFS_RPC_DONE;
+}
+
+/* CLOSE: one open reference of the caller less (sent without waiting). A
+ * file unlinked while open dies at its last close (reaper.c). */
+static int h_close(bfs_rpc_req_t *req, void *arg)
+{
+    struct bfs_server *s = arg;
+    struct bfs_fs_args a;
+    if (!(req->hdr.flags & BFS_F_BYFID)) {
+        /* A batch: arg0 fids of 8 bytes each (client/close_refs.c). */
+        uint64_t n = req->hdr.arg0;
+        int rc = n && n <= 64 && req->hdr.len == n * 8 ? 0 : -EINVAL;
+        for (uint64_t i = 0; rc == 0 && i < n; i++) {
+            uint64_t fid;
+            memcpy(&fid, (const char *)req->data + 8 * i, 8);
+            bfs_open_refs_drop(s->refs, req, fid);
+        }
+        reply_status(req, rc < 0 ? refused(s, req, BFS_REFUSED_LENGTHS, rc) : 0);
+        return BFS_RPC_DONE;
+    }
+    int rc = take_target(s, req, &a);
+    if (rc >= 0 && a.by_fid)
+        bfs_open_refs_drop(s->refs, req, a.fid);
+    reply_status(req, rc < 0 ? rc : 0);
     return BFS_RPC_DONE;
 }
 
@@ -944,6 +1001,8 @@ static int h_ping(bfs_rpc_req_t *req, void *arg)
     req->reply.arg1 = bfs_rpc_server_inflight(s->rpc);
     req->reply.arg2 = bfs_rpc_server_conns(s->rpc); /* tests/lifecycle_clients.sh */
     req->reply.offset = s->nservers;
+    /* tests: dead files not reaped yet, files open */
+    req->reply.rcap = bfs_reaper_pending(s) | (uint64_t)bfs_open_refs_files(s->refs) << 32;
     reply_status(req, 0);
     return BFS_RPC_DONE;
 }
@@ -978,6 +1037,7 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_APPEND, h_append},       {BFS_OP_LOOKUP, h_lookup},
         {BFS_OP_UNREF, h_unref},         {BFS_OP_RENAME, h_rename},
         {BFS_OP_LINK, h_link},           {BFS_OP_SYMLINK, h_symlink},
+        {BFS_OP_CLOSE, h_close},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},
         {BFS_OP_PING, h_ping},           {BFS_OP_SHUTDOWN, h_shutdown},

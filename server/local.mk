@@ -2,7 +2,7 @@
 noinst_LTLIBRARIES += server/libbfsmeta.la
 server_libbfsmeta_la_SOURCES = server/meta_store.c server/meta_store.h server/meta_txn.h \
 	server/small_chunks.c server/small_chunks.h server/meta_keys.c server/meta_keys.h \
-	server/sha256.c server/sha256.h
+	server/sha256.c server/sha256.h server/meta_reap.c server/meta_reap.h
 server_libbfsmeta_la_CFLAGS = $(AM_CFLAGS) $(LMDB_CFLAGS)
 server_libbfsmeta_la_LIBADD = $(LMDB_LIBS)
 

@@ -408,6 +408,8 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     if (rc == 0)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "links", MDB_CREATE, &m->links));
     if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "reap", MDB_CREATE, &m->reap));
+    if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
@@ -1095,10 +1097,18 @@ static int unref_in(bfs_meta_t *m, MDB_txn *txn, uint64_t fid, struct bfs_inode 
         ino.nlink--;
         return rec_put(m, txn, m->files, &k, &ino, 0);
     }
-    m->op_wrote = 1;
-    rc = bfs_mdb_err(mdb_del(txn, m->files, &k, NULL));
-    if (rc == 0 && S_ISLNK(ino.mode))
-        rc = link_target_del(m, txn, &k);
+    if (ino.nlink == 0)
+        return 0; /* an orphan already: its last close reaps it */
+    if (S_ISLNK(ino.mode)) {
+        /* A symlink is never open and has no chunks: it goes with its target. */
+        m->op_wrote = 1;
+        rc = bfs_mdb_err(mdb_del(txn, m->files, &k, NULL));
+        if (rc == 0)
+            rc = link_target_del(m, txn, &k);
+    } else {
+        /* The last link. Still open somewhere: an orphan (meta_reap.c). */
+        rc = bfs_meta_file_dies(m, txn, &ino);
+    }
     if (rc == 0 && dead)
         *dead = ino;
     return rc < 0 ? rc : 1;
@@ -1448,6 +1458,8 @@ static int edit_link(struct bfs_inode *ino, const void *arg)
         return -EPERM; /* no hard links to directories */
     if (ino->nlink >= 0xffffu)
         return -EMLINK;
+    if (ino->nlink == 0)
+        return -ENOENT; /* an orphan (unlinked, still open) gets no new name */
     ino->nlink++;
     ino->ctime_ns = *now;
     return 1;

@@ -14,6 +14,12 @@ struct bfs_meta {
     MDB_dbi files;          /* fid -> inode of the regular files whose home is here */
     MDB_dbi chunks;         /* small chunks (small_chunks.c) */
     MDB_dbi links;          /* fid -> target bytes of a symlink (its inode in files) */
+    MDB_dbi reap;           /* fid -> size of dead files whose chunks to free (meta_reap.c) */
+    /* Open references (server/open_refs.c): whether file fid is open, and
+     * who learns of a dead file once its transaction commits (reaper.c). */
+    int (*is_open)(void *arg, uint64_t fid);
+    void (*on_reap)(void *arg, uint64_t fid, uint64_t size);
+    void *hook_arg;
     /* Kept reset between reads: renewing is cheaper than begin/abort. */
     MDB_txn *rtxn;
     uint64_t fid_prefix;
@@ -38,6 +44,12 @@ struct bfs_meta {
     int writemap;           /* MDB_WRITEMAP, guarded by bfs_meta_reserve */
     uint64_t reserved;      /* pages reserved by the open transaction */
 };
+
+/* The last link of file *ino (home here, in txn) is gone: while it is
+ * open (is_open) it stays as an orphan with nlink 0; otherwise it is
+ * deleted and, when it has data, recorded in `reap` in the same txn
+ * (meta_reap.c). 0 or -errno. */
+int bfs_meta_file_dies(bfs_meta_t *m, MDB_txn *txn, struct bfs_inode *ino);
 
 /* LMDB's result as 0 or a negative errno. */
 int bfs_mdb_err(int rc);

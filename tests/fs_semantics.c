@@ -13,6 +13,19 @@
  *                              every call through it acts on that file; once
  *                              another process unlinked it, ESTALE (and a new
  *                              file of that name is never touched)
+ *   fs_semantics unlinked      a file unlinked (and its name re-created) by
+ *                              another process while 5 processes hold it: they
+ *                              keep reading and writing it (nlink 0), one
+ *                              holder SIGKILLed; a rename over an open file
+ *                              keeps it for its holder; after the last close the
+ *                              servers reclaim it; a client SIGKILLed right
+ *                              after unlinking a 12 MiB file: reclaimed too
+ *   fs_semantics reclaimed [S] wait (S seconds, default 30) until no server
+ *                              has a dead file to reap or a file open
+ *   fs_semantics idle [MS]     a create after MS (1500) idle milliseconds
+ *                              behind a CLOSE nobody waited for answers at
+ *                              once (BENCHFS_RPC_IDLE_MS below the servers'
+ *                              limit: the endpoint is closed as idle)
  *   fs_semantics link          hard links: nlink, shared data, one name
  *                              removed keeps the others
  *   fs_semantics types [N]     mkdir over a file and O_CREAT over a directory
@@ -31,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +457,14 @@ static void fd_ops(benchfs_t *fs, benchfs_file_t *f, const char *now, unsigned s
     CHECK(in_child(do_fdcheck, &c) == 0, "%s: another process sees what the fd did", now);
 }
 
+/* This client's queued closes reach the servers (benchfs_server_reclaim
+ * sends them first). */
+static void flush_closes(benchfs_t *fs)
+{
+    unsigned r, o;
+    benchfs_server_reclaim(fs, 0, &r, &o);
+}
+
 static int test_fd(benchfs_t *fs)
 {
     benchfs_file_t *f;
@@ -461,19 +483,34 @@ static int test_fd(benchfs_t *fs)
     struct fdcheck_arg empty = {"/fdd/f", 0, 0, 0, NULL};
     CHECK(in_child(do_fdcheck, &empty) == 0, "the new /fdd/f is untouched");
     /* Unlinked by another process, a new file created under its name: the
-     * fd says ESTALE and the new file stays empty. */
+     * fd keeps its own file (unlinked while open: POSIX) and the new file
+     * stays empty. */
     CHECK(other(1, "/fdd2/g", NULL) == 0 && other(2, "/fdd2/g", NULL) == 0,
           "unlink and re-create by another process");
-    unsigned char w[16] = {1};
+    unsigned char w[16] = {1}, r16[16];
     struct stat st;
-    CHECK(benchfs_pwrite(f, w, 16, 0) == -ESTALE, "write through a stale fd");
-    CHECK(benchfs_pread(f, w, 16, 0) == -ESTALE, "read through a stale fd");
-    CHECK(benchfs_fstat(f, &st) == -ESTALE, "fstat through a stale fd");
-    CHECK(benchfs_ftruncate(f, 0) == -ESTALE, "ftruncate through a stale fd");
-    CHECK(benchfs_append(f, w, 16, NULL) == -ESTALE, "append through a stale fd");
+    CHECK(benchfs_pwrite(f, w, 16, 0) == 16, "write through an unlinked fd");
+    CHECK(benchfs_pread(f, r16, 16, 0) == 16 && !memcmp(r16, w, 16), "read through an unlinked fd");
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_nlink == 0, "fstat through an unlinked fd: nlink 0");
+    CHECK(benchfs_ftruncate(f, 0) == 0, "ftruncate through an unlinked fd");
+    CHECK(benchfs_append(f, w, 16, NULL) == 16, "append through an unlinked fd");
+    CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 16, "size through an unlinked fd");
     struct fdcheck_arg empty2 = {"/fdd2/g", 0, 0, 0, NULL};
     CHECK(in_child(do_fdcheck, &empty2) == 0, "the new /fdd2/g is untouched");
+    uint64_t orphan = benchfs_file_id(f);
     benchfs_close(f);
+    flush_closes(fs);
+    /* The last close: the orphan is gone (after the close arrived). */
+    benchfs_file_t *o = NULL;
+    int orc = 0;
+    for (int i = 0; i < 200; i++) {
+        if ((orc = benchfs_open_id(fs, orphan, O_RDONLY, &o)) < 0)
+            break;
+        benchfs_close(o);
+        flush_closes(fs);
+        usleep(10000);
+    }
+    CHECK(orc == -ESTALE, "an unlinked file is gone after its last close (%d)", orc);
     /* Open by id: the same file; ESTALE once it is gone. */
     CHECK(benchfs_open(fs, "/fdd2/g", O_RDWR, 0, &f) == 0, "open /fdd2/g");
     uint64_t id = benchfs_file_id(f);
@@ -483,10 +520,251 @@ static int test_fd(benchfs_t *fs)
           "a write by id shows through the path's fd");
     benchfs_close(g);
     benchfs_close(f);
+    flush_closes(fs); /* closes travel in batches (client/close_refs.c) */
     CHECK(other(1, "/fdd2/g", NULL) == 0, "unlink /fdd2/g");
     CHECK(benchfs_open_id(fs, id, O_RDONLY, &g) == -ESTALE, "open of a gone id");
     benchfs_unlink(fs, "/fdd/f");
     CHECK(benchfs_rmdir(fs, "/fdd") == 0 && benchfs_rmdir(fs, "/fdd2") == 0, "clean up");
+    return failures;
+}
+
+/* ---- unlinked while open ---- */
+
+#define UL_BIG 1500000   /* spans many 64 KiB chunks on every server */
+#define UL_REGION 100000 /* each holder's own bytes beyond UL_BIG */
+#define UL_HOLDERS 4
+
+struct holder_arg {
+    const char *path;
+    int ready, go;   /* pipes: "opened" to the parent, "unlinked" from it */
+    unsigned idx;
+    int doomed;      /* SIGKILLed by the parent while holding the file */
+};
+
+/* Open, say so, wait for the unlink, then use the unlinked file. */
+static int holder(benchfs_t *fs, void *a_)
+{
+    struct holder_arg *a = a_;
+    benchfs_file_t *f;
+    char c = 'r';
+    if (benchfs_open(fs, a->path, O_RDWR, 0, &f) < 0)
+        return 10;
+    uint64_t id = benchfs_file_id(f);
+    if (write(a->ready, &c, 1) != 1 || read(a->go, &c, 1) != 1)
+        return 11;
+    if (a->doomed)
+        for (;;)
+            pause();
+    static unsigned char want[UL_BIG], got[UL_BIG];
+    fill(want, UL_BIG, 3);
+    int bad = 0;
+    struct stat st;
+    if (benchfs_fstat(f, &st) < 0 || st.st_nlink != 0 || st.st_size < UL_BIG)
+        bad |= 1;
+    if (benchfs_pread(f, got, UL_BIG, 0) != UL_BIG || memcmp(got, want, UL_BIG))
+        bad |= 2;
+    fill(want, UL_REGION, 20 + a->idx);
+    off_t at = UL_BIG + (off_t)a->idx * UL_REGION;
+    if (benchfs_pwrite(f, want, UL_REGION, at) != UL_REGION || benchfs_fsync(f) < 0)
+        bad |= 4;
+    if (benchfs_pread(f, got, UL_REGION, at) != UL_REGION || memcmp(got, want, UL_REGION))
+        bad |= 8;
+    /* The name now names another file, never this one. */
+    benchfs_file_t *g;
+    if (benchfs_open(fs, a->path, O_RDONLY, 0, &g) == 0) {
+        if (benchfs_file_id(g) == id)
+            bad |= 16;
+        benchfs_close(g);
+    }
+    benchfs_close(f);
+    return bad;
+}
+
+/* A child that runs this program again: fork + exec at once. A forked
+ * child that starts UCX itself hung now and then on a lock UCX's async
+ * thread held in the parent at the fork. */
+static pid_t spawn_self(const char *what, const char *path, unsigned idx, int doomed, int ready,
+                        int go)
+{
+    char a[4][24];
+    snprintf(a[0], sizeof(a[0]), "%u", idx);
+    snprintf(a[1], sizeof(a[1]), "%d", doomed);
+    snprintf(a[2], sizeof(a[2]), "%d", ready);
+    snprintf(a[3], sizeof(a[3]), "%d", go);
+    pid_t p = fork();
+    if (p == 0) {
+        execl("/proc/self/exe", "fs_semantics", "child", what, path, a[0], a[1], a[2], a[3],
+              (char *)NULL);
+        _exit(98);
+    }
+    return p;
+}
+
+static int run_self(const char *what, const char *path)
+{
+    pid_t p = spawn_self(what, path, 0, 0, -1, -1);
+    int st;
+    if (p < 0 || waitpid(p, &st, 0) != p)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int reaped_st(pid_t p)
+{
+    int st;
+    if (waitpid(p, &st, 0) != p)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Wait until no server has a dead file left to reap (and, with no_open,
+ * no open file): the seconds it took, or -1 after limit seconds. */
+static double wait_reclaimed(benchfs_t *fs, int no_open, double limit)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        unsigned busy = 0;
+        for (unsigned i = 0; i < benchfs_nservers(fs); i++) {
+            unsigned reaping = 1, open_files = 1;
+            if (benchfs_server_reclaim(fs, i, &reaping, &open_files) < 0)
+                busy++;
+            busy += reaping + (no_open ? open_files : 0);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        if (!busy)
+            return el;
+        if (el > limit)
+            return -1;
+        usleep(20000);
+    }
+}
+
+/* Unlink a big file and die at once (SIGKILL): the servers free it. */
+static int unlink_and_die(benchfs_t *fs, void *path)
+{
+    static unsigned char b[4 << 20];
+    benchfs_file_t *f;
+    fill(b, sizeof(b), 9);
+    if (benchfs_open(fs, path, O_CREAT | O_RDWR, 0644, &f) < 0)
+        return 1;
+    for (int i = 0; i < 3; i++)
+        if (benchfs_pwrite(f, b, sizeof(b), (off_t)i * (off_t)sizeof(b)) != (ssize_t)sizeof(b))
+            return 2;
+    benchfs_close(f);
+    if (benchfs_unlink(fs, path) < 0)
+        return 3;
+    raise(SIGKILL);
+    return 4;
+}
+
+static int test_unlinked(benchfs_t *fs)
+{
+    static unsigned char big[UL_BIG], got[UL_BIG];
+    benchfs_file_t *f, *mine;
+    fill(big, UL_BIG, 3);
+    CHECK(benchfs_mkdir(fs, "/ul", 0755) == 0, "mkdir /ul");
+    CHECK(benchfs_open(fs, "/ul/f", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /ul/f");
+    CHECK(benchfs_pwrite(f, big, UL_BIG, 0) == UL_BIG, "write /ul/f");
+    benchfs_close(f);
+    /* This process holds it too: the scratch-file pattern in one process. */
+    CHECK(benchfs_open(fs, "/ul/f", O_RDWR, 0, &mine) == 0, "open /ul/f");
+    int ready[2], go[2];
+    if (pipe(ready) < 0 || pipe(go) < 0)
+        return 1;
+    pid_t kids[UL_HOLDERS + 1];
+    for (unsigned i = 0; i <= UL_HOLDERS; i++)
+        kids[i] = spawn_self("holder", "/ul/f", i, i == UL_HOLDERS, ready[1], go[0]);
+    char c;
+    for (unsigned i = 0; i <= UL_HOLDERS; i++)
+        CHECK(read(ready[0], &c, 1) == 1, "holder %u ready", i);
+    /* Unlinked by another process, and a new file under the name. */
+    CHECK(run_self("unlink", "/ul/f") == 0, "unlink /ul/f by another process");
+    CHECK(run_self("create", "/ul/f") == 0, "new /ul/f");
+    for (unsigned i = 0; i <= UL_HOLDERS; i++)
+        CHECK(write(go[1], "g", 1) == 1, "go");
+    kill(kids[UL_HOLDERS], SIGKILL);
+    for (unsigned i = 0; i <= UL_HOLDERS; i++) {
+        int st = reaped_st(kids[i]);
+        if (i < UL_HOLDERS)
+            CHECK(st == 0, "holder %u used the unlinked file (status %d)", i, st);
+    }
+    /* Every holder's bytes are in the one file, seen here. */
+    struct stat st;
+    CHECK(benchfs_fstat(mine, &st) == 0 && st.st_nlink == 0 &&
+              st.st_size == UL_BIG + UL_HOLDERS * UL_REGION,
+          "fstat of the unlinked file here: nlink %ld size %ld", (long)st.st_nlink,
+          (long)st.st_size);
+    CHECK(benchfs_pread(mine, got, UL_BIG, 0) == UL_BIG && !memcmp(got, big, UL_BIG),
+          "read the unlinked file here");
+    for (unsigned i = 0; i < UL_HOLDERS; i++) {
+        unsigned char w[UL_REGION];
+        fill(w, UL_REGION, 20 + i);
+        CHECK(benchfs_pread(mine, got, UL_REGION, UL_BIG + (off_t)i * UL_REGION) == UL_REGION &&
+                  !memcmp(got, w, UL_REGION),
+              "holder %u's bytes", i);
+    }
+    CHECK(benchfs_pwrite(mine, big, 4096, 0) == 4096, "write the unlinked file here");
+    CHECK(run_self("empty", "/ul/f") == 0, "the new /ul/f is untouched");
+    unsigned opened = 0;
+    for (unsigned i = 0; i < benchfs_nservers(fs); i++) {
+        unsigned r, o;
+        if (benchfs_server_reclaim(fs, i, &r, &o) == 0)
+            opened += o;
+    }
+    CHECK(opened >= 1, "the servers count the open file");
+    benchfs_close(mine);
+    /* The last close (the SIGKILLed holder's reference goes with its
+     * process): the file dies and its chunks are freed. */
+    double t = wait_reclaimed(fs, 1, 15);
+    CHECK(t >= 0, "the unlinked file was not reclaimed within 15 s of its last close");
+    printf("# unlinked file reclaimed %.2f s after the last close\n", t);
+    /* A client SIGKILLed right after unlinking a 12 MiB file. */
+    int kst = run_self("unlink-die", "/ul/big");
+    CHECK(kst == 128 + SIGKILL, "unlink_and_die: status %d", kst);
+    t = wait_reclaimed(fs, 1, 15);
+    CHECK(t >= 0, "a big file unlinked by a killed client was not reclaimed within 15 s");
+    printf("# big file unlinked by a killed client reclaimed after %.2f s\n", t);
+    /* A rename over an open file: the replaced file stays for its holder. */
+    benchfs_file_t *r;
+    unsigned char rb[70000];
+    fill(rb, sizeof(rb), 5);
+    CHECK(benchfs_open(fs, "/ul/r", O_CREAT | O_EXCL | O_RDWR, 0644, &r) == 0 &&
+              benchfs_pwrite(r, rb, sizeof(rb), 0) == (ssize_t)sizeof(rb),
+          "create /ul/r");
+    CHECK(run_self("create", "/ul/x") == 0 && run_self("rename-x-over", "/ul/r") == 0,
+          "rename /ul/x over the open /ul/r by another process");
+    CHECK(benchfs_pread(r, got, sizeof(rb), 0) == (ssize_t)sizeof(rb) &&
+              !memcmp(got, rb, sizeof(rb)) && benchfs_fstat(r, &st) == 0 && st.st_nlink == 0,
+          "the replaced file stays for its holder");
+    CHECK(run_self("empty", "/ul/r") == 0, "/ul/r names the renamed (empty) file");
+    benchfs_close(r);
+    CHECK(benchfs_unlink(fs, "/ul/r") == 0, "unlink /ul/r");
+    CHECK(benchfs_unlink(fs, "/ul/f") == 0 && benchfs_rmdir(fs, "/ul") == 0, "clean up /ul");
+    CHECK(wait_reclaimed(fs, 1, 15) >= 0, "reclaimed after clean-up");
+    return failures;
+}
+
+/* A CLOSE nobody waited for must not keep an endpoint from its idle
+ * close: run with BENCHFS_RPC_IDLE_MS below the servers'
+ * BENCHFS_RPC_SERVER_IDLE_MS, and sleep past both. */
+static int test_idle(benchfs_t *fs, unsigned ms)
+{
+    benchfs_file_t *f;
+    CHECK(benchfs_open(fs, "/idle", O_CREAT | O_RDWR, 0644, &f) == 0, "create /idle");
+    benchfs_close(f); /* its CLOSE stays in flight: nothing waits for it */
+    usleep(ms * 1000u);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = benchfs_open(fs, "/idle2", O_CREAT | O_RDWR, 0644, &f);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    CHECK(rc == 0 && el < 2.0, "a create after idling: %d in %.2f s", rc, el);
+    if (rc == 0)
+        benchfs_close(f);
+    benchfs_unlink(fs, "/idle");
+    benchfs_unlink(fs, "/idle2");
     return failures;
 }
 
@@ -720,19 +998,16 @@ static int test_storm(benchfs_t *fs, unsigned secs)
     CHECK(benchfs_mkdir(fs, "/st", 0755) == 0, "mkdir /st");
     pid_t pids[NPROC];
     for (int w = 0; w < NPROC; w++) {
-        if ((pids[w] = fork()) == 0) {
-            benchfs_t *cfs = connect_fs();
-            int r = storm_worker(cfs, (unsigned)w, secs);
-            benchfs_finalize(cfs);
-            _exit(r);
-        }
+        /* Fresh processes (spawn_self), not forks of this one that holds a
+         * client: see spawn_self. */
+        pids[w] = spawn_self("storm", "-", (unsigned)w, (int)secs, -1, -1);
     }
     for (int w = 0; w < NPROC; w++) {
         int st;
         CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "storm worker %d", w);
     }
-    CHECK(in_child(storm_check, NULL) == 0, "after the storm: listed = stat-able, types agree");
+    CHECK(run_self("storm-check", "-") == 0, "after the storm: listed = stat-able, types agree");
     for (unsigned k = 0; k < STORM_NAMES; k++) {
         char p[32];
         snprintf(p, sizeof(p), "/st/n%u", k);
@@ -743,11 +1018,49 @@ static int test_storm(benchfs_t *fs, unsigned secs)
     return failures;
 }
 
+/* The children of test_unlinked: fs_semantics child WHAT PATH IDX DOOMED
+ * READY GO. */
+static int child_main(int argc, char **argv)
+{
+    if (argc < 8)
+        return 97;
+    benchfs_t *fs = connect_fs();
+    const char *what = argv[2], *path = argv[3];
+    int rc = 96;
+    if (!strcmp(what, "holder")) {
+        struct holder_arg a = {path, atoi(argv[6]), atoi(argv[7]), (unsigned)atoi(argv[4]),
+                               atoi(argv[5])};
+        rc = holder(fs, &a);
+    } else if (!strcmp(what, "unlink")) {
+        rc = benchfs_unlink(fs, path) < 0;
+    } else if (!strcmp(what, "create")) {
+        benchfs_file_t *f;
+        rc = benchfs_open(fs, path, O_CREAT | O_EXCL | O_RDWR, 0644, &f) < 0;
+        if (!rc)
+            benchfs_close(f);
+    } else if (!strcmp(what, "empty")) {
+        struct fdcheck_arg empty = {path, 0, 0, 0, NULL};
+        rc = do_fdcheck(fs, &empty);
+    } else if (!strcmp(what, "rename-x-over")) {
+        rc = benchfs_rename(fs, "/ul/x", path) < 0;
+    } else if (!strcmp(what, "storm")) {
+        rc = storm_worker(fs, (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]));
+    } else if (!strcmp(what, "storm-check")) {
+        rc = storm_check(fs, NULL);
+    } else if (!strcmp(what, "unlink-die")) {
+        rc = unlink_and_die(fs, (void *)path);
+    }
+    benchfs_finalize(fs);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     alarm(600);
+    if (argc > 1 && !strcmp(argv[1], "child"))
+        return child_main(argc, argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_semantics size|append|fd|types|excl|storm [N]\n");
+        fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|link|types|excl|storm [N]\n");
         return 2;
     }
     benchfs_t *fs = connect_fs();
@@ -760,6 +1073,12 @@ int main(int argc, char **argv)
         rc = test_fd(fs);
     else if (!strcmp(argv[1], "link"))
         rc = test_link(fs);
+    else if (!strcmp(argv[1], "unlinked"))
+        rc = test_unlinked(fs);
+    else if (!strcmp(argv[1], "idle"))
+        rc = test_idle(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1500);
+    else if (!strcmp(argv[1], "reclaimed"))
+        rc = wait_reclaimed(fs, 1, argc > 2 ? atof(argv[2]) : 30) < 0;
     else if (!strcmp(argv[1], "types"))
         rc = test_types(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 200);
     else if (!strcmp(argv[1], "excl"))

@@ -25,11 +25,13 @@ for n in 1 3; do
         stop_servers || fail "servers did not stop cleanly"
         before=$(count "$d") || fail "meta_count"
         start_servers "$n" "$d" --chunk-size "$cs" || exit 1
-        for t in size "append ${FS_APPEND_RECORDS:-1000}" fd link "types ${FS_TYPES_ROUNDS:-200}" \
+        for t in size "append ${FS_APPEND_RECORDS:-1000}" fd unlinked link "types ${FS_TYPES_ROUNDS:-200}" \
             "excl 20" "storm ${FS_STORM_SECONDS:-10}"; do
             # shellcheck disable=SC2086
             "$top_builddir/tests/fs_semantics" $t || fail "fs_semantics $t, $n servers, $cs chunks"
         done
+        # Dead files are freed by the servers, after the unlink's reply.
+        "$top_builddir/tests/fs_semantics" reclaimed || fail "servers still reaping"
         stop_servers || fail "servers did not stop cleanly ($n servers, $cs chunks)"
         after=$(count "$d") || fail "meta_count"
         echo "# $n servers, $cs chunks: empty: $before; after deleting everything: $after"

@@ -1,14 +1,14 @@
 /* Count what a stopped server's metadata store holds: meta_count DIR...
- * prints "files N inodes N dirents N chunks N" summed over the stores
+ * prints "files N inodes N dirents N chunks N reap N" summed over the stores
  * (each DIR a server's meta directory), for tests that check that space comes back. */
 #include <lmdb.h>
 #include <stdio.h>
 
-static const char *const tables[] = {"files", "inodes", "dirents", "chunks"};
+static const char *const tables[] = {"files", "inodes", "dirents", "chunks", "reap"};
 
 int main(int argc, char **argv)
 {
-    size_t sum[4] = {0};
+    size_t sum[5] = {0};
     for (int i = 1; i < argc; i++) {
         MDB_env *env;
         MDB_txn *txn;
@@ -18,7 +18,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "meta_count: cannot open %s\n", argv[i]);
             return 1;
         }
-        for (int t = 0; t < 4; t++) {
+        for (int t = 0; t < 5; t++) {
             MDB_dbi dbi;
             MDB_stat st;
             if (mdb_dbi_open(txn, tables[t], 0, &dbi) == 0 && mdb_stat(txn, dbi, &st) == 0)
@@ -27,6 +27,7 @@ int main(int argc, char **argv)
         mdb_txn_abort(txn);
         mdb_env_close(env);
     }
-    printf("files %zu inodes %zu dirents %zu chunks %zu\n", sum[0], sum[1], sum[2], sum[3]);
+    printf("files %zu inodes %zu dirents %zu chunks %zu reap %zu\n", sum[0], sum[1], sum[2], sum[3],
+           sum[4]);
     return 0;
 }

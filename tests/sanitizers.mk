@@ -4,7 +4,7 @@
 # server by tests/tsan_client.sh. See docs/RELIABILITY.md.
 BFS_TSAN_SRC = $(srcdir)/tests/tsan_client_test.c \
 	$(srcdir)/client/client_core.c $(srcdir)/client/meta_ops.c $(srcdir)/client/file_io.c \
-	$(srcdir)/client/dir.c $(srcdir)/client/dirpage.c $(srcdir)/client/resolve.c \
+	$(srcdir)/client/dir.c $(srcdir)/client/dirpage.c $(srcdir)/client/resolve.c $(srcdir)/client/close_refs.c \
 	$(srcdir)/rpc/rpc_client.c $(srcdir)/rpc/rpc_hdr.c $(srcdir)/rpc/rpc_proc.c \
 	$(srcdir)/common/log.c $(srcdir)/common/placement.c $(srcdir)/common/path.c \
 	$(srcdir)/common/registry.c $(srcdir)/common/hex.c
