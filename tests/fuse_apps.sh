@@ -105,7 +105,7 @@ with open(p, "r+b") as f:  # write(2) through the mount while mapped
     f.seek(200); f.write(b"WRITE")
 assert m[200:205] == b"WRITE", "a live mapping missed a write(2) through the mount"
 env = dict(os.environ, LD_PRELOAD=preload, BENCHFS_MOUNT="/bfsmm")
-subprocess.run(["sh", "-c", "printf OUTER | dd of=/bfsmm/mm bs=1 seek=300 conv=notrunc status=none"],
+subprocess.run(["python3", "-c", "f = open('/bfsmm/mm', 'r+b'); f.seek(300); f.write(b'OUTER')"],
                env=env, check=True)
 m.close()
 m = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)

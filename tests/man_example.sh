@@ -9,7 +9,10 @@ command -v "$CC" >/dev/null || { echo "SKIP: no C compiler"; exit 77; }
 sed -n '/^\.\\" example-begin/,/^\.\\" example-end/p' "$top_srcdir/client/benchfs.3" |
     sed -e '1d' -e '$d' -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\&//g' >"$T/example.c"
 [ "$(wc -l <"$T/example.c")" -gt 20 ] || fail "no example found in client/benchfs.3"
-"$CC" -std=gnu11 -Wall -Wextra -Werror -I"$top_srcdir/client" -o "$T/example" "$T/example.c" \
+# A library built with --enable-sanitizers needs the program built so too
+# (the ASan runtime must come first).
+san=; [ "$PRELOAD_SANITIZED" = 1 ] && san="-fsanitize=address,undefined"
+"$CC" -std=gnu11 -Wall -Wextra -Werror $san -I"$top_srcdir/client" -o "$T/example" "$T/example.c" \
     -L"$top_builddir/client/.libs" -lbenchfs-client || fail "the example of benchfs.3 does not build"
 start_servers 0 "$T/dir" || exit 1
 LD_LIBRARY_PATH="$top_builddir/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
