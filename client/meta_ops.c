@@ -486,10 +486,25 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
         struct bfs_inode now;
         struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &now};
         int l = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, plen), path, plen, &lk);
-        if (l == -ENOENT || (l >= 0 && now.fid != ino->fid)) {
-            drop_record(fs, path, plen, ino->fid);
+        if (l == -ENOENT) {
+            /* Name the record again rather than remove it: a mkdir may
+             * have taken the unnamed record over and named it with our
+             * fid already, and removing it then would leave that name
+             * pointing nowhere (fs_semantics storm, 3 servers). Our name
+             * back, or the mkdir's with our fid: the directory is ours. */
+            struct bfs_cl_meta again = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
+                                        .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
+                                        .extra = bfs_path_base(path, plen),
+                                        .extra_len = plen - (size_t)(bfs_path_base(path, plen) - path),
+                                        .ino = &now};
+            int a = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &again);
+            if (a >= 0 && (a != BFS_FOUND || now.fid == ino->fid))
+                return 0;
             return -ENOENT;
         }
+        if (l >= 0 && now.fid != ino->fid)
+            return -ENOENT; /* the name is someone else's: our record is not dropped
+                             * under it (the record at a path is the name's) */
     }
     return rc < 0 ? rc : 0;
 }
