@@ -302,6 +302,9 @@ static int appender(benchfs_t *fs, void *a_)
     return rc;
 }
 
+static pid_t spawn_self(const char *what, const char *path, unsigned idx, int doomed, int ready,
+                        int go);
+
 static int test_append(benchfs_t *fs, unsigned n)
 {
     benchfs_file_t *f;
@@ -311,16 +314,10 @@ static int test_append(benchfs_t *fs, unsigned n)
         return failures;
     benchfs_close(f);
     pid_t pids[NPROC];
-    struct app_arg args[NPROC];
     for (unsigned w = 0; w < NPROC; w++) {
-        args[w] = (struct app_arg){w, n};
-        pids[w] = fork();
-        if (pids[w] == 0) {
-            benchfs_t *cfs = connect_fs();
-            int r = appender(cfs, &args[w]);
-            benchfs_finalize(cfs);
-            _exit(r);
-        }
+        /* A fresh process, not a fork of this one that holds a client
+         * (see spawn_self). */
+        pids[w] = spawn_self("append", "-", w, (int)n, -1, -1);
     }
     for (unsigned w = 0; w < NPROC; w++) {
         int st;
@@ -1043,6 +1040,9 @@ static int child_main(int argc, char **argv)
         rc = do_fdcheck(fs, &empty);
     } else if (!strcmp(what, "rename-x-over")) {
         rc = benchfs_rename(fs, "/ul/x", path) < 0;
+    } else if (!strcmp(what, "append")) {
+        struct app_arg a = {(unsigned)atoi(argv[4]), (unsigned)atoi(argv[5])};
+        rc = appender(fs, &a);
     } else if (!strcmp(what, "storm")) {
         rc = storm_worker(fs, (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]));
     } else if (!strcmp(what, "storm-check")) {
