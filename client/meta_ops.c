@@ -492,11 +492,10 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
              * fid already, and removing it then would leave that name
              * pointing nowhere (fs_semantics storm, 3 servers). Our name
              * back, or the mkdir's with our fid: the directory is ours. */
+            const char *base = bfs_path_base(path, plen);
             struct bfs_cl_meta again = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
-                                        .arg0 = BFS_DT_DIR, .arg1 = ino->fid,
-                                        .extra = bfs_path_base(path, plen),
-                                        .extra_len = plen - (size_t)(bfs_path_base(path, plen) - path),
-                                        .ino = &now};
+                                        .arg0 = BFS_DT_DIR, .arg1 = ino->fid, .extra = base,
+                                        .extra_len = plen - (size_t)(base - path), .ino = &now};
             int a = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &again);
             if (a >= 0 && (a != BFS_FOUND || now.fid == ino->fid))
                 return 0;

@@ -311,7 +311,9 @@ static int check_user(const char *user)
     return 0;
 }
 
-int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r)
+/* The start of every resolution: the user's path checked, r empty, and for
+ * a path that needs no walk its normal form in r->path (1); 0: walk it. */
+static int res_begin(const char *user, struct bfs_res *r)
 {
     int rc = check_user(user);
     if (rc < 0)
@@ -320,11 +322,21 @@ int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r)
     r->must_dir = 0;
     r->tlen = 0;
     r->opened = 0;
-    if (!needs_walk(user)) {
-        ssize_t n = bfs_path_normalize(user, r->path, BFS_PATH_MAX);
-        if (n < 0)
-            return (int)n;
-        r->len = (size_t)n;
+    if (needs_walk(user))
+        return 0;
+    ssize_t n = bfs_path_normalize(user, r->path, BFS_PATH_MAX);
+    if (n < 0)
+        return (int)n;
+    r->len = (size_t)n;
+    return 1;
+}
+
+int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r)
+{
+    int rc = res_begin(user, r);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
         rc = bfs_cl_lookup_flags(fs, r->path, r->len, &r->ino, r->target, &r->tlen,
                                  (flags & BFS_RES_OPEN) ? BFS_F_OPEN : 0);
         if (rc == 0) {
@@ -347,17 +359,10 @@ int bfs_cl_res(benchfs_t *fs, const char *user, int flags, struct bfs_res *r)
 
 int bfs_cl_name(benchfs_t *fs, const char *user, struct bfs_res *r, int *fast)
 {
-    int rc = check_user(user);
+    int rc = res_begin(user, r);
     if (rc < 0)
         return rc;
-    r->found = 0;
-    r->must_dir = 0;
-    r->tlen = 0;
-    if (!needs_walk(user)) {
-        ssize_t n = bfs_path_normalize(user, r->path, BFS_PATH_MAX);
-        if (n < 0)
-            return (int)n;
-        r->len = (size_t)n;
+    if (rc == 1) {
         r->found = -1; /* not looked at */
         *fast = 1;
         return 0;
