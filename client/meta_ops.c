@@ -497,8 +497,22 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
                                         .arg0 = BFS_DT_DIR, .arg1 = ino->fid, .extra = base,
                                         .extra_len = plen - (size_t)(base - path), .ino = &now};
             int a = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &again);
-            if (a >= 0 && (a != BFS_FOUND || now.fid == ino->fid))
+            if (a == BFS_FOUND && now.fid == ino->fid)
+                return 0; /* that mkdir checks the record itself */
+            if (a < 0 || a == BFS_FOUND)
+                return -ENOENT;
+            /* The rmdir that took the name may also have removed the
+             * record we had just put (its LOOKUP saw our first name):
+             * then our new name points nowhere and goes again. */
+            struct bfs_inode rec;
+            struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &rec};
+            if (bfs_cl_meta_call(fs, path, plen, &st) == 0 && S_ISDIR(rec.mode) &&
+                rec.fid == ino->fid)
                 return 0;
+            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR,
+                                      .arg1 = ino->fid, .extra = base,
+                                      .extra_len = plen - (size_t)(base - path), .ino = &now};
+            bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &del);
             return -ENOENT;
         }
         if (l >= 0 && now.fid != ino->fid)

@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,23 +80,14 @@ static benchfs_t *connect_fs(void)
     return fs;
 }
 
-/* Run fn(arg) in a child process with its own client; its exit status. */
-static int in_child(int (*fn)(benchfs_t *, void *), void *arg)
-{
-    pid_t p = fork();
-    if (p < 0)
-        return -1;
-    if (p == 0) {
-        benchfs_t *fs = connect_fs();
-        int rc = fn(fs, arg);
-        benchfs_finalize(fs);
-        _exit(rc);
-    }
-    int st;
-    if (waitpid(p, &st, 0) != p || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
-}
+/* Run fn(arg) in another process with its own client; its exit status.
+ * The child is this program again (fork + exec at once, arguments as
+ * hex): a forked child that starts UCX itself hung now and then on a lock
+ * UCX's async thread held in the parent at the fork. So every arg struct
+ * holds values, never pointers. */
+typedef int (*child_fn)(benchfs_t *, void *);
+static int in_child_(child_fn fn, const void *arg, size_t len);
+#define in_child(fn, arg) in_child_(fn, arg, sizeof(*(arg)))
 
 static void fill(unsigned char *b, size_t n, unsigned seed)
 {
@@ -106,7 +98,7 @@ static void fill(unsigned char *b, size_t n, unsigned seed)
 /* ---- size ---- */
 
 struct trunc_arg {
-    const char *path;
+    char path[64];
     off_t size;
     int via_fd;
 };
@@ -125,9 +117,9 @@ static int do_truncate(benchfs_t *fs, void *a_)
 }
 
 struct expect_arg {
-    const char *path;
+    char path[64];
     off_t size;
-    const unsigned char *want; /* size bytes */
+    unsigned seed; /* the bytes are fill(size, seed) */
 };
 
 /* Another process sees exactly the size and the bytes. */
@@ -144,15 +136,17 @@ static int do_expect(benchfs_t *fs, void *a_)
     if (benchfs_open(fs, a->path, O_RDONLY, 0, &f) < 0)
         return 2;
     size_t cap = (size_t)a->size + 65536;
-    unsigned char *b = malloc(cap);
+    unsigned char *b = malloc(cap), *want = malloc(cap);
+    fill(want, (size_t)a->size, a->seed);
     ssize_t r = benchfs_pread(f, b, cap, 0);
     int rc = 0;
-    if (r != a->size || memcmp(b, a->want, (size_t)a->size)) {
+    if (r != a->size || memcmp(b, want, (size_t)a->size)) {
         fprintf(stderr, "  %s: other process reads %zd bytes, want %ld%s\n", a->path, r,
                 (long)a->size, r == a->size ? " (content differs)" : "");
         rc = 3;
     }
     free(b);
+    free(want);
     benchfs_close(f);
     return rc;
 }
@@ -170,7 +164,8 @@ static void size_case(benchfs_t *fs, const char *path, int via_fd)
     CHECK(benchfs_pwrite(f, b, big, 0) == (ssize_t)big, "%s: first write", path);
     CHECK(benchfs_pread(f, r, big, 0) == (ssize_t)big && !memcmp(r, b, big), "%s: read back", path);
     /* B truncates to 0 behind A's back. */
-    struct trunc_arg ta = {path, 0, via_fd};
+    struct trunc_arg ta = {.size = 0, .via_fd = via_fd};
+    snprintf(ta.path, sizeof(ta.path), "%s", path);
     CHECK(in_child(do_truncate, &ta) == 0, "%s: truncate by another process", path);
     /* A's reads see the new size, not the one A saw. */
     CHECK(benchfs_pread(f, r, small, (off_t)(big - small)) == 0, "%s: read past shrunk size", path);
@@ -186,7 +181,8 @@ static void size_case(benchfs_t *fs, const char *path, int via_fd)
     memset(r, 0xee, big);
     CHECK(benchfs_pread(f, r, big, 0) == (ssize_t)small && !memcmp(r, b, small),
           "%s: A reads its 4 KiB back", path);
-    struct expect_arg ea = {path, (off_t)small, b};
+    struct expect_arg ea = {.size = (off_t)small, .seed = 2};
+    snprintf(ea.path, sizeof(ea.path), "%s", path);
     CHECK(in_child(do_expect, &ea) == 0, "%s: another process sees A's 4 KiB", path);
 
     /* Truncate to the middle, write inside and beyond. */
@@ -200,6 +196,7 @@ static void size_case(benchfs_t *fs, const char *path, int via_fd)
     CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 100000, "%s: size kept: %ld", path,
           (long)st.st_size);
     ea.size = 100000;
+    ea.seed = 3;
     CHECK(in_child(do_expect, &ea) == 0, "%s: another process sees 100000 bytes", path);
     benchfs_close(f);
     CHECK(benchfs_unlink(fs, path) == 0, "unlink %s", path);
@@ -374,7 +371,7 @@ static int test_append(benchfs_t *fs, unsigned n)
 /* ---- fd ---- */
 
 struct op_arg {
-    const char *a, *b;
+    char a[64], b[64];
     int op; /* 0 rename a->b, 1 unlink a, 2 create a, 3 mkdir a */
 };
 
@@ -400,16 +397,18 @@ static int do_op(benchfs_t *fs, void *a_)
 
 static int other(int op, const char *a, const char *b)
 {
-    struct op_arg x = {a, b, op};
+    struct op_arg x = {.op = op};
+    snprintf(x.a, sizeof(x.a), "%s", a);
+    snprintf(x.b, sizeof(x.b), "%s", b ? b : "");
     return in_child(do_op, &x);
 }
 
 struct fdcheck_arg {
-    const char *path;
+    char path[64];
     off_t size;
     mode_t perm;
     int64_t mtime;
-    const unsigned char *head; /* first 64 bytes expected */
+    unsigned head; /* nonzero: the first 64 bytes are fill(64, head) */
 };
 
 static int do_fdcheck(benchfs_t *fs, void *a_)
@@ -426,10 +425,11 @@ static int do_fdcheck(benchfs_t *fs, void *a_)
     if (!a->head)
         return 0;
     benchfs_file_t *f;
-    unsigned char b[64];
+    unsigned char b[64], want[64];
+    fill(want, 64, a->head);
     if (benchfs_open(fs, a->path, O_RDONLY, 0, &f) < 0)
         return 2;
-    rc = benchfs_pread(f, b, 64, 0) == 64 && !memcmp(b, a->head, 64) ? 0 : 3;
+    rc = benchfs_pread(f, b, 64, 0) == 64 && !memcmp(b, want, 64) ? 0 : 3;
     benchfs_close(f);
     return rc;
 }
@@ -450,7 +450,9 @@ static void fd_ops(benchfs_t *fs, benchfs_file_t *f, const char *now, unsigned s
     CHECK(benchfs_fchmod(f, 0600 + seed % 8) == 0, "%s: fchmod through the fd", now);
     struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 2000 + seed}};
     CHECK(benchfs_futimens(f, ts) == 0, "%s: futimens through the fd", now);
-    struct fdcheck_arg c = {now, 100000 + seed, 0600 + seed % 8, 2000 + seed, w};
+    struct fdcheck_arg c = {.size = 100000 + seed, .perm = 0600 + seed % 8, .mtime = 2000 + seed,
+                            .head = seed};
+    snprintf(c.path, sizeof(c.path), "%s", now);
     CHECK(in_child(do_fdcheck, &c) == 0, "%s: another process sees what the fd did", now);
 }
 
@@ -477,7 +479,7 @@ static int test_fd(benchfs_t *fs)
     /* A new file under the old names is never touched by the fd. */
     CHECK(other(3, "/fdd", NULL) == 0 && other(2, "/fdd/f", NULL) == 0, "new /fdd/f");
     fd_ops(fs, f, "/fdd2/g", 3);
-    struct fdcheck_arg empty = {"/fdd/f", 0, 0, 0, NULL};
+    struct fdcheck_arg empty = {.path = "/fdd/f"};
     CHECK(in_child(do_fdcheck, &empty) == 0, "the new /fdd/f is untouched");
     /* Unlinked by another process, a new file created under its name: the
      * fd keeps its own file (unlinked while open: POSIX) and the new file
@@ -492,7 +494,7 @@ static int test_fd(benchfs_t *fs)
     CHECK(benchfs_ftruncate(f, 0) == 0, "ftruncate through an unlinked fd");
     CHECK(benchfs_append(f, w, 16, NULL) == 16, "append through an unlinked fd");
     CHECK(benchfs_fstat(f, &st) == 0 && st.st_size == 16, "size through an unlinked fd");
-    struct fdcheck_arg empty2 = {"/fdd2/g", 0, 0, 0, NULL};
+    struct fdcheck_arg empty2 = {.path = "/fdd2/g"};
     CHECK(in_child(do_fdcheck, &empty2) == 0, "the new /fdd2/g is untouched");
     uint64_t orphan = benchfs_file_id(f);
     benchfs_close(f);
@@ -845,7 +847,8 @@ static int test_types(benchfs_t *fs, unsigned n)
         CHECK(benchfs_stat(fs, fp, &st) == 0 && S_ISREG(st.st_mode), "%s still a file", fp);
         CHECK(benchfs_stat(fs, dp, &st) == 0 && S_ISDIR(st.st_mode), "%s still a dir", dp);
     }
-    CHECK(in_child(do_types_check, "/ty") == 0, "d_type equals stat's type for every entry");
+    char ty[64] = "/ty";
+    CHECK(in_child(do_types_check, &ty) == 0, "d_type equals stat's type for every entry");
     for (unsigned i = 0; i < n; i++) {
         char p[64];
         snprintf(p, sizeof(p), "/ty/f%u", i);
@@ -926,6 +929,14 @@ static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
     unsigned long ops = 0;
     const char *mask_s = getenv("FS_STORM_OPS"); /* debugging: a mask of the 5 operations */
     unsigned mask = mask_s ? (unsigned)strtoul(mask_s, NULL, 0) : 31;
+    /* debugging: FS_STORM_TRACE=DIR writes DIR/wN: start/end ns, op, names, result */
+    const char *trace_dir = getenv("FS_STORM_TRACE");
+    FILE *trace = NULL;
+    if (trace_dir) {
+        char tp[512];
+        snprintf(tp, sizeof(tp), "%s/w%u", trace_dir, w);
+        trace = fopen(tp, "w");
+    }
     while (time(NULL) < end) {
         x ^= x << 13;
         x ^= x >> 17;
@@ -937,6 +948,8 @@ static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
         benchfs_file_t *f;
         if (!(mask & (1u << ((x >> 16) % 5))))
             continue;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_REALTIME, &t0);
         switch ((x >> 16) % 5) {
         case 0:
             rc = benchfs_open(fs, a, O_CREAT | O_WRONLY, 0644, &f);
@@ -948,6 +961,12 @@ static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
         case 3: rc = benchfs_mkdir(fs, a, 0755); break;
         default: rc = benchfs_rmdir(fs, a); break;
         }
+        if (trace) {
+            clock_gettime(CLOCK_REALTIME, &t1);
+            fprintf(trace, "%lld %lld w%u op%u %s %s %d\n",
+                    (long long)t0.tv_sec * 1000000000 + t0.tv_nsec,
+                    (long long)t1.tv_sec * 1000000000 + t1.tv_nsec, w, (x >> 16) % 5, a, b, rc);
+        }
         /* What races of these calls may answer; anything else is a bug. */
         if (rc < 0 && rc != -EEXIST && rc != -ENOENT && rc != -EISDIR && rc != -ENOTDIR &&
             rc != -ENOTEMPTY) {
@@ -957,6 +976,8 @@ static int storm_worker(benchfs_t *fs, unsigned w, unsigned secs)
         }
         ops++;
     }
+    if (trace)
+        fclose(trace);
     fprintf(stderr, "# storm worker %u: %lu operations\n", w, ops);
     return 0;
 }
@@ -1015,6 +1036,53 @@ static int test_storm(benchfs_t *fs, unsigned secs)
     return failures;
 }
 
+/* The functions in_child runs, by index: fs_semantics call IDX HEX. */
+static const child_fn child_fns[] = {do_truncate, do_expect, do_op, do_fdcheck, do_types_check};
+#define ARG_MAX_BYTES 512
+
+static int in_child_(child_fn fn, const void *arg, size_t len)
+{
+    unsigned idx = 0;
+    while (idx < sizeof(child_fns) / sizeof(child_fns[0]) && child_fns[idx] != fn)
+        idx++;
+    if (idx == sizeof(child_fns) / sizeof(child_fns[0]) || len > ARG_MAX_BYTES)
+        return -1;
+    char hex[2 * ARG_MAX_BYTES + 1], ix[12];
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)arg)[i]);
+    hex[2 * len] = 0;
+    snprintf(ix, sizeof(ix), "%u", idx);
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        execl("/proc/self/exe", "fs_semantics", "call", ix, hex, (char *)NULL);
+        _exit(98);
+    }
+    int st;
+    if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static int call_main(const char *ix, const char *hex)
+{
+    unsigned idx = (unsigned)atoi(ix);
+    size_t len = strlen(hex) / 2;
+    if (idx >= sizeof(child_fns) / sizeof(child_fns[0]) || len > ARG_MAX_BYTES)
+        return 97;
+    _Alignas(max_align_t) unsigned char arg[ARG_MAX_BYTES];
+    for (size_t i = 0; i < len; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return 97;
+        arg[i] = (unsigned char)v;
+    }
+    benchfs_t *fs = connect_fs();
+    int rc = child_fns[idx](fs, arg);
+    benchfs_finalize(fs);
+    return rc;
+}
+
 /* The children of test_unlinked: fs_semantics child WHAT PATH IDX DOOMED
  * READY GO. */
 static int child_main(int argc, char **argv)
@@ -1036,7 +1104,8 @@ static int child_main(int argc, char **argv)
         if (!rc)
             benchfs_close(f);
     } else if (!strcmp(what, "empty")) {
-        struct fdcheck_arg empty = {path, 0, 0, 0, NULL};
+        struct fdcheck_arg empty = {0};
+        snprintf(empty.path, sizeof(empty.path), "%s", path);
         rc = do_fdcheck(fs, &empty);
     } else if (!strcmp(what, "rename-x-over")) {
         rc = benchfs_rename(fs, "/ul/x", path) < 0;
@@ -1059,6 +1128,8 @@ int main(int argc, char **argv)
     alarm(600);
     if (argc > 1 && !strcmp(argv[1], "child"))
         return child_main(argc, argv);
+    if (argc == 4 && !strcmp(argv[1], "call"))
+        return call_main(argv[2], argv[3]);
     if (argc < 2) {
         fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|link|types|excl|storm [N]\n");
         return 2;
