@@ -247,8 +247,22 @@ static void fork_parent(void)
     pthread_mutex_unlock(&g_clients_mu);
 }
 
+/* libucs's own initialiser of its process-wide async state (exported, not
+ * in UCX's headers; weak, so a UCX without it still links). */
+extern void ucs_async_global_init(void) __attribute__((weak));
+
 static void fork_child(void)
 {
+    /* UCX's async thread, which our prepare handler cannot hold back, may
+     * have been dispatching an event at the fork: the child's copy of the
+     * rwlock over UCX's handler table is then held by a thread the child
+     * does not have, and the child's first worker waits for it for good
+     * (ucs_async_set_event_handler; 4 of 1,500 forks right after a call
+     * on a loaded machine, tests/fork_safety). Made afresh: a new lock and
+     * an empty table (the parent's handlers belong to objects the child
+     * abandons). */
+    if (ucs_async_global_init)
+        ucs_async_global_init();
     pthread_rwlock_init(&g_setup, NULL);
     for (bfs_rpc_client_t *c = g_clients; c; c = c->fnext)
         pthread_mutex_init(&c->mu, NULL);

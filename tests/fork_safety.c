@@ -10,6 +10,8 @@
  *             parent's file through the inherited handle
  *    then the servers' client connections (PING) are back to what they
  *    were before the children: no connection left per child
+ *  fork_safety after N  fork right after a call, the child's first call at
+ *             once, N times
  *  fork_preload preload DIR  (the same source without the client API, run
  *                            under LD_PRELOAD; DIR inside the mount):
  *    io       fork while 2 threads write and read files in DIR
@@ -133,6 +135,38 @@ static int conns_total(benchfs_t *fs)
         t += n;
     }
     return t;
+}
+
+/* fork right after a call, the child's first call at once (a bash
+ * redirection after the shell's own BenchFS use): UCX's async thread may be
+ * dispatching the reply's wake-up event at the fork. */
+static int after(int n)
+{
+    benchfs_t *fs;
+    int rc = benchfs_init(&fs, NULL), hung = 0;
+    if (rc < 0) {
+        fprintf(stderr, "fork_safety: init: %s\n", strerror(-rc));
+        return 1;
+    }
+    CHECK(benchfs_mkdir(fs, "/fork.after", 0755) == 0, "mkdir /fork.after");
+    time_t t0 = time(NULL);
+    for (int k = 0; k < n && hung < 3; k++) {
+        struct stat st;
+        benchfs_stat(fs, "/fork.after", &st);
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(CHILD_ALARM_S);
+            _exit(benchfs_after_fork_child(fs) < 0 || benchfs_stat(fs, "/fork.after", &st) < 0 ||
+                  !S_ISDIR(st.st_mode));
+        }
+        if (pid < 0 || reap(pid, "after") != 0)
+            hung++;
+    }
+    CHECK(hung == 0, "fork right after a call: %d of the children failed or hung", hung);
+    printf("# %d forks right after a call in %ld s\n", n, (long)(time(NULL) - t0));
+    benchfs_rmdir(fs, "/fork.after");
+    benchfs_finalize(fs);
+    return failures ? 1 : 0;
 }
 
 static int api(void)
@@ -330,9 +364,13 @@ int main(int argc, char **argv)
 #ifndef FORK_PRELOAD
     if (argc == 2 && !strcmp(argv[1], "api"))
         return api();
+    if (argc == 3 && !strcmp(argv[1], "after")) {
+        alarm(0); /* bounded by its count and the script's timeout */
+        return after(atoi(argv[2]));
+    }
 #endif
     if (argc == 3 && !strcmp(argv[1], "preload"))
         return preload(argv[2]);
-    fprintf(stderr, "usage: fork_safety api | preload DIR\n");
+    fprintf(stderr, "usage: fork_safety api | after N | preload DIR\n");
     return 2;
 }
