@@ -135,9 +135,10 @@ static int mkdir_at(benchfs_t *fs, const char *path, ssize_t plen, mode_t mode)
                                 .arg1 = ino.fid, .extra = base, .extra_len = blen, .ino = &old};
         int rc = bfs_cl_meta_call(fs, path, dlen, &d);
         if (rc == BFS_FOUND) {
-            /* Taken. Our own fresh record goes; one that was there already
-             * is either the taken name's (a directory) or an unnamed one. */
-            if (made == 0 && old.fid != ino.fid)
+            /* Taken. A record of another fid than the name's belongs to no
+             * name: ours, or an unnamed one we took over, goes (by fid; a
+             * mkdir that takes it over meanwhile checks it after naming). */
+            if (old.fid != ino.fid)
                 drop_record(fs, path, len, ino.fid);
             return -EEXIST;
         }
@@ -499,8 +500,14 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
             int a = bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &again);
             if (a == BFS_FOUND && now.fid == ino->fid)
                 return 0; /* that mkdir checks the record itself */
-            if (a < 0 || a == BFS_FOUND)
+            if (a < 0 || a == BFS_FOUND) {
+                /* The name is another object's now (a file created
+                 * meanwhile): our record would be left unnamed. Dropped by
+                 * fid: a mkdir that takes it over meanwhile checks it after
+                 * naming it, and retries. */
+                drop_record(fs, path, plen, ino->fid);
                 return -ENOENT;
+            }
             /* The rmdir that took the name may also have removed the
              * record we had just put (its LOOKUP saw our first name):
              * then our new name points nowhere and goes again. */
@@ -515,9 +522,12 @@ static int put_dir(benchfs_t *fs, const char *path, size_t plen, const struct bf
             bfs_cl_meta_call(fs, path, bfs_path_parent_len(path, plen), &del);
             return -ENOENT;
         }
-        if (l >= 0 && now.fid != ino->fid)
-            return -ENOENT; /* the name is someone else's: our record is not dropped
-                             * under it (the record at a path is the name's) */
+        if (l >= 0 && now.fid != ino->fid) {
+            /* The name is someone else's: our record goes, by fid (a
+             * directory's own record there has its fid). */
+            drop_record(fs, path, plen, ino->fid);
+            return -ENOENT;
+        }
     }
     return rc < 0 ? rc : 0;
 }
