@@ -30,6 +30,7 @@ struct options {
     const char *registry;
     uint64_t chunk_size;
     uint64_t small_max;
+    uint64_t cache;
     int direct;
 };
 
@@ -45,6 +46,9 @@ static void usage(FILE *f)
             "                     buffered (neither); --direct means --io direct\n"
             "  --small-max SIZE   chunks up to SIZE bytes are kept in the metadata store,\n"
             "                     not as files (default 16K, at most 256K; 0: never)\n"
+            "  --cache SIZE       memory for copies of just-written chunk data, served to\n"
+            "                     the reads that follow (O_DIRECT writes skip the page\n"
+            "                     cache); default 0 (none): it costs writes for now\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
             "  (cma is left out unless UCX_TLS is set or BENCHFS_CMA=1; tcp put lanes\n"
@@ -75,6 +79,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"direct", no_argument, NULL, 'D'},
         {"io", required_argument, NULL, 'I'},
         {"small-max", required_argument, NULL, 'S'},
+        {"cache", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -84,8 +89,12 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->chunk_size = 4u << 20;
     o->direct = 1;
     o->small_max = BFS_SMALL_MAX_DEFAULT;
+    /* Off by default: with it, IOR easy reads went 0.3-1.2 -> 2.2-2.7 GB/s
+     * but writes 1.0-1.3 -> 0.28-0.42 GB/s (fresh memory touched and the
+     * copies grown as they fill; docs/PERFORMANCE.md). */
+    o->cache = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "d:r:c:DI:S:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:r:c:DI:S:C:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dir = optarg; break;
         case 'r': o->registry = optarg; break;
@@ -101,6 +110,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->small_max = 0;
             else if (parse_size(optarg, &o->small_max) < 0 || o->small_max > BFS_SMALL_MAX_LIMIT) {
                 fprintf(stderr, "benchfsd: bad --small-max '%s' (0 .. 256K)\n", optarg);
+                return -1;
+            }
+            break;
+        case 'C':
+            if (!strcmp(optarg, "0"))
+                o->cache = 0;
+            else if (parse_size(optarg, &o->cache) < 0) {
+                fprintf(stderr, "benchfsd: bad --cache '%s'\n", optarg);
                 return -1;
             }
             break;
@@ -365,6 +382,7 @@ int main(int argc, char **argv)
     }
     struct bfs_chunk_store_opts co = {
         .direct = o.direct, .owned = bfs_server_owns_chunk, .owned_arg = &s,
+        .cache_bytes = (size_t)o.cache,
     };
     if ((rc = bfs_chunk_store_open(&s.chunks, mydir, &co)) < 0) {
         bfs_error("cannot open the chunk store in %s: %s", mydir, strerror(-rc));

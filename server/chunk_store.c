@@ -10,6 +10,7 @@
  * inside the submitting call. */
 #define _GNU_SOURCE
 #include "chunk_store.h"
+#include "chunk_cache.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 
@@ -137,6 +138,8 @@ struct bfs_chunk_store {
     int trashfd;
     uint64_t trash_next, trash_done;
     uint64_t trash_warn_ns;
+
+    bfs_chunk_cache_t *cache;   /* NULL without direct writes or a budget */
 
     struct cfile **table;
     size_t table_mask;
@@ -574,6 +577,9 @@ static void fsync_advance(bfs_chunk_store_t *cs, struct op *p)
 
 static void io_finish(bfs_chunk_store_t *cs, struct op *op, int64_t res)
 {
+    if (op->kind == OP_WRITE)
+        bfs_chunk_cache_write_end(cs->cache, op->cf->fid, op->cf->idx, op->off, op->buf, op->len,
+                                  res == (int64_t)op->len);
     cf_unref(op->cf);
     op->cf = NULL;
     op_complete(cs, op, res);
@@ -659,6 +665,10 @@ static int submit_io(bfs_chunk_store_t *cs, enum op_kind kind, uint64_t fid, uin
         op_complete(cs, op, 0);
         return 0;
     }
+    if (kind == OP_READ && bfs_chunk_cache_read(cs->cache, fid, idx, off, buf, len)) {
+        op_complete(cs, op, (int64_t)len);
+        return 0;
+    }
     int rc = cf_get(cs, fid, idx, kind == OP_WRITE, &op->cf);
     if (rc == -ENOENT && kind == OP_READ) {
         op_complete(cs, op, 0);     /* a hole */
@@ -670,6 +680,8 @@ static int submit_io(bfs_chunk_store_t *cs, enum op_kind kind, uint64_t fid, uin
         return rc;
     }
     op->cf->refs++;
+    if (kind == OP_WRITE)
+        bfs_chunk_cache_write_begin(cs->cache, fid, idx);
     arm(cs, op);
     return 0;
 }
@@ -802,6 +814,7 @@ int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64
     struct cfile *cf = cf_lookup(cs, fid, idx);
     if (cf)
         cf_detach(cs, cf);
+    bfs_chunk_cache_truncate(cs->cache, fid, idx, len);
     char name[CS_NAME_MAX];
     chunk_name(name, fid, idx);
     /* Without O_CREAT: truncating a missing chunk leaves it a hole. */
@@ -819,6 +832,7 @@ int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_
 {
     uint64_t *v;
     size_t n;
+    bfs_chunk_cache_drop(cs->cache, fid, from, to);
     int rc = owned_range(cs, fid, from, to, &v, &n);
     if (rc < 0)
         return rc;
@@ -910,6 +924,7 @@ int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const v
     struct cfile *cf = cf_lookup(cs, fid, idx);
     if (cf)
         cf_detach(cs, cf);
+    bfs_chunk_cache_drop(cs->cache, fid, idx, idx + 1);
     char name[CS_NAME_MAX];
     chunk_name(name, fid, idx);
     int fd = open_chunk(cs, name, O_WRONLY | O_CREAT | O_TRUNC);
@@ -1081,6 +1096,9 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
     cs->direct_read = o.direct == 2;
     cs->owned = o.owned;
     cs->owned_arg = o.owned_arg;
+    /* Buffered writes leave their bytes in the page cache already. */
+    if (o.direct && o.cache_bytes)
+        cs->cache = bfs_chunk_cache_new(o.cache_bytes); /* NULL: no cache */
 
     size_t nslots = 16;
     while (nslots < 2 * (size_t)o.max_open)
@@ -1091,6 +1109,7 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
     if (rc == 0)
         rc = make_dirs(dir, &cs->datafd);
     if (rc < 0) {
+        bfs_chunk_cache_free(cs->cache);
         free(cs->table);
         free(cs);
         return rc;
@@ -1106,6 +1125,7 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
         if (cs->trashfd >= 0)
             close(cs->trashfd);
         close(cs->datafd);
+        bfs_chunk_cache_free(cs->cache);
         free(cs->table);
         free(cs);
         return rc;
@@ -1120,6 +1140,7 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
         if (cs->trashfd >= 0)
             close(cs->trashfd);
         close(cs->datafd);
+        bfs_chunk_cache_free(cs->cache);
         free(cs->table);
         free(cs);
         return rc;
@@ -1200,6 +1221,7 @@ void bfs_chunk_store_close(bfs_chunk_store_t *cs)
         close(cs->trashfd);
     }
     close(cs->datafd);
+    bfs_chunk_cache_free(cs->cache);
     free(cs->table);
     free(cs);
 }

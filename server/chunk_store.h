@@ -58,6 +58,10 @@ struct bfs_chunk_store_opts {
      * a system call. */
     int (*owned)(uint64_t fid, uint64_t idx, void *arg);
     void *owned_arg;
+    /* Bytes of just-written chunk data kept in memory for the reads that
+     * follow (chunk_cache.h), when writes go around the page cache
+     * (direct): 0 none. */
+    size_t cache_bytes;
 };
 
 /* dir: the server's directory; chunk files go to dir/data/XX/. */

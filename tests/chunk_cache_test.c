@@ -1,0 +1,178 @@
+/* server/chunk_cache.c on its own: what it serves is exactly what the writes
+ * that completed put there, and nothing it cannot vouch for. A model (one
+ * byte array per chunk, as the file would hold it) checks every hit of a
+ * random sequence of writes, failed writes, overlapping writes in flight,
+ * truncates and drops under a small budget. */
+#include "server/chunk_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(c, ...)                                                                      \
+    do {                                                                                   \
+        if (!(c)) {                                                                        \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fprintf(stderr, "\n");                                                         \
+            failures++;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+#define CHUNK (256u * 1024)
+#define NCHUNKS 8
+
+static void basics(void)
+{
+    bfs_chunk_cache_t *c = bfs_chunk_cache_new(1 << 20);
+    static char a[CHUNK], b[CHUNK];
+    for (unsigned i = 0; i < CHUNK; i++)
+        a[i] = (char)(i * 7 + 1);
+    /* A sequential fill: every prefix read hits. */
+    for (unsigned off = 0; off < CHUNK; off += 65536) {
+        bfs_chunk_cache_write_begin(c, 1, 0);
+        CHECK(!bfs_chunk_cache_read(c, 1, 0, off, b, 65536), "read of bytes in flight hits");
+        bfs_chunk_cache_write_end(c, 1, 0, off, a + off, 65536, 1);
+    }
+    CHECK(bfs_chunk_cache_read(c, 1, 0, 0, b, CHUNK) && !memcmp(a, b, CHUNK), "whole chunk");
+    CHECK(!bfs_chunk_cache_read(c, 1, 0, 1, b, CHUNK), "read past the prefix hits");
+    CHECK(!bfs_chunk_cache_read(c, 1, 1, 0, b, 10), "another chunk hits");
+    CHECK(!bfs_chunk_cache_read(c, 2, 0, 0, b, 10), "another file hits");
+    /* A write past the prefix is not cached; one from its end is. */
+    bfs_chunk_cache_write_begin(c, 3, 0);
+    bfs_chunk_cache_write_end(c, 3, 0, 4096, a, 4096, 1);
+    CHECK(!bfs_chunk_cache_read(c, 3, 0, 4096, b, 4096), "a write past the prefix was cached");
+    /* A failed write: nothing from its offset on. */
+    bfs_chunk_cache_write_begin(c, 1, 0);
+    bfs_chunk_cache_write_end(c, 1, 0, 1000, a, 5000, 0);
+    CHECK(bfs_chunk_cache_read(c, 1, 0, 0, b, 1000), "bytes before a failed write");
+    CHECK(!bfs_chunk_cache_read(c, 1, 0, 0, b, 1001), "bytes of a failed write");
+    /* Two writes in flight at once: neither is cached, later ones are. */
+    bfs_chunk_cache_write_begin(c, 4, 0);
+    bfs_chunk_cache_write_begin(c, 4, 0);
+    bfs_chunk_cache_write_end(c, 4, 0, 0, a, 100, 1);
+    bfs_chunk_cache_write_end(c, 4, 0, 0, a + 1, 100, 1);
+    CHECK(!bfs_chunk_cache_read(c, 4, 0, 0, b, 100), "overlapping writes were cached");
+    bfs_chunk_cache_write_begin(c, 4, 0);
+    bfs_chunk_cache_write_end(c, 4, 0, 0, a + 2, 100, 1);
+    CHECK(bfs_chunk_cache_read(c, 4, 0, 0, b, 100) && !memcmp(b, a + 2, 100), "write after them");
+    /* A drop while a write is in flight: that write caches nothing. */
+    bfs_chunk_cache_write_begin(c, 4, 0);
+    bfs_chunk_cache_drop(c, 4, 0, UINT64_MAX);
+    CHECK(!bfs_chunk_cache_read(c, 4, 0, 0, b, 100), "dropped chunk hits");
+    bfs_chunk_cache_write_end(c, 4, 0, 0, a, 100, 1);
+    CHECK(!bfs_chunk_cache_read(c, 4, 0, 0, b, 100), "a write racing a remove was cached");
+    /* Truncate cuts the prefix. */
+    bfs_chunk_cache_truncate(c, 1, 0, 10);
+    CHECK(bfs_chunk_cache_read(c, 1, 0, 0, b, 10) && !bfs_chunk_cache_read(c, 1, 0, 0, b, 11),
+          "truncate to 10");
+    /* The budget: 1 MiB holds four 256 KiB chunks; the oldest go. */
+    for (uint64_t f = 10; f < 16; f++) {
+        bfs_chunk_cache_write_begin(c, f, 0);
+        bfs_chunk_cache_write_end(c, f, 0, 0, a, CHUNK, 1);
+    }
+    struct bfs_chunk_cache_stats st;
+    bfs_chunk_cache_stats(c, &st);
+    CHECK(st.bytes <= 1 << 20, "over budget: %llu bytes", (unsigned long long)st.bytes);
+    CHECK(bfs_chunk_cache_read(c, 15, 0, 0, b, CHUNK) && !memcmp(a, b, CHUNK), "newest kept");
+    CHECK(!bfs_chunk_cache_read(c, 10, 0, 0, b, 1), "oldest not evicted");
+    bfs_chunk_cache_free(c);
+    /* No budget: nothing ever hits. */
+    c = bfs_chunk_cache_new(0);
+    bfs_chunk_cache_write_begin(c, 1, 0);
+    bfs_chunk_cache_write_end(c, 1, 0, 0, a, 100, 1);
+    CHECK(!bfs_chunk_cache_read(c, 1, 0, 0, b, 100), "a cache without budget hit");
+    bfs_chunk_cache_free(c);
+}
+
+/* Random operations against a model of the chunk files. Writes are begun
+ * and ended out of order (up to 3 in flight); the model applies a write
+ * when it ends, as the device may. A hit must equal the model wherever no
+ * write overlapping the read is in flight. */
+struct pending {
+    uint64_t idx, off;
+    size_t len;
+    char *data;
+    int ok;
+};
+
+static void model_run(unsigned seed)
+{
+    static char file[NCHUNKS][CHUNK];
+    static size_t flen[NCHUNKS];
+    memset(file, 0, sizeof(file));
+    memset(flen, 0, sizeof(flen));
+    bfs_chunk_cache_t *c = bfs_chunk_cache_new(3 * CHUNK / 2);
+    struct pending pend[3];
+    unsigned np = 0;
+    srand(seed);
+    static char buf[CHUNK];
+    unsigned hits = 0;
+    for (int step = 0; step < 20000 && !failures; step++) {
+        int what = rand() % 10;
+        uint64_t idx = (uint64_t)(rand() % NCHUNKS);
+        if (what < 4 && np < 3) {
+            struct pending *p = &pend[np++];
+            p->idx = idx;
+            p->off = (uint64_t)(rand() % 4 ? flen[idx] / 4096 * 4096 : (size_t)(rand() % CHUNK));
+            if (p->off >= CHUNK)
+                p->off = 0;
+            p->len = 1 + (size_t)rand() % (CHUNK - p->off);
+            p->data = malloc(p->len);
+            for (size_t i = 0; i < p->len; i++)
+                p->data[i] = (char)rand();
+            p->ok = rand() % 20 != 0;
+            bfs_chunk_cache_write_begin(c, 1, p->idx);
+        } else if (what < 7 && np) {
+            unsigned k = (unsigned)rand() % np;
+            struct pending p = pend[k];
+            pend[k] = pend[--np];
+            /* A failed write may have put any part of its bytes there. */
+            size_t n = p.ok ? p.len : (size_t)rand() % (p.len + 1);
+            memcpy(file[p.idx] + p.off, p.data, n);
+            if (p.off + n > flen[p.idx])
+                flen[p.idx] = p.off + n;
+            bfs_chunk_cache_write_end(c, 1, p.idx, p.off, p.data, p.len, p.ok);
+            free(p.data);
+        } else if (what < 9) {
+            size_t off = (size_t)rand() % CHUNK, len = 1 + (size_t)rand() % (CHUNK - off);
+            int busy = 0;
+            for (unsigned k = 0; k < np; k++)
+                busy |= pend[k].idx == idx;
+            if (bfs_chunk_cache_read(c, 1, idx, off, buf, len)) {
+                hits++;
+                CHECK(off + len <= flen[idx], "hit past the file's end (chunk %llu)",
+                      (unsigned long long)idx);
+                CHECK(busy || !memcmp(buf, file[idx] + off, len),
+                      "hit differs from the file (chunk %llu, %zu at %zu, step %d)",
+                      (unsigned long long)idx, len, off, step);
+            }
+        } else if (rand() % 2) {
+            size_t to = (size_t)rand() % CHUNK;
+            if (to < flen[idx]) {
+                memset(file[idx] + to, 0, CHUNK - to);
+                flen[idx] = to;
+            }
+            bfs_chunk_cache_truncate(c, 1, idx, to);
+        } else {
+            memset(file[idx], 0, CHUNK);
+            flen[idx] = 0;
+            bfs_chunk_cache_drop(c, 1, idx, idx + 1);
+        }
+    }
+    while (np)
+        free(pend[--np].data);
+    CHECK(hits > 100, "seed %u: only %u hits: the test tests little", seed, hits);
+    bfs_chunk_cache_free(c);
+}
+
+int main(void)
+{
+    basics();
+    for (unsigned s = 1; s <= 20 && !failures; s++)
+        model_run(s);
+    if (!failures)
+        printf("PASS: chunk_cache\n");
+    return failures ? 1 : 0;
+}
