@@ -23,5 +23,5 @@ tests_small_chunks_test_LDADD = server/libbfsmeta.la
 tests_chunk_store_test_SOURCES = tests/chunk_store_test.c
 tests_chunk_store_test_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tests_chunk_store_test_LDADD = server/libbfschunk.la rpc/libbfsrpc.la
-tests_chunk_cache_test_SOURCES = tests/chunk_cache_test.c
+tests_chunk_cache_test_SOURCES = tests/chunk_cache_test.c tests/unit_check.h
 tests_chunk_cache_test_LDADD = server/libbfschunk.la

@@ -32,13 +32,13 @@ static int failures;
         }                                                                      \
     } while (0)
 
-static int unit_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int unit_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
 }
 
-static void unit_rm_rf(const char *dir)
+static inline void unit_rm_rf(const char *dir)
 {
     if (nftw(dir, unit_rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
         perror(dir);
@@ -46,7 +46,7 @@ static void unit_rm_rf(const char *dir)
 
 /* A new directory $TMPDIR/NAME.XXXXXX (or under /tmp) in root, of n bytes.
  * 0, or -1 after saying why. */
-static int unit_scratch(char *root, size_t n, const char *name)
+static inline int unit_scratch(char *root, size_t n, const char *name)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(root, n, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
