@@ -1221,6 +1221,13 @@ void bfs_chunk_store_close(bfs_chunk_store_t *cs)
         close(cs->trashfd);
     }
     close(cs->datafd);
+    if (cs->cache) {
+        struct bfs_chunk_cache_stats st;
+        bfs_chunk_cache_stats(cs->cache, &st);
+        bfs_info("chunk cache: %llu reads from memory, %llu from the files, %llu evictions",
+                 (unsigned long long)st.hits, (unsigned long long)st.misses,
+                 (unsigned long long)st.evictions);
+    }
     bfs_chunk_cache_free(cs->cache);
     free(cs->table);
     free(cs);
