@@ -7,8 +7,15 @@ set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 command -v groff >/dev/null || { echo "SKIP: groff is not installed (Debian: groff-base)"; exit 77; }
 cd "$top_srcdir" || exit 1
-pages=$(find . -path ./autom4te.cache -prune -o -path ./build-aux -prune -o \
-    -path ./.git -prune -o -type f \( -name '*.[1378]' \) -print | sed 's|^\./||' | sort)
+# The project's pages: in a git checkout what git tracks or would track
+# (not ignored build output such as bench-results/, where make bench builds
+# IOR with pages of its own), else the tree without build directories.
+if [ -d .git ] && command -v git >/dev/null; then
+    pages=$({ git ls-files '*.[1378]'; git ls-files --others --exclude-standard '*.[1378]'; } | sort -u)
+else
+    pages=$(find . -path ./autom4te.cache -prune -o -path ./build-aux -prune -o \
+        -path ./bench-results -prune -o -type f \( -name '*.[1378]' \) -print | sed 's|^\./||' | sort)
+fi
 [ -n "$pages" ] || { echo "FAIL: no man pages found"; exit 1; }
 rc=0; n=0
 mk=$(cat Makefile.am ./*/local.mk ./*/*.mk 2>/dev/null)
