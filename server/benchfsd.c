@@ -48,7 +48,8 @@ static void usage(FILE *f)
             "                     not as files (default 16K, at most 256K; 0: never)\n"
             "  --cache SIZE       memory for copies of just-written chunk data, served to\n"
             "                     the reads that follow (O_DIRECT writes skip the page\n"
-            "                     cache); default 0 (none): it costs writes for now\n"
+            "                     cache); taken as data is written; default 0 (none):\n"
+            "                     on VMs it costs writes (docs/PERFORMANCE.md)\n"
             "Run under mpirun for several servers: mpirun -np N benchfsd ...\n"
             "Environment: BENCHFS_LOG=error|warn|info|debug, UCX_* for the transport\n"
             "  (cma is left out unless UCX_TLS is set or BENCHFS_CMA=1; tcp put lanes\n"
@@ -89,9 +90,10 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->chunk_size = 4u << 20;
     o->direct = 1;
     o->small_max = BFS_SMALL_MAX_DEFAULT;
-    /* Off by default: with it, IOR easy reads went 0.3-1.2 -> 2.2-2.7 GB/s
-     * but writes 1.0-1.3 -> 0.28-0.42 GB/s (fresh memory touched and the
-     * copies grown as they fill; docs/PERFORMANCE.md). */
+    /* Off by default: IOR reads of fresh data become 3x faster with it, but
+     * on this VM its writes 0.65-0.8x in 2 of 3 rounds: the memory the copies
+     * need is touched for the first time, which costs here even when done
+     * ahead by an idle thread (docs/PERFORMANCE.md). */
     o->cache = 0;
     int c;
     while ((c = getopt_long(argc, argv, "d:r:c:DI:S:C:h", longopts, NULL)) != -1) {
@@ -383,6 +385,7 @@ int main(int argc, char **argv)
     struct bfs_chunk_store_opts co = {
         .direct = o.direct, .owned = bfs_server_owns_chunk, .owned_arg = &s,
         .cache_bytes = (size_t)o.cache,
+        .cache_chunk = (size_t)o.chunk_size,
     };
     if ((rc = bfs_chunk_store_open(&s.chunks, mydir, &co)) < 0) {
         bfs_error("cannot open the chunk store in %s: %s", mydir, strerror(-rc));

@@ -1,26 +1,43 @@
 /* Bytes just written, for the reads that follow (chunk_cache.h). */
+#define _GNU_SOURCE
 #include "chunk_cache.h"
+#include "warm_pool.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define CC_BUCKETS 4096u          /* chains by fid: a file's chunks share one */
-#define CC_MIN_CAP (64u * 1024)   /* copies grow in powers of two from here */
+#define CC_BUCKETS 4096u            /* chains by fid: a file's chunks share one */
+#define CC_HUGE (2u * 1024 * 1024)  /* a transparent huge page */
+#define CC_GRAIN (64u * 1024)       /* budget unit of small-chunk buffers */
 
 struct entry {
     uint64_t fid, idx;
-    char *data;
-    size_t cap, len;              /* [0, len) of the chunk is in data */
-    unsigned writers;             /* writes in flight */
-    int conflict;                 /* two of them overlapped: copy dropped */
+    char *data;                 /* a buffer of c->cap bytes, or NULL */
+    size_t touched;             /* bytes of data counted in the budget */
+    size_t len;                 /* [0, len) of the chunk is in data */
+    unsigned writers;           /* writes in flight */
+    int conflict;               /* two of them overlapped: copy dropped */
+    int early;                  /* the one writer's bytes are in data already */
+    uint64_t early_off;
+    size_t early_len;
     struct entry *hnext;
-    struct entry *prev, *next;    /* LRU, head most recent */
+    struct entry *prev, *next;  /* LRU, head most recent */
+};
+
+/* A buffer kept for reuse: its touched pages are warm. */
+struct spare {
+    char *data;
+    size_t touched;
+    struct spare *next;
 };
 
 struct bfs_chunk_cache {
-    size_t budget, bytes;
+    size_t budget, bytes;       /* bytes: touched bytes of every buffer, spares too */
+    size_t cap, grain;
+    bfs_warm_pool_t *pool;      /* buffers: fresh, or touched ahead */
     struct entry *table[CC_BUCKETS];
     struct entry *head, *tail;
+    struct spare *spares;
     struct bfs_chunk_cache_stats st;
 };
 
@@ -32,12 +49,53 @@ static unsigned bucket(uint64_t fid)
     return (unsigned)(fid & (CC_BUCKETS - 1));
 }
 
-bfs_chunk_cache_t *bfs_chunk_cache_new(size_t budget)
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+bfs_chunk_cache_t *bfs_chunk_cache_new(size_t budget, size_t chunk_size)
 {
     bfs_chunk_cache_t *c = calloc(1, sizeof(*c));
-    if (c)
+    if (!c)
+        return NULL;
+    if (chunk_size && budget && (c->pool = bfs_warm_pool_new(chunk_size))) {
         c->budget = budget;
+        c->cap = bfs_warm_pool_size(c->pool);
+        c->grain = c->cap >= CC_HUGE ? CC_HUGE : (c->cap < CC_GRAIN ? c->cap : CC_GRAIN);
+    }
     return c;
+}
+
+static size_t ready_bytes(bfs_chunk_cache_t *c) { return bfs_warm_pool_ready(c->pool) * c->cap; }
+
+/* The reserve may hold what the budget leaves (need bytes more kept free). */
+static void pool_limit(bfs_chunk_cache_t *c, size_t need)
+{
+    size_t used = c->bytes + need;
+    bfs_warm_pool_limit(c->pool, used < c->budget ? (c->budget - used) / c->cap : 0);
+}
+
+static void buf_free(bfs_chunk_cache_t *c, char *p) { bfs_warm_pool_release(c->pool, p); }
+
+static void spare_put(bfs_chunk_cache_t *c, char *data, size_t touched)
+{
+    struct spare *s = touched ? malloc(sizeof(*s)) : NULL;
+    if (!s) {
+        c->bytes -= touched;
+        buf_free(c, data);
+        return;
+    }
+    s->data = data;
+    s->touched = touched;
+    s->next = c->spares;
+    c->spares = s;
+}
+
+static void spare_free_one(bfs_chunk_cache_t *c)
+{
+    struct spare *s = c->spares;
+    c->spares = s->next;
+    c->bytes -= s->touched;
+    buf_free(c, s->data);
+    free(s);
 }
 
 static void lru_out(bfs_chunk_cache_t *c, struct entry *e)
@@ -64,12 +122,29 @@ static void lru_front(bfs_chunk_cache_t *c, struct entry *e)
         c->tail = e;
 }
 
+static void detach_data(struct entry *e)
+{
+    e->data = NULL;
+    e->touched = e->len = 0;
+    e->early = 0;
+}
+
+/* The copy is no longer valid: keep its buffer for the next entry. */
 static void clear_data(bfs_chunk_cache_t *c, struct entry *e)
 {
-    c->bytes -= e->cap;
-    free(e->data);
-    e->data = NULL;
-    e->cap = e->len = 0;
+    if (e->data)
+        spare_put(c, e->data, e->touched);
+    detach_data(e);
+}
+
+/* Give the memory back (room is needed). */
+static void release_data(bfs_chunk_cache_t *c, struct entry *e)
+{
+    if (e->data) {
+        c->bytes -= e->touched;
+        buf_free(c, e->data);
+    }
+    detach_data(e);
 }
 
 static struct entry **find(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx)
@@ -80,13 +155,17 @@ static struct entry **find(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx)
     return p;
 }
 
-/* Remove *p from the table and free it (no writer may hold it). */
-static void entry_free(bfs_chunk_cache_t *c, struct entry **p)
+/* Remove *p from the table (no writer may hold it); its buffer is kept as a
+ * spare unless release. */
+static void entry_free(bfs_chunk_cache_t *c, struct entry **p, int release)
 {
     struct entry *e = *p;
     *p = e->hnext;
     lru_out(c, e);
-    clear_data(c, e);
+    if (release)
+        release_data(c, e);
+    else
+        clear_data(c, e);
     c->st.entries--;
     free(e);
 }
@@ -97,27 +176,95 @@ void bfs_chunk_cache_free(bfs_chunk_cache_t *c)
         return;
     for (unsigned b = 0; b < CC_BUCKETS; b++)
         while (c->table[b])
-            entry_free(c, &c->table[b]);
+            entry_free(c, &c->table[b], 1);
+    while (c->spares)
+        spare_free_one(c);
+    bfs_warm_pool_free(c->pool);
     free(c);
 }
 
-/* Evict idle entries, oldest first, until need more bytes fit; keep is
- * never evicted. 1 when they fit. */
+/* Free spares, shrink the reserve, then evict entries, oldest first, until
+ * need more bytes fit; keep is never evicted. 1 when they fit. */
 static int make_room(bfs_chunk_cache_t *c, size_t need, const struct entry *keep)
 {
+    while (c->bytes + ready_bytes(c) + need > c->budget && c->spares)
+        spare_free_one(c);
+    pool_limit(c, need);
     struct entry *e = c->tail;
     while (c->bytes + need > c->budget && e) {
         struct entry *prev = e->prev;
-        if (e != keep && e->cap) {
+        if (e != keep && e->data) {
             c->st.evictions++;
             if (e->writers)
-                clear_data(c, e);
+                release_data(c, e);
             else
-                entry_free(c, find(c, e->fid, e->idx));
+                entry_free(c, find(c, e->fid, e->idx), 1);
         }
         e = prev;
     }
     return c->bytes + need <= c->budget;
+}
+
+/* A buffer for e: a spare, one touched ahead, or when no whole buffer more
+ * fits, the oldest idle entry's (warm memory, not fresh), else a new one. */
+static void take_buffer(bfs_chunk_cache_t *c, struct entry *e)
+{
+    char *warm = c->spares ? NULL : bfs_warm_pool_take(c->pool);
+    if (warm) {
+        e->data = warm;
+        e->touched = c->cap;
+        c->bytes += c->cap; /* was counted as ready */
+        c->st.warm++;
+        return;
+    }
+    if (c->spares) {
+        struct spare *s = c->spares;
+        c->spares = s->next;
+        e->data = s->data;
+        e->touched = s->touched;
+        free(s);
+        c->st.recycled++;
+        return;
+    }
+    if (c->bytes + c->cap > c->budget) {
+        for (struct entry *v = c->tail; v; v = v->prev) {
+            if (v == e || !v->data || v->writers)
+                continue;
+            e->data = v->data;
+            e->touched = v->touched;
+            detach_data(v);
+            entry_free(c, find(c, v->fid, v->idx), 1);
+            c->st.evictions++;
+            c->st.recycled++;
+            return;
+        }
+    }
+    e->data = bfs_warm_pool_alloc(c->pool);
+    e->touched = 0;
+}
+
+/* Put len bytes at off into e's copy (not yet counted as valid). */
+static int put(bfs_chunk_cache_t *c, struct entry *e, uint64_t off, const void *buf, size_t len)
+{
+    if (off > c->cap || len > c->cap - off)
+        return 0;
+    size_t end = (size_t)off + len;
+    if (!e->data)
+        take_buffer(c, e);
+    if (!e->data)
+        return 0;
+    size_t want = round_up(end, c->grain);
+    if (want > c->cap)
+        want = c->cap;
+    if (want > e->touched) {
+        if (!make_room(c, want - e->touched, e) || !e->data)
+            return 0;
+        c->bytes += want - e->touched;
+        e->touched = want;
+        pool_limit(c, 0);
+    }
+    memcpy(e->data + off, buf, len);
+    return 1;
 }
 
 void bfs_chunk_cache_write_begin(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx)
@@ -140,12 +287,22 @@ void bfs_chunk_cache_write_begin(bfs_chunk_cache_t *c, uint64_t fid, uint64_t id
     }
 }
 
-static size_t grown_cap(size_t cap, size_t need)
+void bfs_chunk_cache_write_early(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx, uint64_t off,
+                                 const void *buf, size_t len)
 {
-    size_t n = cap ? cap : CC_MIN_CAP;
-    while (n < need)
-        n *= 2;
-    return n;
+    if (!c || !c->budget)
+        return;
+    struct entry *e = *find(c, fid, idx);
+    /* Only past the valid prefix: a read meanwhile must not see bytes that
+     * have not reached the file. */
+    if (!e || e->writers != 1 || e->conflict || e->early || off != e->len || !len)
+        return;
+    if (put(c, e, off, buf, len)) {
+        e->early = 1;
+        e->early_off = off;
+        e->early_len = len;
+        c->st.early++;
+    }
 }
 
 void bfs_chunk_cache_write_end(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx, uint64_t off,
@@ -157,6 +314,8 @@ void bfs_chunk_cache_write_end(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx,
     if (!e || !e->writers)
         return; /* its write_begin found no memory */
     e->writers--;
+    int early = e->early && e->early_off == off && e->early_len == len;
+    e->early = 0;
     if (e->conflict) {
         if (!e->writers)
             e->conflict = 0;
@@ -164,30 +323,16 @@ void bfs_chunk_cache_write_end(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx,
         if (e->len > off)
             e->len = (size_t)off; /* what lies from off on is unknown */
     } else if (off <= e->len && len) {
-        size_t end = (size_t)off + len;
-        if (end > e->cap) {
-            size_t cap = grown_cap(e->cap, end);
-            char *d = NULL;
-            if (cap <= c->budget && make_room(c, cap - e->cap, e))
-                d = realloc(e->data, cap);
-            if (d) {
-                c->bytes += cap - e->cap;
-                e->data = d;
-                e->cap = cap;
-            } else {
-                end = 0; /* no room: the prefix stops where this write began */
-                e->len = (size_t)off;
-            }
-        }
-        if (end) {
-            memcpy(e->data + off, buf, len);
-            if (end > e->len)
-                e->len = end;
+        if (early || put(c, e, off, buf, len)) {
+            if (off + len > e->len)
+                e->len = (size_t)off + len;
+        } else {
+            e->len = (size_t)off; /* no room: the prefix stops where this write began */
         }
     }
     /* (a write past the prefix leaves the prefix as it is) */
     if (!e->writers && !e->len)
-        entry_free(c, find(c, fid, idx)); /* make_room may have moved p */
+        entry_free(c, find(c, fid, idx), 0); /* make_room may have moved p */
     else if (e != c->head) {
         lru_out(c, e);
         lru_front(c, e);
@@ -224,7 +369,7 @@ static void changed(bfs_chunk_cache_t *c, struct entry **p, uint64_t keep)
     } else if (keep < e->len) {
         e->len = (size_t)keep;
         if (!e->len)
-            entry_free(c, p);
+            entry_free(c, p, 0);
     }
 }
 

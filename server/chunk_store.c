@@ -680,9 +680,18 @@ static int submit_io(bfs_chunk_store_t *cs, enum op_kind kind, uint64_t fid, uin
         return rc;
     }
     op->cf->refs++;
-    if (kind == OP_WRITE)
-        bfs_chunk_cache_write_begin(cs->cache, fid, idx);
+    if (kind != OP_WRITE || !cs->cache) {
+        arm(cs, op);
+        return 0;
+    }
+    bfs_chunk_cache_write_begin(cs->cache, fid, idx);
     arm(cs, op);
+    if (op->cf) {
+        /* Still in flight: let the device start, then copy meanwhile (a
+         * copy after completion delayed every reply by it). */
+        flush(cs);
+        bfs_chunk_cache_write_early(cs->cache, fid, idx, off, buf, len);
+    }
     return 0;
 }
 
@@ -1097,8 +1106,8 @@ int bfs_chunk_store_open(bfs_chunk_store_t **out, const char *dir,
     cs->owned = o.owned;
     cs->owned_arg = o.owned_arg;
     /* Buffered writes leave their bytes in the page cache already. */
-    if (o.direct && o.cache_bytes)
-        cs->cache = bfs_chunk_cache_new(o.cache_bytes); /* NULL: no cache */
+    if (o.direct && o.cache_bytes && o.cache_chunk)
+        cs->cache = bfs_chunk_cache_new(o.cache_bytes, o.cache_chunk); /* NULL: no cache */
 
     size_t nslots = 16;
     while (nslots < 2 * (size_t)o.max_open)
@@ -1224,9 +1233,11 @@ void bfs_chunk_store_close(bfs_chunk_store_t *cs)
     if (cs->cache) {
         struct bfs_chunk_cache_stats st;
         bfs_chunk_cache_stats(cs->cache, &st);
-        bfs_info("chunk cache: %llu reads from memory, %llu from the files, %llu evictions",
+        bfs_info("chunk cache: %llu reads from memory, %llu from the files, %llu evictions, "
+                 "%llu writes copied in flight, buffers: %llu touched ahead, %llu reused",
                  (unsigned long long)st.hits, (unsigned long long)st.misses,
-                 (unsigned long long)st.evictions);
+                 (unsigned long long)st.evictions, (unsigned long long)st.early,
+                 (unsigned long long)st.warm, (unsigned long long)st.recycled);
     }
     bfs_chunk_cache_free(cs->cache);
     free(cs->table);

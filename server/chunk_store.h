@@ -60,8 +60,8 @@ struct bfs_chunk_store_opts {
     void *owned_arg;
     /* Bytes of just-written chunk data kept in memory for the reads that
      * follow (chunk_cache.h), when writes go around the page cache
-     * (direct): 0 none. */
-    size_t cache_bytes;
+     * (direct): 0 none. cache_chunk: the largest chunk written. */
+    size_t cache_bytes, cache_chunk;
 };
 
 /* dir: the server's directory; chunk files go to dir/data/XX/. */

@@ -8,9 +8,9 @@ server_libbfsmeta_la_LIBADD = $(LMDB_LIBS)
 
 noinst_LTLIBRARIES += server/libbfschunk.la
 server_libbfschunk_la_SOURCES = server/chunk_store.c server/chunk_store.h \
-	server/chunk_cache.c server/chunk_cache.h
+	server/chunk_cache.c server/chunk_cache.h server/warm_pool.c server/warm_pool.h
 server_libbfschunk_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
-server_libbfschunk_la_LIBADD = $(URING_LIBS)
+server_libbfschunk_la_LIBADD = $(URING_LIBS) -lpthread
 
 check_PROGRAMS += tests/meta_store_test tests/small_chunks_test tests/chunk_store_test \
 	tests/chunk_cache_test
