@@ -7,8 +7,7 @@
 #include <string.h>
 
 #define CC_BUCKETS 4096u            /* chains by fid: a file's chunks share one */
-#define CC_HUGE (2u * 1024 * 1024)  /* a transparent huge page */
-#define CC_GRAIN (64u * 1024)       /* budget unit of small-chunk buffers */
+#define CC_GRAIN (64u * 1024)       /* least budget unit: pages are touched in runs */
 
 struct entry {
     uint64_t fid, idx;
@@ -18,8 +17,6 @@ struct entry {
     unsigned writers;           /* writes in flight */
     int conflict;               /* two of them overlapped: copy dropped */
     int early;                  /* the one writer's bytes are in data already */
-    uint64_t early_off;
-    size_t early_len;
     struct entry *hnext;
     struct entry *prev, *next;  /* LRU, head most recent */
 };
@@ -59,7 +56,10 @@ bfs_chunk_cache_t *bfs_chunk_cache_new(size_t budget, size_t chunk_size)
     if (chunk_size && budget && (c->pool = bfs_warm_pool_new(chunk_size))) {
         c->budget = budget;
         c->cap = bfs_warm_pool_size(c->pool);
-        c->grain = c->cap >= CC_HUGE ? CC_HUGE : (c->cap < CC_GRAIN ? c->cap : CC_GRAIN);
+        size_t page = bfs_warm_pool_page(c->pool);
+        c->grain = page > CC_GRAIN ? page : CC_GRAIN;
+        if (c->grain > c->cap)
+            c->grain = c->cap;
     }
     return c;
 }
@@ -298,9 +298,7 @@ void bfs_chunk_cache_write_early(bfs_chunk_cache_t *c, uint64_t fid, uint64_t id
     if (!e || e->writers != 1 || e->conflict || e->early || off != e->len || !len)
         return;
     if (put(c, e, off, buf, len)) {
-        e->early = 1;
-        e->early_off = off;
-        e->early_len = len;
+        e->early = 1; /* the one writer's: its write_end has these off and len */
         c->st.early++;
     }
 }
@@ -314,7 +312,7 @@ void bfs_chunk_cache_write_end(bfs_chunk_cache_t *c, uint64_t fid, uint64_t idx,
     if (!e || !e->writers)
         return; /* its write_begin found no memory */
     e->writers--;
-    int early = e->early && e->early_off == off && e->early_len == len;
+    int early = e->early;
     e->early = 0;
     if (e->conflict) {
         if (!e->writers)

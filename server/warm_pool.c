@@ -26,6 +26,7 @@ struct bfs_warm_pool {
 };
 
 size_t bfs_warm_pool_size(const bfs_warm_pool_t *p) { return p->size; }
+size_t bfs_warm_pool_page(const bfs_warm_pool_t *p) { return p->huge ? WP_HUGE : 4096; }
 
 char *bfs_warm_pool_alloc(const bfs_warm_pool_t *p)
 {

@@ -25,8 +25,10 @@ bfs_warm_pool_t *bfs_warm_pool_new(size_t size);
 /* Stops the thread and frees the buffers it holds. */
 void bfs_warm_pool_free(bfs_warm_pool_t *p);
 
-/* The size its buffers are made with (rounded up to huge pages). */
+/* The size its buffers are made with (rounded up to huge pages), and the
+ * page they are touched by (4 KiB or 2 MiB). */
 size_t bfs_warm_pool_size(const bfs_warm_pool_t *p);
+size_t bfs_warm_pool_page(const bfs_warm_pool_t *p);
 /* A fresh buffer, touched by nobody yet, or NULL; and its release. */
 char *bfs_warm_pool_alloc(const bfs_warm_pool_t *p);
 void bfs_warm_pool_release(const bfs_warm_pool_t *p, char *buf);

@@ -97,9 +97,6 @@ static void basics(void)
     bfs_chunk_cache_write_end(c, 21, 0, 0, a + 5, 4096, 1);
     CHECK(bfs_chunk_cache_read(c, 21, 0, 0, b, 4096) && !memcmp(a + 5, b, 4096));
     bfs_chunk_cache_stats(c, &st);
-    if (!(st.bytes <= 1 << 20 && st.early == 3))
-        fprintf(stderr, "bytes %llu early %llu\n", (unsigned long long)st.bytes,
-                (unsigned long long)st.early);
     CHECK(st.bytes <= 1 << 20 && st.early == 3);
     bfs_chunk_cache_free(c);
     /* No budget: nothing ever hits. */

@@ -21,7 +21,7 @@ mkdir -p "$T/logs"
 # -N wins), as they are larger.
 for pass in 1:64K:0 3:64K:64M "1:4M:64M:${SEEDS%% *}:-l 16777216 -o 1048576 -N 30000"; do
     IFS=: read -r n chunk cache seeds opts <<<"$pass"
-    log_at=$(wc -l <"$SERVER_LOG" 2>/dev/null || echo 0)
+    log_at=0; [ -f "$SERVER_LOG" ] && log_at=$(wc -l <"$SERVER_LOG")
     BENCHFS_LOG=info start_servers $n "$T/srv$n.$chunk" --chunk-size $chunk --cache $cache || exit 1
     for seed in ${seeds:-$SEEDS}; do
         t0=$SECONDS

@@ -6,7 +6,8 @@
 # process: ESTALE, never the new file), mkdir over a file / O_CREAT over a
 # directory keep every d_type right, O_EXCL from 8 processes has one winner,
 # a storm of namespace calls from 8 processes ends consistent, and every
-# inode, name and chunk comes back once everything is deleted.
+# inode, name and chunk comes back once everything is deleted; on 3 servers
+# with 4 MiB chunks through the servers' copies of fresh data (--cache).
 #   FS_APPEND_RECORDS  appends per process (default 1000)
 #   FS_STORM_SECONDS   length of each storm (default 10; 30 for the full one)
 #   FS_TYPES_ROUNDS    mkdir-over-file rounds (default 200)
@@ -24,7 +25,12 @@ for n in 1 3; do
         start_servers "$n" "$d" --chunk-size "$cs" || exit 1
         stop_servers || fail "servers did not stop cleanly"
         before=$(count "$d") || fail "meta_count"
-        start_servers "$n" "$d" --chunk-size "$cs" || exit 1
+        # 3 servers with 4 MiB chunks also keep copies of the data just written
+        # (--cache): every check below then reads through them, from several
+        # processes writing, truncating and appending to one file.
+        cache=(); [ "$n$cs" = 34M ] && cache=(--cache 64M)
+        log_at=0; [ -f "$SERVER_LOG" ] && log_at=$(wc -l <"$SERVER_LOG")
+        BENCHFS_LOG=info start_servers "$n" "$d" --chunk-size "$cs" "${cache[@]}" || exit 1
         for t in size "append ${FS_APPEND_RECORDS:-1000}" fd unlinked link "types ${FS_TYPES_ROUNDS:-200}" \
             "excl 20" "storm ${FS_STORM_SECONDS:-10}"; do
             # shellcheck disable=SC2086
@@ -33,6 +39,11 @@ for n in 1 3; do
         # Dead files are freed by the servers, after the unlink's reply.
         "$top_builddir/tests/fs_semantics" reclaimed || fail "servers still reaping"
         stop_servers || fail "servers did not stop cleanly ($n servers, $cs chunks)"
+        if [ ${#cache[@]} -gt 0 ]; then
+            hits=$(tail -n +$((log_at + 1)) "$SERVER_LOG" | awk '/chunk cache:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "reads" && $(i + 3) == "memory,") h += $i } END { print h + 0 }')
+            echo "# $n servers, $cs chunks, --cache 64M: $hits reads served from memory"
+            [ "$hits" -gt 0 ] || fail "the chunk cache served no read ($n servers, $cs chunks)"
+        fi
         after=$(count "$d") || fail "meta_count"
         echo "# $n servers, $cs chunks: empty: $before; after deleting everything: $after"
         [ "$before" = "$after" ] || fail "space did not come back: $before -> $after"
