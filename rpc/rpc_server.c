@@ -299,7 +299,8 @@ static void conn_release(struct srv_conn *c, const char *why)
     c->next_gone = s->gone_list;
     s->gone_list = c;
     conn_unlink(c);
-    bfs_debug("rpc server: client connection released (%s), %u left", why, s->nconns);
+    bfs_debug("rpc server: client connection released (%s, pid %llu), %u left", why,
+              (unsigned long long)c->peer.pid, s->nconns);
     if (s->on_released && c->peer.key)
         s->on_released(&c->peer, s->on_released_arg);
 }
@@ -1282,8 +1283,8 @@ static ucs_status_t hello_cb(void *arg, const void *header, size_t header_length
             bfs_warn("rpc server: hello refused: %s", strerror(-rc));
         return UCS_OK;
     }
-    bfs_debug("hello from a client (%s error handling, %zu-byte worker address)",
-              h.arg0 ? "peer" : "no", length);
+    bfs_debug("hello from a client (%s error handling, %zu-byte worker address, pid %llu)",
+              h.arg0 ? "peer" : "no", length, (unsigned long long)h.arg1);
     if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
         conn_connect(s, aa->worker, key, &h, data, length);
         return UCS_OK;
