@@ -132,6 +132,13 @@ int benchfs_lstat(benchfs_t *fs, const char *path, struct stat *st);
  * given, resolved when followed). -EEXIST when linkpath exists (even a
  * dangling symlink). */
 int benchfs_symlink(benchfs_t *fs, const char *target, const char *linkpath);
+/* mknod(2) without devices: S_IFIFO or S_IFSOCK (with permissions, umask
+ * already applied) stores a FIFO or socket node, which BenchFS never opens:
+ * benchfs_open of one gives -ENXIO, and the kernel of the node that opens
+ * it on the FUSE mount makes the pipe or the connection, node-local (as on
+ * NFS). S_IFREG or 0: an empty file. S_IFCHR, S_IFBLK: -EPERM; other
+ * types -EINVAL; -EEXIST when path exists. */
+int benchfs_mknod(benchfs_t *fs, const char *path, mode_t mode);
 /* The target of the symlink at path into buf (no NUL added, cut at cap,
  * as readlink(2)): its length, -EINVAL when path is not a symlink. */
 ssize_t benchfs_readlink(benchfs_t *fs, const char *path, char *buf, size_t cap);

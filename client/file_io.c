@@ -42,6 +42,10 @@ static int finish_open(benchfs_t *fs, benchfs_file_t *f, int flags, int created,
         return -EISDIR;
     if ((flags & O_DIRECTORY) && !S_ISDIR(ino->mode))
         return -ENOTDIR;
+    /* A pipe or a connection is the opening kernel's (the FUSE mount),
+     * never bytes in chunks (benchfs_mknod). */
+    if (S_ISFIFO(ino->mode) || S_ISSOCK(ino->mode))
+        return -ENXIO;
     f->fs = fs;
     f->flags = flags;
     f->fid = ino->fid;

@@ -594,7 +594,7 @@ static int rename_rec(benchfs_t *fs, const char *src, size_t slen, const char *d
             return rc;
         if (S_ISDIR(a.mode))
             break;
-        rc = rename_file(fs, src, slen, dst, dlen, a.fid, S_ISLNK(a.mode) ? BFS_DT_LNK : BFS_DT_REG);
+        rc = rename_file(fs, src, slen, dst, dlen, a.fid, bfs_dt_of_mode(a.mode));
         if (rc != -EXDEV || tries == 3)
             return rc == -EXDEV ? -EBUSY : rc;
     }
@@ -696,7 +696,7 @@ static int link_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
     const char *base = bfs_path_base(dst, (size_t)dlen);
     struct bfs_inode old;
     struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
-                            .arg0 = S_ISLNK(ino.mode) ? BFS_DT_LNK : BFS_DT_REG,
+                            .arg0 = bfs_dt_of_mode(ino.mode),
                             .arg1 = fid, .extra = base,
                             .extra_len = (size_t)dlen - (size_t)(base - dst), .ino = &old};
     rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, (size_t)dlen), &d);
@@ -721,26 +721,57 @@ int benchfs_link(benchfs_t *fs, const char *from, const char *to)
     return on_name(fs, to, link_fn, &r.ino);
 }
 
-/* A symlink: inode (with its target) and name at the parent's server, one
- * RPC and one transaction. */
-static int symlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
+/* A symlink (with its target), FIFO or socket (BenchFS stores the node;
+ * the kernel of the node that opens or connects to it, on the FUSE mount,
+ * makes the pipe or the connection): inode and name at the parent's
+ * server, one RPC and one transaction. */
+struct node_arg {
+    unsigned op;      /* BFS_OP_SYMLINK or BFS_OP_MKNOD */
+    mode_t mode;      /* MKNOD */
+    const char *target; /* SYMLINK */
+};
+
+static int node_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
 {
-    const char *target = arg;
+    const struct node_arg *na = arg;
     if (r->len == 1 || r->found == 1)
         return -EEXIST;
     if (r->must_dir)
         return -ENOENT;
     struct bfs_inode ino;
     struct bfs_cl_meta m = {
-        .op = BFS_OP_SYMLINK,
+        .op = na->op,
+        .arg0 = na->mode,
         .arg1 = (uint64_t)fs->uid << 32 | fs->gid,
         .offset = (uint64_t)bfs_wall_ns(),
-        .extra = target,
-        .extra_len = strlen(target),
+        .extra = na->target,
+        .extra_len = na->target ? strlen(na->target) : 0,
         .ino = &ino,
     };
     int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, r->path, r->len), r->path, r->len, &m);
     return rc < 0 ? rc : 0;
+}
+
+int benchfs_mknod(benchfs_t *fs, const char *path, mode_t mode)
+{
+    switch (mode & S_IFMT) {
+    case 0:
+    case S_IFREG: {
+        benchfs_file_t *f;
+        int rc = benchfs_open(fs, path, O_WRONLY | O_CREAT | O_EXCL, mode & 07777, &f);
+        return rc < 0 ? rc : benchfs_close(f);
+    }
+    case S_IFIFO:
+    case S_IFSOCK: {
+        struct node_arg na = {.op = BFS_OP_MKNOD, .mode = mode & (S_IFMT | 07777)};
+        return on_name(fs, path, node_fn, &na);
+    }
+    case S_IFCHR:
+    case S_IFBLK:
+        return -EPERM; /* devices: a node's device numbers mean nothing on another */
+    default:
+        return -EINVAL;
+    }
 }
 
 int benchfs_symlink(benchfs_t *fs, const char *target, const char *linkpath)
@@ -751,5 +782,6 @@ int benchfs_symlink(benchfs_t *fs, const char *target, const char *linkpath)
         return -ENOENT;
     if (strlen(target) > BFS_TARGET_MAX)
         return -ENAMETOOLONG;
-    return on_name(fs, linkpath, symlink_fn, (void *)target);
+    struct node_arg na = {.op = BFS_OP_SYMLINK, .target = target};
+    return on_name(fs, linkpath, node_fn, &na);
 }

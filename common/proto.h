@@ -79,6 +79,13 @@
  *                     caller less each (sent in batches, not
  *                     waited for); the last one of an
  *                     unlinked file frees it
+ *  29  MKNOD          path, at place(parent); arg0 mode        inode; -EEXIST when
+ *                     (S_IFIFO or S_IFSOCK | permissions),    the name is taken
+ *                     arg1 uid<<32|gid, offset now_ns: a
+ *                     FIFO or socket inode and its name
+ *                     (BFS_DT_FIFO / BFS_DT_SOCK), one
+ *                     transaction (opened by the kernel on
+ *                     the FUSE mount, never through BenchFS)
  *  30  WRITE          [path] + data (arg2 = path length, 0    reply arg0 = bytes
  *                     when no path); arg0 fid, arg1 chunk
  *                     index, offset in chunk; flags
@@ -126,6 +133,7 @@ enum bfs_op {
     BFS_OP_LINK = 26,
     BFS_OP_SYMLINK = 27,
     BFS_OP_CLOSE = 28,
+    BFS_OP_MKNOD = 29,
     BFS_OP_WRITE = 30,
     BFS_OP_READ = 31,
     BFS_OP_TRUNC_CHUNKS = 32,
@@ -146,9 +154,35 @@ enum bfs_op {
                            * unlink leaves it to its holders (an orphan) */
 
 /* Entry types (as d_type) */
+#define BFS_DT_FIFO 1
 #define BFS_DT_DIR 4
 #define BFS_DT_REG 8
 #define BFS_DT_LNK 10
+#define BFS_DT_SOCK 12
+
+/* The entry type of an inode's mode and back: every name has one, and
+ * readdir's d_type must equal stat's type (anything else is a file). */
+static inline uint8_t bfs_dt_of_mode(uint32_t mode)
+{
+    switch (mode & 0170000u) {
+    case 0040000u: return BFS_DT_DIR;
+    case 0120000u: return BFS_DT_LNK;
+    case 0010000u: return BFS_DT_FIFO;
+    case 0140000u: return BFS_DT_SOCK;
+    default: return BFS_DT_REG;
+    }
+}
+
+static inline uint32_t bfs_mode_of_dt(uint8_t type)
+{
+    switch (type) {
+    case BFS_DT_DIR: return 0040000u;
+    case BFS_DT_LNK: return 0120000u;
+    case BFS_DT_FIFO: return 0010000u;
+    case BFS_DT_SOCK: return 0140000u;
+    default: return 0100000u;
+    }
+}
 
 /* A symlink's target: at most this many bytes (as Linux: PATH_MAX - 1). */
 #define BFS_TARGET_MAX 4095

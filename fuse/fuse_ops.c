@@ -223,9 +223,14 @@ static int op_link(const char *from, const char *to)
 {
     return bfs_fuse_err(benchfs_link(fs(), from, to));
 }
-/* Not in the client API (yet): the errno POSIX gives for a file system
- * that does not support the kind of node. */
-static int op_mknod(const char *path, mode_t mode, dev_t dev) { return -EPERM; }
+/* FIFOs and sockets (mkfifo, bind): BenchFS stores the node, this kernel
+ * makes the pipe or the connection when it is opened, never calling us.
+ * The kernel applied the umask already. */
+static int op_mknod(const char *path, mode_t mode, dev_t dev)
+{
+    (void)dev;
+    return bfs_fuse_err(benchfs_mknod(fs(), path, mode));
+}
 /* FUSE wants the target NUL terminated within len. */
 static int op_readlink(const char *path, char *buf, size_t len)
 {

@@ -28,7 +28,7 @@ static int bfs_arg(const struct tool *t, const char *cmd, const char *arg, struc
 
 static void mode_string(mode_t m, char s[11])
 {
-    s[0] = S_ISDIR(m) ? 'd' : S_ISREG(m) ? '-' : '?';
+    s[0] = S_ISDIR(m) ? 'd' : S_ISREG(m) ? '-' : S_ISLNK(m) ? 'l' : S_ISFIFO(m) ? 'p' : S_ISSOCK(m) ? 's' : '?';
     const char *rwx = "rwxrwxrwx";
     for (int i = 0; i < 9; i++)
         s[1 + i] = (m & (0400 >> i)) ? rwx[i] : '-';
@@ -155,7 +155,13 @@ int cmd_stat(struct tool *t, int argc, char **argv)
         }
         uint64_t chunks = S_ISREG(st.st_mode) ? ((uint64_t)st.st_size + cs - 1) / cs : 0;
         printf("  File: %s\n  Type: %s\n  Size: %lld", argv[i],
-               S_ISDIR(st.st_mode) ? "directory" : "regular file", (long long)st.st_size);
+               S_ISDIR(st.st_mode)    ? "directory"
+               : S_ISREG(st.st_mode)  ? "regular file"
+               : S_ISLNK(st.st_mode)  ? "symbolic link"
+               : S_ISFIFO(st.st_mode) ? "fifo"
+               : S_ISSOCK(st.st_mode) ? "socket"
+                                      : "unknown",
+               (long long)st.st_size);
         if (S_ISREG(st.st_mode))
             printf("  Chunks: %llu of %llu bytes", (unsigned long long)chunks, (unsigned long long)cs);
         printf("\n  Mode: %04o (%s)  Uid: %u  Gid: %u  Inode: %llu\n", (unsigned)(st.st_mode & 07777), ms,

@@ -36,6 +36,14 @@ int bfs_pl_open(const char *fspath, int flags, mode_t mode)
     benchfs_file_t *f;
     int acc = (flags & O_PATH) ? O_RDONLY : flags;
     int rc = benchfs_open(fs, fspath, acc, mode & ~bfs_pl_umask(), &f);
+    if (rc == -ENXIO && bfs_pl_fuse()) {
+        /* A FIFO or socket (benchfs_mknod): the kernel's pipe or socket on
+         * the FUSE mount, a descriptor that is not ours. */
+        char host[2 * BFS_PATH_MAX];
+        snprintf(host, sizeof(host), "%s%s", bfs_pl_mount(), fspath);
+        int fd = REAL(open)(host, flags, mode);
+        return fd < 0 ? -errno : fd;
+    }
     if (rc < 0)
         return rc;
     struct bfs_ofile *of = bfs_pl_ofile_new(benchfs_file_path(f), flags);

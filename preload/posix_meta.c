@@ -724,6 +724,36 @@ int symlinkat(const char *target, int dirfd, const char *path)
     PATH_CALL_DIRFD(path, REAL(symlinkat)(target, dirfd, path), symlink_fs(fs, target, fp));
 }
 
+/* FIFOs and sockets are stored in BenchFS (benchfs_mknod); opening one is
+ * the kernel's, on the FUSE mount (posix_io.c). glibc's mkfifo calls its
+ * internal mknodat, not the exported one: both are interposed. Devices:
+ * EPERM. */
+static int mknod_fs(benchfs_t *fs, const char *fp, mode_t mode)
+{
+    return benchfs_mknod(fs, fp, (mode & S_IFMT) | (mode & 07777 & ~bfs_pl_umask()));
+}
+
+int mknod(const char *path, mode_t mode, dev_t dev)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(mknod)(path, mode, dev), mknod_fs(fs, fp, mode));
+}
+
+int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    PATH_CALL_DIRFD(path, REAL(mknodat)(dirfd, path, mode, dev), mknod_fs(fs, fp, mode));
+}
+
+int mkfifo(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, REAL(mkfifo)(path, mode), mknod_fs(fs, fp, S_IFIFO | (mode & 07777)));
+}
+
+int mkfifoat(int dirfd, const char *path, mode_t mode)
+{
+    PATH_CALL_DIRFD(path, REAL(mkfifoat)(dirfd, path, mode),
+                    mknod_fs(fs, fp, S_IFIFO | (mode & 07777)));
+}
+
 /* Hard links inside BenchFS; between BenchFS and a local file system EXDEV,
  * as between two mounts. */
 static int link_paths(int fromdir, const char *from, int todir, const char *to, int flags)

@@ -65,6 +65,8 @@ static int mode_flags(const char *mode)
 
 static FILE *stream_on(int fd, const char *mode)
 {
+    if (!bfs_pl_is_ours(fd))
+        return REAL(fdopen)(fd, mode); /* a FIFO on the FUSE mount */
     struct cookie *k = calloc(1, sizeof(*k));
     if (!k) {
         errno = ENOMEM;

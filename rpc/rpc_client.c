@@ -65,6 +65,7 @@ struct conn {
     int failed;               /* UCX reported the peer dead */
     uint64_t retry_ns;        /* no new endpoint before this (last one failed) */
     uint64_t where_ns;        /* no new "where is it" question before this */
+    uint64_t addr_ns;         /* when addr was last known current */
     struct bfs_rpc_client *c; /* for the error callback */
     struct bfs_rpc_hdr hello; /* header of the HELLO in flight on ep */
     struct bfs_rpc_hdr bye;   /* header of the GOODBYE in flight on ep */
@@ -496,6 +497,7 @@ int bfs_rpc_client_add_server(bfs_rpc_client_t *c, const void *addr, size_t len)
     }
     memcpy(cn->addr, addr, len);
     cn->len = len;
+    cn->addr_ns = bfs_now_ns();
     cn->c = c;
     pthread_mutex_lock(&c->mu);
     struct conn **n = realloc(c->conns, sizeof(*n) * (size_t)(c->nconns + 1));
@@ -521,8 +523,36 @@ static void conn_readdress(bfs_rpc_client_t *c, struct conn *cn, void *addr, siz
     free(cn->addr);
     cn->addr = addr;
     cn->len = len;
+    cn->addr_ns = bfs_now_ns();
     cn->failed = 0;
     cn->retry_ns = 0;
+}
+
+/* A server destroys a worker it rotated out of at its next sweep, a second
+ * later at the earliest, once no connection is left on it (rpc_server.c,
+ * rotate, drain_old). An address learned longer ago than this may name a
+ * destroyed worker: a new endpoint to it fails at once with shared memory
+ * (the segment is gone: ECONNREFUSED from a live server) or after the
+ * handshake with tcp. A connection keeps the worker, so only a new endpoint
+ * needs the newest address. */
+#define ADDR_FRESH_NS 500000000ull
+
+static void refresh_addr(bfs_rpc_client_t *c, struct conn *cn, int i, uint64_t now)
+{
+    if (!c->where || now - cn->addr_ns < ADDR_FRESH_NS)
+        return;
+    void *addr = NULL;
+    size_t len = 0;
+    if (c->where(c->where_arg, i, &addr, &len) == 1) {
+        if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
+            free(addr);
+        } else {
+            free(cn->addr);
+            cn->addr = addr;
+            cn->len = len;
+        }
+    }
+    cn->addr_ns = now;
 }
 
 int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len)
@@ -872,6 +902,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
      * server would flood the application's output. */
     if (now < cn->retry_ns)
         return NULL;
+    refresh_addr(c, cn, i, now);
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
         .address = cn->addr,

@@ -107,7 +107,9 @@ int bfs_rpc_call(bfs_rpc_client_t *c, bfs_rpc_call_t *call);
 int bfs_rpc_done(const bfs_rpc_call_t *call);
 
 /* Where a server is now, asked while a call to it has waited more than a
- * second (at most once a second per server): returns 1 and a new malloc'd
+ * second (at most once a second per server), and before a new endpoint to
+ * an address learned more than half a second ago (the server may have
+ * rotated workers meanwhile and destroyed the old one): returns 1 and a new malloc'd
  * address if the server has moved to a new worker (its old one stopped
  * receiving: rpc_server.c, check_stuck), 0 otherwise. The calls waiting on
  * the old address are then sent again to the new one: the old worker never

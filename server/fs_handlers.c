@@ -591,7 +591,7 @@ static void meta_reply_dent(struct bfs_server *s, bfs_rpc_req_t *req, int st,
     struct bfs_inode ino;
     memset(&ino, 0, sizeof(ino));
     ino.fid = d->fid;
-    ino.mode = d->type == BFS_DT_DIR ? S_IFDIR : d->type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
+    ino.mode = bfs_mode_of_dt(d->type);
     meta_reply_inode(s, req, st, &ino);
 }
 
@@ -608,7 +608,8 @@ static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
     struct bfs_inode ino;
     memset(&d, 0, sizeof(d));
     uint8_t type = (uint8_t)req->hdr.arg0;
-    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG && type != BFS_DT_LNK)
+    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG && type != BFS_DT_LNK &&
+        type != BFS_DT_FIFO && type != BFS_DT_SOCK)
         rc = -EINVAL;
     if (rc < 0) {
         meta_reply(s, req, rc, NULL, 0);
@@ -662,20 +663,26 @@ static int h_rename(bfs_rpc_req_t *req, void *arg)
 
 /* SYMLINK: a new symlink's name and inode (with its target), at the
  * parent's server, in one transaction. */
-static int h_symlink(bfs_rpc_req_t *req, void *arg)
+/* SYMLINK (path + target) and MKNOD (path; arg0 the mode): a node that is
+ * neither file nor directory, inode and name here in one transaction. */
+static int node_create(bfs_rpc_req_t *req, struct bfs_server *s, int symlink)
 {
-    struct bfs_server *s = arg;
     meta_begin(s);
     struct bfs_fs_args a;
     char parent[BFS_PATH_MAX];
     const char *base;
     struct bfs_inode ino;
-    int rc = decoded(s, req, &a, bfs_fs_decode_symlink(&req->hdr, req->data, &a));
+    int rc = decoded(s, req, &a, symlink ? bfs_fs_decode_symlink(&req->hdr, req->data, &a)
+                                         : bfs_fs_decode_path(&req->hdr, req->data, &a));
+    if (rc == 1)
+        rc = -EEXIST; /* "/" */
+    uint32_t uid = (uint32_t)(req->hdr.arg1 >> 32), gid = (uint32_t)req->hdr.arg1;
     if (rc > 0) {
         parent_of(a.path, a.plen, parent, &base);
-        rc = bfs_meta_symlink_create(s->meta, parent, base, a.path2, a.plen2,
-                                     (uint32_t)(req->hdr.arg1 >> 32), (uint32_t)req->hdr.arg1,
-                                     (int64_t)req->hdr.offset, &ino);
+        rc = symlink ? bfs_meta_symlink_create(s->meta, parent, base, a.path2, a.plen2, uid, gid,
+                                               (int64_t)req->hdr.offset, &ino)
+                     : bfs_meta_special_create(s->meta, parent, base, (uint32_t)req->hdr.arg0,
+                                               uid, gid, (int64_t)req->hdr.offset, &ino);
     }
     if (rc < 0)
         meta_reply(s, req, rc, NULL, 0);
@@ -683,6 +690,9 @@ static int h_symlink(bfs_rpc_req_t *req, void *arg)
         meta_reply_inode(s, req, 0, &ino);
     return BFS_RPC_DONE;
 }
+
+static int h_symlink(bfs_rpc_req_t *req, void *arg) { return node_create(req, arg, 1); }
+static int h_mknod(bfs_rpc_req_t *req, void *arg) { return node_create(req, arg, 0); }
 
 /* A reply buffer from the server's pool, returned in on_done. */
 struct pool_buf {
@@ -1037,6 +1047,7 @@ int bfs_fs_handlers_register(struct bfs_server *s)
         {BFS_OP_APPEND, h_append},       {BFS_OP_LOOKUP, h_lookup},
         {BFS_OP_UNREF, h_unref},         {BFS_OP_RENAME, h_rename},
         {BFS_OP_LINK, h_link},           {BFS_OP_SYMLINK, h_symlink},
+        {BFS_OP_MKNOD, h_mknod},
         {BFS_OP_CLOSE, h_close},
         {BFS_OP_WRITE, h_write},         {BFS_OP_READ, h_read},
         {BFS_OP_TRUNC_CHUNKS, h_trunc_chunks}, {BFS_OP_FSYNC, h_fsync},

@@ -752,11 +752,18 @@ struct size_arg {
     int64_t now;
 };
 
+/* Only a regular file has a size of its own to change: a symlink's is its
+ * target's length, a FIFO's or socket's is always 0. */
+static int not_sized(const struct bfs_inode *ino)
+{
+    return S_ISREG(ino->mode) ? 0 : S_ISDIR(ino->mode) ? -EISDIR : -EINVAL;
+}
+
 static int edit_grow(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (S_ISDIR(ino->mode))
-        return -EISDIR;
+    if (not_sized(ino))
+        return not_sized(ino);
     if (a->size <= ino->size)
         return 0;
     ino->size = a->size;
@@ -767,8 +774,8 @@ static int edit_grow(struct bfs_inode *ino, const void *arg)
 static int edit_set_size(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (S_ISDIR(ino->mode))
-        return -EISDIR;
+    if (not_sized(ino))
+        return not_sized(ino);
     ino->size = a->size;
     ino->mtime_ns = ino->ctime_ns = a->now;
     return 1;
@@ -792,8 +799,8 @@ int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_
 static int edit_append(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (S_ISDIR(ino->mode))
-        return -EISDIR;
+    if (not_sized(ino))
+        return not_sized(ino);
     if (a->size > (uint64_t)INT64_MAX - ino->size)
         return -EFBIG;
     if (a->size == 0)
@@ -1157,7 +1164,7 @@ int bfs_meta_file_create(bfs_meta_t *m, const char *dir, const char *name, uint3
         else if (!bfs_meta_is_home(m, d.fid)) {
             memset(out, 0, sizeof(*out));
             out->fid = d.fid;
-            out->mode = d.type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
+            out->mode = bfs_mode_of_dt(d.type);
             rc = BFS_FOUND_ELSEWHERE;
         } else {
             struct fid_key fk;
@@ -1238,7 +1245,7 @@ int bfs_meta_lookup(bfs_meta_t *m, const char *dir, const char *name, const char
         } else {
             memset(out, 0, sizeof(*out));
             out->fid = d.fid;
-            out->mode = d.type == BFS_DT_LNK ? S_IFLNK : S_IFREG;
+            out->mode = bfs_mode_of_dt(d.type);
             rc = BFS_FOUND_ELSEWHERE;
         }
     }
@@ -1476,12 +1483,12 @@ int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_in
  * (update_in: link counts, times) never touch the target; a name of type
  * BFS_DT_LNK points to it. */
 
-int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, const char *target,
-                            size_t tlen, uint32_t uid, uint32_t gid, int64_t now_ns,
-                            struct bfs_inode *out)
+/* A node that is not a file or a directory (symlink: with its target),
+ * inode and name in one transaction. */
+static int node_create(bfs_meta_t *m, const char *dir, const char *name, uint32_t mode,
+                       const char *target, size_t tlen, uint32_t uid, uint32_t gid,
+                       int64_t now_ns, struct bfs_inode *out)
 {
-    if (tlen == 0 || tlen > BFS_TARGET_MAX || memchr(target, '\0', tlen))
-        return tlen == 0 ? -ENOENT : -EINVAL;
     MDB_val k;
     MDB_txn *txn;
     int rc = dirent_key(m, dir, name, m->kbuf, &k);
@@ -1503,7 +1510,7 @@ int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, co
         return rc;
     }
     struct bfs_inode ino = {
-        .mode = S_IFLNK | 0777, .uid = uid, .gid = gid, .nlink = 1, .size = tlen,
+        .mode = mode, .uid = uid, .gid = gid, .nlink = 1, .size = tlen,
         .atime_ns = now_ns, .mtime_ns = now_ns, .ctime_ns = now_ns,
     };
     uint64_t reserved = m->fid_reserved;
@@ -1513,11 +1520,11 @@ int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, co
         MDB_val fkv = fid_val(ino.fid, &fk);
         rc = rec_put(m, txn, m->files, &fkv, &ino, MDB_NOOVERWRITE);
         MDB_val tv = { tlen, (void *)target };
-        if (rc == 0)
+        if (rc == 0 && tlen)
             rc = bfs_mdb_err(mdb_put(txn, m->links, &fkv, &tv, 0));
     }
     if (rc == 0)
-        rc = dent_put(m, txn, &k, BFS_DT_LNK, ino.fid);
+        rc = dent_put(m, txn, &k, bfs_dt_of_mode(mode), ino.fid);
     if (rc == 0)
         rc = dir_touch(m, txn, dir, 0, bfs_wall_ns());
     if (rc == 0)
@@ -1529,6 +1536,23 @@ int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, co
         *out = ino;
     }
     return rc;
+}
+
+int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, const char *target,
+                            size_t tlen, uint32_t uid, uint32_t gid, int64_t now_ns,
+                            struct bfs_inode *out)
+{
+    if (tlen == 0 || tlen > BFS_TARGET_MAX || memchr(target, '\0', tlen))
+        return tlen == 0 ? -ENOENT : -EINVAL;
+    return node_create(m, dir, name, S_IFLNK | 0777, target, tlen, uid, gid, now_ns, out);
+}
+
+int bfs_meta_special_create(bfs_meta_t *m, const char *dir, const char *name, uint32_t mode,
+                            uint32_t uid, uint32_t gid, int64_t now_ns, struct bfs_inode *out)
+{
+    if (!S_ISFIFO(mode) && !S_ISSOCK(mode))
+        return -EINVAL;
+    return node_create(m, dir, name, mode & (S_IFMT | 07777), NULL, 0, uid, gid, now_ns, out);
 }
 
 ssize_t bfs_meta_link_target(bfs_meta_t *m, uint64_t fid, void *buf, size_t cap)

@@ -185,6 +185,12 @@ int bfs_meta_fid_link(bfs_meta_t *m, uint64_t fid, int64_t now_ns, struct bfs_in
 int bfs_meta_symlink_create(bfs_meta_t *m, const char *dir, const char *name, const char *target,
                             size_t tlen, uint32_t uid, uint32_t gid, int64_t now_ns,
                             struct bfs_inode *out);
+/* A FIFO or socket dir/name (mode: S_IFIFO or S_IFSOCK and permissions):
+ * 0 and its inode (size 0, fid allocated here) and name (BFS_DT_FIFO /
+ * BFS_DT_SOCK) in one transaction; -EINVAL for any other type, else as
+ * bfs_meta_symlink_create. */
+int bfs_meta_special_create(bfs_meta_t *m, const char *dir, const char *name, uint32_t mode,
+                            uint32_t uid, uint32_t gid, int64_t now_ns, struct bfs_inode *out);
 /* The target of symlink fid into buf: its length, -ENOENT (no symlink of
  * that id here), -ERANGE (longer than cap). */
 ssize_t bfs_meta_link_target(bfs_meta_t *m, uint64_t fid, void *buf, size_t cap);

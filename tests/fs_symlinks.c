@@ -11,6 +11,11 @@
  *                          between two directories for S seconds (default
  *                          3) while 3 others open files through it: every
  *                          open reaches one of the two files, whole
+ *   fs_symlinks special    FIFOs and sockets (benchfs_mknod): typed in
+ *                          stat and readdir on every server, never opened
+ *                          (ENXIO) or sized (truncate: EINVAL), renamed,
+ *                          hard-linked, removed; devices
+ *                          EPERM, other types EINVAL, taken names EEXIST
  *
  * Exit 0 when every check held; messages on stderr say which did not. */
 #include "client/benchfs.h"
@@ -304,11 +309,74 @@ static int test_race(benchfs_t *fs, double secs)
     return failures;
 }
 
+/* The type readdir gives for name in dir, or -1. */
+static int dtype_of(benchfs_t *fs, const char *dir, const char *name)
+{
+    benchfs_dir_t *d;
+    struct benchfs_dirent e;
+    int t = -1;
+    if (benchfs_opendir(fs, dir, &d) < 0)
+        return -1;
+    while (benchfs_readdir(d, &e) == 1)
+        if (!strcmp(e.name, name))
+            t = e.type;
+    benchfs_closedir(d);
+    return t;
+}
+
+static int test_special(benchfs_t *fs)
+{
+    struct stat st;
+    char p[64], q[64], n[16];
+    CHECK(benchfs_mkdir(fs, "/sp", 0755) == 0 && benchfs_mkdir(fs, "/sp2", 0755) == 0, "mkdir");
+    /* 12 names: on every server of a 3-server job. */
+    for (int i = 0; i < 12; i++) {
+        snprintf(p, sizeof(p), "/sp/n%d", i);
+        snprintf(n, sizeof(n), "n%d", i);
+        mode_t type = i % 2 ? S_IFSOCK : S_IFIFO;
+        CHECK(benchfs_mknod(fs, p, type | 0640) == 0, "mknod %s", p);
+        CHECK(benchfs_mknod(fs, p, type | 0640) == -EEXIST, "mknod %s again: EEXIST", p);
+        CHECK(benchfs_lstat(fs, p, &st) == 0 && (st.st_mode & S_IFMT) == type &&
+                  (st.st_mode & 07777) == 0640 && st.st_size == 0 && st.st_nlink == 1,
+              "lstat %s: mode %o", p, st.st_mode);
+        CHECK(dtype_of(fs, "/sp", n) == (i % 2 ? DT_SOCK : DT_FIFO), "readdir type of %s", p);
+        benchfs_file_t *f;
+        CHECK(benchfs_open(fs, p, O_RDONLY, 0, &f) == -ENXIO, "open %s: ENXIO", p);
+        CHECK(benchfs_open(fs, p, O_WRONLY | O_CREAT, 0644, &f) == -ENXIO, "open(O_CREAT) %s: ENXIO", p);
+        CHECK(benchfs_truncate(fs, p, 100) == -EINVAL && benchfs_lstat(fs, p, &st) == 0 &&
+                  st.st_size == 0,
+              "truncate of %s: EINVAL, size stays 0", p);
+        snprintf(q, sizeof(q), "/sp2/m%d", i);
+        CHECK(benchfs_rename(fs, p, q) == 0 && benchfs_lstat(fs, q, &st) == 0 &&
+                  (st.st_mode & S_IFMT) == type && benchfs_lstat(fs, p, &st) == -ENOENT,
+              "rename %s -> %s keeps the type", p, q);
+        snprintf(n, sizeof(n), "m%d", i);
+        CHECK(dtype_of(fs, "/sp2", n) == (i % 2 ? DT_SOCK : DT_FIFO), "readdir type of %s", q);
+        CHECK(benchfs_link(fs, q, p) == 0 && benchfs_lstat(fs, p, &st) == 0 && st.st_nlink == 2 &&
+                  (st.st_mode & S_IFMT) == type,
+              "hard link of %s", q);
+        CHECK(benchfs_unlink(fs, q) == 0 && benchfs_unlink(fs, p) == 0 &&
+                  benchfs_lstat(fs, p, &st) == -ENOENT,
+              "unlink both names of %s", q);
+    }
+    CHECK(benchfs_mknod(fs, "/sp/c", S_IFCHR | 0600) == -EPERM, "character device: EPERM");
+    CHECK(benchfs_mknod(fs, "/sp/b", S_IFBLK | 0600) == -EPERM, "block device: EPERM");
+    CHECK(benchfs_mknod(fs, "/sp/d", S_IFDIR | 0700) == -EINVAL, "S_IFDIR: EINVAL");
+    CHECK(benchfs_mknod(fs, "/sp2", S_IFIFO | 0600) == -EEXIST, "over a directory: EEXIST");
+    CHECK(benchfs_mknod(fs, "/nodir/f", S_IFIFO | 0600) == -ENOENT, "in no directory: ENOENT");
+    CHECK(benchfs_mknod(fs, "/sp/r", S_IFREG | 0600) == 0 && benchfs_stat(fs, "/sp/r", &st) == 0 &&
+              S_ISREG(st.st_mode) && st.st_size == 0 && benchfs_unlink(fs, "/sp/r") == 0,
+          "S_IFREG: an empty file");
+    CHECK(dtype_of(fs, "/sp", "c") == -1 && dtype_of(fs, "/sp", "d") == -1, "failed mknods left names");
+    CHECK(benchfs_rmdir(fs, "/sp") == 0 && benchfs_rmdir(fs, "/sp2") == 0, "clean up");
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     alarm(300);
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_symlinks api|race [S]\n");
+        fprintf(stderr, "usage: fs_symlinks api|special|race [S]\n");
         return 2;
     }
     if (!strcmp(argv[1], "swapper") && argc > 2)
@@ -319,6 +387,8 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(argv[1], "api"))
         rc = test_api(fs);
+    else if (!strcmp(argv[1], "special"))
+        rc = test_special(fs);
     else if (!strcmp(argv[1], "race"))
         rc = test_race(fs, argc > 2 ? atof(argv[2]) : 3.0);
     else

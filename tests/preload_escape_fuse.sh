@@ -6,21 +6,10 @@
 # in BenchFS, byte for byte, and reads back the same through the library,
 # through FUSE, and through the benchfs tool.
 . "$(dirname "$0")/run_lib.sh"
-if [ ! -e /dev/fuse ]; then
-    echo "SKIP: /dev/fuse is absent on this machine: no FUSE mount to escape to" >&2
-    exit 77
-fi
-[ -x "$top_builddir/fuse/benchfs-fuse" ] || fail "fuse/benchfs-fuse was not built"
+need_fuse "no FUSE mount to escape to"
 M="$T/mnt"
-our_mounts() { awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo; }
-lazy_unmount_all() { local m; for m in $(our_mounts); do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m"; done; }
-at_exit lazy_unmount_all
-cat > "$T/job.sh" <<'SH'
-set -u
-M=$BENCHFS_MOUNT
-fail() { echo "JOBFAIL: $*"; exit 1; }
-ok() { echo "# ok $*"; }
-[ "$BENCHFS_FUSE" = 1 ] || fail "no FUSE mount"
+echo "$FUSE_JOB_PRELUDE" > "$T/job.sh"
+cat >> "$T/job.sh" <<'SH'
 same() { [ "$(cat "$1")" = "$2" ] || { echo "got: $(cat "$1" | head -c 300)"; fail "$3"; }; ok "$3"; }
 mkdir -p $M/w && cd $M/w || fail "cd"
 { echo a; /bin/echo b; echo c; } > group; same group "$(printf 'a\nb\nc')" "{ builtin; external; builtin; } > f"

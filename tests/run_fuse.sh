@@ -6,16 +6,9 @@
 # says why) when MOUNT is already a mount point or with --no-fuse; --fuse
 # makes that an error.
 . "$(dirname "$0")/run_lib.sh"
-if [ ! -e /dev/fuse ]; then
-    echo "SKIP: /dev/fuse is absent on this machine: benchfs-run cannot mount" >&2
-    exit 77
-fi
-[ -x "$top_builddir/fuse/benchfs-fuse" ] || fail "fuse/benchfs-fuse was not built (libfuse3-dev missing?)"
+need_fuse "benchfs-run cannot mount"
 unset LD_PRELOAD
 M="$T/mnt"
-our_mounts() { awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo; }
-lazy_unmount_all() { local m; for m in $(our_mounts); do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m"; done; }
-at_exit lazy_unmount_all
 mounted_fuse() {
     awk -v d="$1" '$5 == d { for (i = 6; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "fuse.benchfs") f = 1; break } }
                    END { exit !f }' /proc/self/mountinfo

@@ -71,3 +71,25 @@ wait_dead() {
     while [ "$n" -gt 0 ] && alive "$1"; do sleep 0.1; n=$((n - 1)); done
     ! alive "$1"
 }
+
+# need_fuse WHY: the tests of benchfs-run's FUSE mount. Skips loudly without
+# /dev/fuse (WHY says what is then not tested), fails without benchfs-fuse;
+# our_mounts lists the mounts under our temporary directory, and whatever
+# is still mounted there at exit is unmounted lazily.
+need_fuse() {
+    if [ ! -e /dev/fuse ]; then
+        echo "SKIP: /dev/fuse is absent on this machine: $1" >&2
+        exit 77
+    fi
+    [ -x "$top_builddir/fuse/benchfs-fuse" ] || fail "fuse/benchfs-fuse was not built (libfuse3-dev missing?)"
+    at_exit lazy_unmount_all
+}
+our_mounts() { awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo; }
+lazy_unmount_all() { local m; for m in $(our_mounts); do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m"; done; }
+# The first lines of a job script run inside benchfs-run with its FUSE mount:
+# fail (JOBFAIL: the test looks for it), ok, and the mount must be there.
+FUSE_JOB_PRELUDE='set -u
+M=$BENCHFS_MOUNT
+fail() { echo "JOBFAIL: $*"; exit 1; }
+ok() { echo "# ok $*"; }
+[ "$BENCHFS_FUSE" = 1 ] || fail "no FUSE mount"'
