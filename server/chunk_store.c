@@ -61,12 +61,25 @@
 #define CS_CQE_BATCH 64u
 /* "XX/" + 16 hex digits + "." + up to 20 decimal digits + NUL */
 #define CS_NAME_MAX 48
-/* Removed chunk files are renamed into DIR/data/trash at once and unlinked
- * from the event loop's prepare hook, at most this long per loop turn: an
- * unlink frees the file's blocks, 0.5 ms for a 1 MiB chunk here, and 1,000
- * of them in one handler stalled every other client for 556 ms
- * (tests/fault_stall.sh). */
+/* Removed chunk files are renamed into DIR/data/trash and unlinked from
+ * the event loop's prepare hook, each step at most this long per loop turn:
+ * an unlink frees the file's blocks, 0.5 ms for a 1 MiB chunk here, and
+ * 1,000 of them in one handler stalled every other client for 556 ms; the
+ * 1,000 renames alone still 9-37 ms (tests/fault_stall.sh). */
 #define CS_TRASH_SLICE_NS 1000000ull
+
+/* A removal in progress: the chunk files v[0..n) of fid, renamed into the
+ * trash a slice at a time; done[k] once v[k] was (by a slice or a claim). */
+struct removal {
+    uint64_t fid;
+    uint64_t *v;
+    unsigned char *done;
+    size_t n, next;
+    int rc;
+    bfs_chunk_cb cb;
+    void *arg;
+    struct removal *link;
+};
 
 struct cfile {
     uint64_t fid, idx;
@@ -132,6 +145,11 @@ struct bfs_chunk_store {
     struct op *free_ops;
     unsigned nfree;
     struct op *all;
+
+    /* Removals whose renames are not all done (bfs_chunk_remove), oldest
+     * first; every access to a chunk they still hold renames it first
+     * (claim). */
+    struct removal *removals, *removals_tail;
 
     /* Trash (CS_TRASH_SLICE_NS): files trash_done .. trash_next - 1 wait in
      * trashfd, named by their number. */
@@ -241,6 +259,34 @@ static struct cfile *cf_lookup(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx
     return NULL;
 }
 
+static int trash_one(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx);
+
+/* Chunk (fid, idx) is about to be opened, created, cut or tested: if a
+ * removal still holds it, it goes now (the removal said it is a hole from
+ * its start on; a write that came later must land in a new file, which the
+ * removal then must not take). */
+static void claim(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
+{
+    for (struct removal *r = cs->removals; r; r = r->link) {
+        if (r->fid != fid)
+            continue;
+        size_t lo = 0, hi = r->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (r->v[mid] < idx)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < r->n && r->v[lo] == idx && !r->done[lo]) {
+            r->done[lo] = 1;
+            int rc = trash_one(cs, fid, idx);
+            if (rc < 0 && r->rc == 0)
+                r->rc = rc;
+        }
+    }
+}
+
 /* Closes up to n idle fds from the cold end; used when the process runs out
  * of descriptors. */
 static unsigned evict_idle(bfs_chunk_store_t *cs, unsigned n)
@@ -282,6 +328,7 @@ static int cf_get(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, int create,
         return 0;
     }
     char name[CS_NAME_MAX];
+    claim(cs, fid, idx);
     chunk_name(name, fid, idx);
     int fd = open_chunk(cs, name, O_RDWR | (create ? O_CREAT : 0));
     if (fd < 0)
@@ -825,6 +872,7 @@ int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64
         cf_detach(cs, cf);
     bfs_chunk_cache_truncate(cs->cache, fid, idx, len);
     char name[CS_NAME_MAX];
+    claim(cs, fid, idx);
     chunk_name(name, fid, idx);
     /* Without O_CREAT: truncating a missing chunk leaves it a hole. */
     int fd = open_chunk(cs, name, O_WRONLY);
@@ -837,20 +885,46 @@ int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64
     return rc;
 }
 
-int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to)
+/* Out of the namespace (a rename frees no blocks: cheap), so that the
+ * chunk is a hole and a new write creates a new file; unlinked later, a
+ * slice per loop turn (trash_slice). */
+static int trash_one(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
 {
-    uint64_t *v;
-    size_t n;
+    char name[CS_NAME_MAX], tname[24];
+    chunk_name(name, fid, idx);
+    snprintf(tname, sizeof(tname), "%016" PRIx64, cs->trash_next);
+    if (cs->trashfd >= 0 && renameat(cs->datafd, name, cs->trashfd, tname) == 0) {
+        cs->trash_next++;
+        return 0;
+    }
+    if (errno == ENOENT)
+        return 0;
+    if (unlinkat(cs->datafd, name, 0) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to,
+                     bfs_chunk_cb cb, void *arg)
+{
+    struct removal *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
     bfs_chunk_cache_drop(cs->cache, fid, from, to);
-    int rc = owned_range(cs, fid, from, to, &v, &n);
-    if (rc < 0)
+    int rc = owned_range(cs, fid, from, to, &r->v, &r->n);
+    if (rc == 0 && r->n && !(r->done = calloc(r->n, 1)))
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(r->v);
+        free(r);
         return rc;
+    }
     /* Cached fds of removed chunks must go, or later writes would land in
      * unlinked inodes. A short list is looked up; a long one walks the
      * cache (an unlink of a small file must not cost a pass over it). */
-    if (n < cs->ncached) {
-        for (size_t i = 0; i < n; i++) {
-            struct cfile *cf = cf_lookup(cs, fid, v[i]);
+    if (r->n < cs->ncached) {
+        for (size_t i = 0; i < r->n; i++) {
+            struct cfile *cf = cf_lookup(cs, fid, r->v[i]);
             if (cf)
                 cf_detach(cs, cf);
         }
@@ -861,24 +935,53 @@ int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_
                 cf_detach(cs, cf);
         }
     }
-    /* Out of the namespace now (a rename frees no blocks: cheap), so that
-     * the chunk is a hole at once and a new write creates a new file;
-     * unlinked later, a slice per loop turn (trash_slice). */
-    char name[CS_NAME_MAX], tname[24];
-    for (size_t i = 0; i < n; i++) {
-        chunk_name(name, fid, v[i]);
-        snprintf(tname, sizeof(tname), "%016" PRIx64, cs->trash_next);
-        if (cs->trashfd >= 0 && renameat(cs->datafd, name, cs->trashfd, tname) == 0) {
-            cs->trash_next++;
-            continue;
+    r->fid = fid;
+    r->cb = cb;
+    r->arg = arg;
+    if (cs->removals_tail)
+        cs->removals_tail->link = r;
+    else
+        cs->removals = r;
+    cs->removals_tail = r;
+    cs->inflight++;
+    return 0;
+}
+
+/* Renames of the oldest removals for up to budget_ns (at least one); the
+ * finished ones report. Returns whether some are left. */
+static int removal_slice(bfs_chunk_store_t *cs, uint64_t budget_ns)
+{
+    uint64_t end = bfs_now_ns() + budget_ns;
+    while (cs->removals) {
+        struct removal *r = cs->removals;
+        while (r->next < r->n) {
+            size_t k = r->next++;
+            if (r->done[k])
+                continue;
+            r->done[k] = 1;
+            int rc = trash_one(cs, r->fid, r->v[k]);
+            if (rc < 0 && r->rc == 0)
+                r->rc = rc;
+            if (bfs_now_ns() >= end)
+                return 1;
         }
-        if (errno == ENOENT)
-            continue;
-        if (unlinkat(cs->datafd, name, 0) < 0 && errno != ENOENT && rc == 0)
-            rc = -errno;
+        cs->removals = r->link;
+        if (!cs->removals)
+            cs->removals_tail = NULL;
+        cs->inflight--;
+        if (r->cb)
+            r->cb(r->rc, r->arg);
+        free(r->done);
+        free(r->v);
+        free(r);
     }
-    free(v);
-    return rc;
+    return 0;
+}
+
+void bfs_chunk_store_finish_removals(bfs_chunk_store_t *cs)
+{
+    while (removal_slice(cs, UINT64_MAX / 2))
+        ;
 }
 
 /* Unlink trashed files for up to budget_ns (at least one). Returns whether
@@ -921,6 +1024,7 @@ int bfs_chunk_exists(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
     if (cf_lookup(cs, fid, idx))
         return 1;
     char name[CS_NAME_MAX];
+    claim(cs, fid, idx);
     chunk_name(name, fid, idx);
     if (faccessat(cs->datafd, name, F_OK, 0) == 0)
         return 1;
@@ -935,6 +1039,7 @@ int bfs_chunk_replace(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, const v
         cf_detach(cs, cf);
     bfs_chunk_cache_drop(cs->cache, fid, idx, idx + 1);
     char name[CS_NAME_MAX];
+    claim(cs, fid, idx);
     chunk_name(name, fid, idx);
     int fd = open_chunk(cs, name, O_WRONLY | O_CREAT | O_TRUNC);
     if (fd < 0)
@@ -959,7 +1064,8 @@ static int trash_slice(bfs_chunk_store_t *cs, uint64_t budget_ns);
 
 int bfs_chunk_store_reap(bfs_chunk_store_t *cs)
 {
-    trash_slice(cs, CS_TRASH_SLICE_NS);
+    if (!removal_slice(cs, CS_TRASH_SLICE_NS))
+        trash_slice(cs, CS_TRASH_SLICE_NS);
     struct io_uring_cqe *cqes[CS_CQE_BATCH];
     struct { struct op *op; int res; } batch[CS_CQE_BATCH];
     unsigned got;
@@ -1020,7 +1126,7 @@ static int on_prepare(void *arg)
     int n = bfs_chunk_store_reap(cs);
     /* Callbacks may have queued work elsewhere (replies), or trash is left
      * (reap unlinks a slice of it): poll again, do not sleep. */
-    return n > 0 || cs->trash_done < cs->trash_next || cs->done_head ||
+    return n > 0 || cs->removals || cs->trash_done < cs->trash_next || cs->done_head ||
            io_uring_sq_ready(&cs->ring) > 0;
 }
 
@@ -1166,7 +1272,7 @@ static void drain(bfs_chunk_store_t *cs, uint64_t wait_ns)
         uint64_t now = bfs_now_ns();
         if (now >= deadline)
             return;
-        if (cs->done_head)
+        if (cs->done_head || cs->removals)
             continue;
         uint64_t left = deadline - now;
         if (left > 10000000ull)
@@ -1196,6 +1302,9 @@ void bfs_chunk_store_close(bfs_chunk_store_t *cs)
     if (cs->inflight > 0)
         bfs_error("chunk store: abandoning %u operations; their buffers may still be "
                   "accessed by the kernel", cs->inflight);
+    /* Removals are renames done here, never abandoned: a chunk they hold
+     * must not reappear. */
+    bfs_chunk_store_finish_removals(cs);
     if (cs->loop)
         bfs_evloop_del_fd(cs->loop, cs->efd);
     /* Ring first: the kernel keeps its own references to files it uses. */

@@ -97,20 +97,30 @@ int bfs_chunk_fsync(bfs_chunk_store_t *cs, uint64_t fid, uint64_t nchunks,
                     bfs_chunk_cb cb, void *arg);
 
 /* Synchronous (metadata-like, rare): cut chunk idx to len bytes (0 removes
- * nothing, the file stays as an empty hole; a missing chunk is not created),
- * remove the owned chunk files with index in [from, to) (to may be
- * UINT64_MAX: long ranges list the directory). Missing files are not errors.
- * Both close cached fds; operations still in flight on those chunks keep
- * their fds and finish (after a remove, on the unlinked file: a write
- * racing a remove is lost). The caller orders them if it cares.
- * A remove renames each chunk file into dir/data/trash (the chunk is a hole
- * at once, a new write makes a new file) and unlinks it later, in slices of
- * at most 1 ms per bfs_chunk_store_reap() (the event loop's turn), so that
- * freeing the blocks of a large file never stalls other clients; close
- * unlinks what is left, open removes leftovers of a killed server. Until
- * then the trashed blocks still count as used on the file system. */
+ * nothing, the file stays as an empty hole; a missing chunk is not created).
+ * Closes the chunk's cached fd; operations still in flight on it keep their
+ * fd and finish. */
 int bfs_chunk_truncate(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx, uint64_t len);
-int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to);
+/* Remove the owned chunk files with index in [from, to) (to may be
+ * UINT64_MAX: long ranges list the directory); missing files are not
+ * errors. From the call on, every access through the store treats those
+ * chunks as holes: a read sees none, a write makes a new file that the
+ * removal leaves alone. Each chunk file is renamed into dir/data/trash
+ * (which frees no blocks) a slice at a time, at most 1 ms per
+ * bfs_chunk_store_reap() (the event loop's turn) - a chunk accessed before
+ * its turn is renamed right then - and unlinked later the same way, so
+ * that removing a large file never stalls other clients. cb(0 or the first
+ * error, arg) runs from the loop once every rename is done: from then on a
+ * crash leaves none of them in place (open empties a killed server's
+ * trash). Cached fds go at once; operations already in flight on those
+ * chunks finish on the old files (a write racing a remove is lost: the
+ * caller orders them if it cares). Close finishes pending removals. 0 (cb
+ * later) or -errno (nothing done, no cb). Until unlinked, trashed blocks
+ * still count as used on the file system. */
+int bfs_chunk_remove(bfs_chunk_store_t *cs, uint64_t fid, uint64_t from, uint64_t to,
+                     bfs_chunk_cb cb, void *arg);
+/* Every pending removal done now, their callbacks run (shutdown). */
+void bfs_chunk_store_finish_removals(bfs_chunk_store_t *cs);
 /* Whether chunk (fid, idx) has a chunk file here: 1, 0, or a negative
  * errno. */
 int bfs_chunk_exists(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx);

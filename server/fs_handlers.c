@@ -946,6 +946,17 @@ static int h_read(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DEFERRED;
 }
 
+/* Every chunk file of a truncate is renamed away (bfs_chunk_remove): the
+ * reply, after the small values' commit like any other. */
+static void trunc_removed(int64_t res, void *arg)
+{
+    bfs_rpc_req_t *req = arg;
+    struct bfs_server *s = req->user;
+    req->user = NULL;
+    meta_begin(s);
+    meta_reply(s, req, res < 0 ? (int)res : 0, NULL, 0);
+}
+
 /* Truncate or remove a file's chunks here: chunk files and small values,
  * the latter in the metadata batch (the reply waits for its commit). A
  * batch that deleted values commits at once: a write to one of those
@@ -966,14 +977,15 @@ static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
             rc = bfs_small_truncate(s->meta, fid, nsize / cs, nsize % cs);
     }
     if (rc >= 0 && had > keep) {
-        rc = bfs_chunk_remove(s->chunks, fid, keep, had);
         int dropped = bfs_small_remove(s->meta, fid, keep, had);
-        if (rc >= 0)
-            rc = dropped < 0 ? dropped : 0;
-        meta_reply(s, req, rc, NULL, 0);
         if (dropped > 0)
             flush_pending(s);
-        return BFS_RPC_DONE;
+        rc = dropped < 0 ? dropped
+                         : bfs_chunk_remove(s->chunks, fid, keep, had, trunc_removed, req);
+        if (rc == 0) {
+            req->user = s;
+            return BFS_RPC_DEFERRED; /* the chunk files go a slice per loop turn */
+        }
     }
     meta_reply(s, req, rc < 0 ? rc : 0, NULL, 0);
     return BFS_RPC_DONE;

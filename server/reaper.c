@@ -34,6 +34,9 @@
 struct job {
     uint64_t fid, size;
     unsigned char *todo;   /* per server: TRUNC_CHUNKS not confirmed yet */
+    struct bfs_server *s;
+    int local;             /* our own chunk files are still being renamed */
+    int remote;            /* with the thread: other servers to confirm */
     uint64_t retry_ns, backoff_ns;
     struct job *next;
 };
@@ -57,7 +60,7 @@ struct bfs_reaper {
     char *registry;
 };
 
-static struct job *job_new(const struct bfs_server *s, uint64_t fid, uint64_t size)
+static struct job *job_new(struct bfs_server *s, uint64_t fid, uint64_t size)
 {
     struct job *j = calloc(1, sizeof(*j));
     if (j && !(j->todo = calloc(s->nservers, 1))) {
@@ -67,6 +70,7 @@ static struct job *job_new(const struct bfs_server *s, uint64_t fid, uint64_t si
     if (j) {
         j->fid = fid;
         j->size = size;
+        j->s = s;
     }
     return j;
 }
@@ -156,6 +160,8 @@ static void finish(struct bfs_server *s, struct job *j)
     job_free(j);
 }
 
+static void local_removed(int64_t res, void *arg);
+
 /* Loop: free our own chunks of the committed dead files, hand the rest to
  * the thread. Runs after the commit hook; work it adds to the batch is
  * committed in the next pass (returns 1 then). */
@@ -184,16 +190,18 @@ static int reaper_prepare(void *arg)
             any |= j->todo[i];
         if (mine) {
             bfs_fs_meta_begin(s);
-            int rc = bfs_chunk_remove(s->chunks, j->fid, 0, had);
             int dropped = bfs_small_remove(s->meta, j->fid, 0, had);
+            int rc = bfs_chunk_remove(s->chunks, j->fid, 0, had, local_removed, j);
+            j->local = rc == 0;
             if (rc < 0 || dropped < 0)
                 bfs_warn("reaper: freeing the chunks of %016llx here: %s",
                          (unsigned long long)j->fid, strerror(rc < 0 ? -rc : -dropped));
         }
         if (any) {
+            j->remote = 1;
             j->next = remote;
             remote = j;
-        } else {
+        } else if (!j->local) {
             finish(s, j);
         }
         j = n;
@@ -211,6 +219,20 @@ static int reaper_prepare(void *arg)
     return 1;
 }
 
+/* Our chunk files of a dead file are renamed away (bfs_chunk_remove,
+ * a slice per loop turn): the job is done here once the other servers
+ * confirmed too. */
+static void local_removed(int64_t res, void *arg)
+{
+    struct job *j = arg;
+    if (res < 0)
+        bfs_warn("reaper: freeing the chunks of %016llx here: %s", (unsigned long long)j->fid,
+                 strerror((int)-res));
+    j->local = 0;
+    if (!j->remote)
+        finish(j->s, j);
+}
+
 /* Loop: the thread confirmed jobs. */
 static void on_done(int fd, void *arg)
 {
@@ -225,7 +247,9 @@ static void on_done(int fd, void *arg)
     pthread_mutex_unlock(&r->mu);
     while (j) {
         struct job *n = j->next;
-        finish(s, j);
+        j->remote = 0;
+        if (!j->local)
+            finish(s, j);
         j = n;
     }
 }
@@ -485,6 +509,10 @@ void bfs_reaper_stop(struct bfs_server *s)
     struct bfs_reaper *r = s->reaper;
     if (!r)
         return;
+    /* Our renames of dead files' chunks end here (their jobs may sit in
+     * the lists freed below). */
+    if (s->chunks)
+        bfs_chunk_store_finish_removals(s->chunks);
     if (r->th_started) {
         pthread_mutex_lock(&r->mu);
         r->stop = 1;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # One client never stalls the others (docs/PROMISES.md): another client's
 # stat latency (p99) while one client does an fsync of a large file, an
-# unlink and a truncate of 1,000-chunk files (4 MiB chunks, 1 MiB written
-# in each), a readdir of a large
-# directory. One standalone server (every request on the same event loop).
+# unlink (until the server freed the chunks) and a truncate of 1,000-chunk
+# files (4 MiB chunks, 1 MiB written in each), the second after them (the
+# chunk files unlinked from the trash), a readdir of a large directory. One standalone server (every request on the same event loop).
 # STALL_BOUND_MS (default 100) is a generous correctness bound on this
 # shared 2-core machine, not the 10 ms target; STALL_ENTRIES sizes the
 # directory (default 20,000 here; the 100,000 by hand), STALL_CHUNK_KB

@@ -6,8 +6,11 @@
  *  fsync     fsync of a file of STALL_FSYNC_MB (64) MiB written unaligned
  *            (buffered on the server: the fsync has work to do)
  *  unlink    unlink of a 4 GiB file of 1,000 chunks (STALL_CHUNK_KB per
- *            4 MiB chunk written, default: one byte, a sparse file)
+ *            4 MiB chunk written, default: one byte, a sparse file), until
+ *            the server has freed its chunks (its reaper, after the reply)
  *  truncate  truncate to 0 of another such file
+ *  freeing   the second after both: the servers unlink the chunk files
+ *            (their blocks freed) from the trash
  *  readdir   a full listing of a directory of STALL_ENTRIES (100,000)
  *            entries
  *
@@ -164,11 +167,25 @@ int main(int argc, char **argv)
     t0 = now_ms();
     begin();
     rc = benchfs_unlink(fa, "/sparse-u");
+    /* The server frees the chunks after the reply (its reaper): the window
+     * lasts until it says nothing is left to free (10 s at most). */
+    for (unsigned reaping = 1, open = 0; rc == 0 && reaping && now_ms() - t0 < 10000;) {
+        if (benchfs_server_reclaim(fa, 0, &reaping, &open) < 0)
+            break;
+        if (reaping)
+            usleep(1000);
+    }
     bad |= check("unlink", end(t0), bound) || rc < 0;
     t0 = now_ms();
     begin();
     rc = benchfs_ftruncate(t, 0);
     bad |= check("truncate", end(t0), bound) || rc < 0;
+    /* Both files' chunk files are unlinked from the trash after that (the
+     * blocks freed a slice per loop turn): one more second of stats. */
+    t0 = now_ms();
+    begin();
+    usleep(1000000);
+    bad |= check("freeing", end(t0), bound);
     benchfs_close(t);
     benchfs_unlink(fa, "/sparse-t");
 
