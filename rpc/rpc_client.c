@@ -220,7 +220,7 @@ __attribute__((constructor(101))) static void fork_register(void)
 }
 
 struct conn;
-static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn);
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn, int again);
 
 static int env_int(const char *name, int dflt)
 {
@@ -443,7 +443,7 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
             detach_call(c->slots[s]);
     for (int i = 0; i < c->nconns; i++) {
         if (c->worker) {
-            say_goodbye(c, c->conns[i]);
+            say_goodbye(c, c->conns[i], 0);
             close_ep(c, c->conns[i], c->conns[i]->failed);
         }
         free(c->conns[i]->addr);
@@ -800,12 +800,13 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
 /* Our last message on the endpoint (rpc_wire.h): the server releases what it
  * holds for us. The endpoint is closed gracefully after it, which lets the
  * GOODBYE leave first. */
-static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn)
+static void say_goodbye(bfs_rpc_client_t *c, struct conn *cn, int again)
 {
     if (!cn->ep || cn->failed)
         return;
     bfs_rpc_hdr_init(&cn->bye, BFS_RPC_KIND_REQ);
     cn->bye.secret = c->secret;
+    cn->bye.flags = again ? BFS_GOODBYE_F_AGAIN : 0;
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS | UCP_OP_ATTR_FIELD_DATATYPE,
         .flags = UCP_AM_SEND_FLAG_REPLY,
@@ -837,7 +838,7 @@ static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
         free(addr);
         return;
     }
-    say_goodbye(c, cn);
+    say_goodbye(c, cn, 1);
     conn_readdress(c, cn, addr, len);
     c->closed_eps++;
 }
@@ -854,7 +855,7 @@ static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
 static void renew_worker(bfs_rpc_client_t *c)
 {
     for (int k = 0; k < c->nconns; k++) {
-        say_goodbye(c, c->conns[k]);
+        say_goodbye(c, c->conns[k], 1);
         close_ep(c, c->conns[k], 0);
     }
     worker_close(c);
@@ -885,7 +886,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
     if (cn->ep && !cn->failed && c->idle_ns && !cn->busy && now - cn->last_ns > c->idle_ns) {
         /* Idle too long: the server may release it any time after its own
          * (longer) limit. Say goodbye and make a new one. */
-        say_goodbye(c, cn);
+        say_goodbye(c, cn, 1);
         close_ep(c, cn, 0);
         c->closed_eps++;
     }

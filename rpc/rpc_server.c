@@ -1174,6 +1174,15 @@ int bfs_rpc_req_peer(const bfs_rpc_req_t *req, struct bfs_rpc_peer *out)
     return 0;
 }
 
+int bfs_rpc_server_has_peer(const bfs_rpc_server_t *s, uint64_t key)
+{
+    for (unsigned b = 0; b < CONN_BUCKETS; b++)
+        for (const struct srv_conn *c = s->conns[b]; c; c = c->next)
+            if (!c->gone && c->peer.key == key)
+                return 1;
+    return 0;
+}
+
 void bfs_rpc_server_on_released(bfs_rpc_server_t *s, bfs_rpc_released_fn fn, void *arg)
 {
     s->on_released = fn;
@@ -1341,6 +1350,7 @@ static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_leng
         return UCS_OK; /* refused, or a client we hold nothing for */
     }
     s->cstats.by_goodbye++;
+    c->peer.again = (h.flags & BFS_GOODBYE_F_AGAIN) != 0;
     conn_release(c, "goodbye"); /* its endpoint is closed after this callback */
     return UCS_OK;
 }
@@ -1477,6 +1487,8 @@ static void lc_sweep(bfs_rpc_server_t *s, uint64_t now)
                 /* Only the table's reference: no request in flight. */
                 if (c->refs == 1 && now - c->last_ns > s->idle_ns) {
                     s->cstats.by_idle++;
+                    /* Idle is not dead: the process may call again. */
+                    c->peer.again = 1;
                     conn_release(c, "idle");
                 }
                 c = next;

@@ -113,12 +113,16 @@ struct bfs_rpc_peer {
     uint64_t key;
     uint64_t pid, start, pidns, boot;
     int local;
+    int again;  /* released by a GOODBYE that says the process comes back,
+                 * or as idle: not known to be gone */
 };
 int bfs_rpc_req_peer(const bfs_rpc_req_t *req, struct bfs_rpc_peer *out);
 /* Called when a connection is released (GOODBYE, process death, idle), with
  * the process its HELLO named. */
 typedef void (*bfs_rpc_released_fn)(const struct bfs_rpc_peer *peer, void *arg);
 void bfs_rpc_server_on_released(bfs_rpc_server_t *srv, bfs_rpc_released_fn fn, void *arg);
+/* Whether a live connection names the process of peer key (its HELLO). */
+int bfs_rpc_server_has_peer(const bfs_rpc_server_t *srv, uint64_t key);
 
 /* The RPC id the request came for. */
 unsigned bfs_rpc_req_id(const bfs_rpc_req_t *req);

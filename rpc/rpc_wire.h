@@ -76,6 +76,12 @@
  * another), arg2 = the inode of its pid namespace (/proc/self/ns/pid), rcap =
  * a 64-bit hash of /proc/sys/kernel/random/boot_id (the node's boot). */
 #define BFS_HELLO_F_PROC 0x1u
+/* GOODBYE header flags. BFS_GOODBYE_F_AGAIN: the process lives on and will
+ * connect again (it follows a worker rotation, closes an idle endpoint or
+ * renews its worker), so what the server holds for the process itself (open
+ * references of a holder on another node) waits for it; without the flag
+ * the process is done (finalize, exit). */
+#define BFS_GOODBYE_F_AGAIN 0x1u
 
 /* Reply header flag (the other bits are the RPC's): the server has moved to
  * a new worker (rotation, rpc_server.c); the client makes a new endpoint to

@@ -3,6 +3,7 @@
 #include "open_refs.h"
 #include "reaper.h"
 #include "server.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../rpc/rpc_proc.h"
 
@@ -11,13 +12,19 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define BUCKETS 4096u
+/* How long a process elsewhere that said it comes back (GOODBYE with
+ * BFS_GOODBYE_F_AGAIN: a worker rotation followed, an idle endpoint closed)
+ * keeps its references with no connection here: BENCHFS_REMOTE_HOLD_MS. */
+#define HOLD_MS_DEFAULT 600000ull
 
 struct client {
     uint64_t key;
     int pidfd;          /* a process on this node, watched; else -1 */
+    uint64_t away_ns;   /* elsewhere, no connection since (0: connected) */
     unsigned refs;      /* entries of this client */
     bfs_open_refs_t *o;
     struct client *next;
@@ -36,6 +43,8 @@ struct bfs_open_refs {
     struct client *clients;
     unsigned files;     /* distinct fids with references */
     int epfd;           /* the watched clients' pidfds: one fd in the loop */
+    int tfd;            /* timerfd: the next away client's hold ends */
+    uint64_t hold_ns;
 };
 
 static unsigned bucket(uint64_t fid)
@@ -45,6 +54,7 @@ static unsigned bucket(uint64_t fid)
 }
 
 static void on_pidfds(int fd, void *arg);
+static void on_hold_timer(int fd, void *arg);
 
 int bfs_open_refs_create(bfs_open_refs_t **out, struct bfs_server *s)
 {
@@ -52,11 +62,18 @@ int bfs_open_refs_create(bfs_open_refs_t **out, struct bfs_server *s)
     if (!o)
         return -ENOMEM;
     o->s = s;
+    const char *e = getenv("BENCHFS_REMOTE_HOLD_MS");
+    o->hold_ns = (e && *e ? strtoull(e, NULL, 10) : HOLD_MS_DEFAULT) * 1000000ull;
+    o->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     o->epfd = epoll_create1(EPOLL_CLOEXEC);
-    int rc = o->epfd < 0 ? -errno : bfs_evloop_add_fd(s->loop, o->epfd, on_pidfds, o);
+    int rc = o->epfd < 0 || o->tfd < 0 ? -errno : bfs_evloop_add_fd(s->loop, o->epfd, on_pidfds, o);
+    if (rc == 0 && (rc = bfs_evloop_add_fd(s->loop, o->tfd, on_hold_timer, o)) < 0)
+        bfs_evloop_del_fd(s->loop, o->epfd);
     if (rc < 0) {
         if (o->epfd >= 0)
             close(o->epfd);
+        if (o->tfd >= 0)
+            close(o->tfd);
         free(o);
         return rc;
     }
@@ -89,6 +106,8 @@ void bfs_open_refs_destroy(bfs_open_refs_t *o)
         client_free(o, o->clients);
     bfs_evloop_del_fd(o->s->loop, o->epfd);
     close(o->epfd);
+    bfs_evloop_del_fd(o->s->loop, o->tfd);
+    close(o->tfd);
     free(o);
 }
 
@@ -142,8 +161,10 @@ static void on_pidfds(int fd, void *arg)
 static struct client *client_get(bfs_open_refs_t *o, const struct bfs_rpc_peer *p)
 {
     for (struct client *c = o->clients; c; c = c->next)
-        if (c->key == p->key)
+        if (c->key == p->key) {
+            c->away_ns = 0; /* it is back */
             return c;
+        }
     struct client *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
@@ -229,6 +250,46 @@ void bfs_open_refs_drop(bfs_open_refs_t *o, const bfs_rpc_req_t *req, uint64_t f
     }
 }
 
+/* Arm the timer for the earliest end of a hold (none: disarmed). */
+static void hold_arm(bfs_open_refs_t *o)
+{
+    uint64_t first = 0;
+    for (struct client *c = o->clients; c; c = c->next)
+        if (c->away_ns && (!first || c->away_ns < first))
+            first = c->away_ns;
+    struct itimerspec its = {0};
+    if (first) {
+        uint64_t now = bfs_now_ns(), at = first + o->hold_ns;
+        uint64_t in = at > now ? at - now : 1;
+        its.it_value.tv_sec = (time_t)(in / 1000000000ull);
+        its.it_value.tv_nsec = (long)(in % 1000000000ull);
+    }
+    timerfd_settime(o->tfd, 0, &its, NULL);
+}
+
+/* Holds that ended: a process that connected again keeps its references,
+ * one that did not lets them go. */
+static void on_hold_timer(int fd, void *arg)
+{
+    bfs_open_refs_t *o = arg;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    uint64_t now = bfs_now_ns();
+    for (struct client *c = o->clients, *next; c; c = next) {
+        next = c->next;
+        if (!c->away_ns || now - c->away_ns < o->hold_ns)
+            continue;
+        if (o->s->rpc && bfs_rpc_server_has_peer(o->s->rpc, c->key)) {
+            c->away_ns = 0;
+            continue;
+        }
+        bfs_debug("open files: a process elsewhere holding %u did not come back", c->refs);
+        client_gone(o, c);
+    }
+    hold_arm(o);
+}
+
 void bfs_open_refs_released(const struct bfs_rpc_peer *peer, void *arg)
 {
     bfs_open_refs_t *o = arg;
@@ -236,6 +297,15 @@ void bfs_open_refs_released(const struct bfs_rpc_peer *peer, void *arg)
         return; /* its pidfd tells when it is gone */
     for (struct client *c = o->clients; c; c = c->next)
         if (c->key == peer->key) {
+            if (o->s->rpc && bfs_rpc_server_has_peer(o->s->rpc, c->key))
+                return; /* still connected another way */
+            if (peer->again) {
+                /* Following a rotation or closing an idle endpoint: it
+                 * comes back, with a new connection, when it needs us. */
+                c->away_ns = bfs_now_ns(); /* its latest departure */
+                hold_arm(o);
+                return;
+            }
             client_gone(o, c);
             return;
         }

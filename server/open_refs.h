@@ -8,9 +8,13 @@
  * process (bfs_rpc_peer key), not to an endpoint, so an endpoint closed as
  * idle or a worker rotation keeps them. They go with the process: for one
  * on this node a pidfd watched from the event loop; for one elsewhere (no
- * pidfd) the release of any of its connections (GOODBYE, idle): the
- * narrower rule for remote holders, whose later calls on a file reaped
- * meanwhile get ESTALE. Memory only: after a restart nothing is open. */
+ * pidfd) the release of its connection, unless that was a GOODBYE saying
+ * it comes back (BFS_GOODBYE_F_AGAIN: a rotation followed, an idle endpoint
+ * closed): then the references wait BENCHFS_REMOTE_HOLD_MS (10 min) for a
+ * new connection of the process, and go if none came. A remote holder
+ * whose calls come later than that, or whose connection died or was
+ * released as idle by the server, gets ESTALE on a file reaped meanwhile.
+ * Memory only: after a restart nothing is open. */
 #ifndef BFS_OPEN_REFS_H
 #define BFS_OPEN_REFS_H
 
