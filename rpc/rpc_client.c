@@ -537,22 +537,29 @@ static void conn_readdress(bfs_rpc_client_t *c, struct conn *cn, void *addr, siz
  * needs the newest address. */
 #define ADDR_FRESH_NS 500000000ull
 
+/* Ask where server i is now (c->where): 1 and a malloc'd address when it
+ * is not the one we have, else 0 (ours is current, or nobody knows). */
+static int new_address(bfs_rpc_client_t *c, int i, uint64_t now, void **addr, size_t *len)
+{
+    struct conn *cn = c->conns[i];
+    *addr = NULL;
+    *len = 0;
+    if (c->where(c->where_arg, i, addr, len) != 1)
+        return 0;
+    cn->addr_ns = now;
+    if (*len == cn->len && memcmp(*addr, cn->addr, *len) == 0) {
+        free(*addr);
+        return 0;
+    }
+    return 1;
+}
+
 static void refresh_addr(bfs_rpc_client_t *c, struct conn *cn, int i, uint64_t now)
 {
-    if (!c->where || now - cn->addr_ns < ADDR_FRESH_NS)
-        return;
-    void *addr = NULL;
-    size_t len = 0;
-    if (c->where(c->where_arg, i, &addr, &len) == 1) {
-        if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
-            free(addr);
-        } else {
-            free(cn->addr);
-            cn->addr = addr;
-            cn->len = len;
-        }
-    }
-    cn->addr_ns = now;
+    void *addr;
+    size_t len;
+    if (c->where && now - cn->addr_ns >= ADDR_FRESH_NS && new_address(c, i, now, &addr, &len))
+        conn_readdress(c, cn, addr, len);
 }
 
 int bfs_rpc_client_set_server(bfs_rpc_client_t *c, int server, const void *addr, size_t len)
@@ -830,14 +837,10 @@ static void follow_rotation(bfs_rpc_client_t *c, int i, uint64_t now)
     if (!c->where || now < cn->where_ns)
         return;
     cn->where_ns = now + WHERE_AFTER_NS;
-    void *addr = NULL;
-    size_t len = 0;
-    if (c->where(c->where_arg, i, &addr, &len) != 1)
+    void *addr;
+    size_t len;
+    if (!new_address(c, i, now, &addr, &len))
         return;
-    if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
-        free(addr);
-        return;
-    }
     say_goodbye(c, cn, 1);
     conn_readdress(c, cn, addr, len);
     c->closed_eps++;
@@ -1106,15 +1109,10 @@ static void ask_where(bfs_rpc_client_t *c, int i, uint64_t now)
     if (now < cn->where_ns)
         return;
     cn->where_ns = now + WHERE_AFTER_NS;
-    void *addr = NULL;
-    size_t len = 0;
-    if (c->where(c->where_arg, i, &addr, &len) != 1)
-        return;
-    if (len == cn->len && memcmp(addr, cn->addr, len) == 0) {
-        free(addr);
-        return;
-    }
-    follow_move(c, i, addr, len);
+    void *addr;
+    size_t len;
+    if (new_address(c, i, now, &addr, &len))
+        follow_move(c, i, addr, len);
 }
 
 /* Peers that UCX reported dead: fail what waits on them. */

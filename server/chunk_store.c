@@ -260,6 +260,7 @@ static struct cfile *cf_lookup(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx
 }
 
 static int trash_one(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx);
+static int cmp_u64(const void *a, const void *b);
 
 /* Chunk (fid, idx) is about to be opened, created, cut or tested: if a
  * removal still holds it, it goes now (the removal said it is a hole from
@@ -270,16 +271,10 @@ static void claim(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
     for (struct removal *r = cs->removals; r; r = r->link) {
         if (r->fid != fid)
             continue;
-        size_t lo = 0, hi = r->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (r->v[mid] < idx)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < r->n && r->v[lo] == idx && !r->done[lo]) {
-            r->done[lo] = 1;
+        const uint64_t *hit = r->n ? bsearch(&idx, r->v, r->n, sizeof(*r->v), cmp_u64) : NULL;
+        size_t k = hit ? (size_t)(hit - r->v) : 0;
+        if (hit && !r->done[k]) {
+            r->done[k] = 1;
             int rc = trash_one(cs, fid, idx);
             if (rc < 0 && r->rc == 0)
                 r->rc = rc;
@@ -892,13 +887,16 @@ static int trash_one(bfs_chunk_store_t *cs, uint64_t fid, uint64_t idx)
 {
     char name[CS_NAME_MAX], tname[24];
     chunk_name(name, fid, idx);
-    snprintf(tname, sizeof(tname), "%016" PRIx64, cs->trash_next);
-    if (cs->trashfd >= 0 && renameat(cs->datafd, name, cs->trashfd, tname) == 0) {
-        cs->trash_next++;
-        return 0;
+    if (cs->trashfd >= 0) {
+        snprintf(tname, sizeof(tname), "%016" PRIx64, cs->trash_next);
+        if (renameat(cs->datafd, name, cs->trashfd, tname) == 0) {
+            cs->trash_next++;
+            return 0;
+        }
+        if (errno == ENOENT)
+            return 0;
     }
-    if (errno == ENOENT)
-        return 0;
+    /* No trash (or it failed): unlinked now. */
     if (unlinkat(cs->datafd, name, 0) < 0 && errno != ENOENT)
         return -errno;
     return 0;

@@ -608,9 +608,8 @@ static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
     struct bfs_inode ino;
     memset(&d, 0, sizeof(d));
     uint8_t type = (uint8_t)req->hdr.arg0;
-    if (rc >= 0 && add && type != BFS_DT_DIR && type != BFS_DT_REG && type != BFS_DT_LNK &&
-        type != BFS_DT_FIFO && type != BFS_DT_SOCK)
-        rc = -EINVAL;
+    if (rc >= 0 && add && bfs_dt_of_mode(bfs_mode_of_dt(type)) != type)
+        rc = -EINVAL; /* no entry type of ours */
     if (rc < 0) {
         meta_reply(s, req, rc, NULL, 0);
     } else if (add && (req->hdr.flags & BFS_F_EXCL)) {
@@ -661,8 +660,6 @@ static int h_rename(bfs_rpc_req_t *req, void *arg)
     return BFS_RPC_DONE;
 }
 
-/* SYMLINK: a new symlink's name and inode (with its target), at the
- * parent's server, in one transaction. */
 /* SYMLINK (path + target) and MKNOD (path; arg0 the mode): a node that is
  * neither file nor directory, inode and name here in one transaction. */
 static int node_create(bfs_rpc_req_t *req, struct bfs_server *s, int symlink)

@@ -762,8 +762,9 @@ static int not_sized(const struct bfs_inode *ino)
 static int edit_grow(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (not_sized(ino))
-        return not_sized(ino);
+    int err = not_sized(ino);
+    if (err)
+        return err;
     if (a->size <= ino->size)
         return 0;
     ino->size = a->size;
@@ -774,8 +775,9 @@ static int edit_grow(struct bfs_inode *ino, const void *arg)
 static int edit_set_size(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (not_sized(ino))
-        return not_sized(ino);
+    int err = not_sized(ino);
+    if (err)
+        return err;
     ino->size = a->size;
     ino->mtime_ns = ino->ctime_ns = a->now;
     return 1;
@@ -799,8 +801,9 @@ int bfs_meta_set_size(bfs_meta_t *m, const char *path, uint64_t new_size, int64_
 static int edit_append(struct bfs_inode *ino, const void *arg)
 {
     const struct size_arg *a = arg;
-    if (not_sized(ino))
-        return not_sized(ino);
+    int err = not_sized(ino);
+    if (err)
+        return err;
     if (a->size > (uint64_t)INT64_MAX - ino->size)
         return -EFBIG;
     if (a->size == 0)

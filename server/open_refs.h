@@ -10,10 +10,11 @@
  * on this node a pidfd watched from the event loop; for one elsewhere (no
  * pidfd) the release of its connection, unless that was a GOODBYE saying
  * it comes back (BFS_GOODBYE_F_AGAIN: a rotation followed, an idle endpoint
- * closed): then the references wait BENCHFS_REMOTE_HOLD_MS (10 min) for a
- * new connection of the process, and go if none came. A remote holder
- * whose calls come later than that, or whose connection died or was
- * released as idle by the server, gets ESTALE on a file reaped meanwhile.
+ * closed) or a release as idle by this server: then the references wait
+ * BENCHFS_REMOTE_HOLD_MS (10 min) for a new connection of the process, and
+ * go if none came. A remote holder whose calls come later than that, or
+ * whose connection died (UCX peer errors), gets ESTALE on a file reaped
+ * meanwhile.
  * Memory only: after a restart nothing is open. */
 #ifndef BFS_OPEN_REFS_H
 #define BFS_OPEN_REFS_H
