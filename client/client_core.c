@@ -340,7 +340,8 @@ void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uin
         on[bfs_place_chunk(fid, i, fs->nservers)] = 1;
 }
 
-int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size)
+int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size,
+                        uint32_t flags)
 {
     uint64_t cs = fs->chunk_size;
     if (old_size <= new_size && new_size % cs == 0)
@@ -353,8 +354,8 @@ int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t
     if (!on)
         return -ENOMEM;
     bfs_cl_chunk_servers(fs, fid, first, end, on);
-    bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .arg0 = fid, .offset = new_size,
-                        .arg1 = old_size};
+    bfs_rpc_call_t t = {.rpc_id = BFS_OP_TRUNC_CHUNKS, .flags = flags, .arg0 = fid,
+                        .offset = new_size, .arg1 = old_size};
     int rc = bfs_cl_broadcast_status(fs, &t, on);
     free(on);
     return rc;

@@ -144,8 +144,11 @@ int bfs_cl_first_error(const bfs_rpc_call_t *calls, unsigned n);
 void bfs_cl_chunk_servers(const benchfs_t *fs, uint64_t fid, uint64_t first, uint64_t end,
                           unsigned char *on);
 
-/* Free a file's chunks beyond new_size on the servers that hold them. */
-int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size);
+/* Free a file's chunks beyond new_size on the servers that hold them.
+ * flags BFS_F_DEAD: the file is dead (new_size 0): those servers refuse
+ * its writes from then on. */
+int bfs_cl_trunc_chunks(benchfs_t *fs, uint64_t fid, uint64_t new_size, uint64_t old_size,
+                        uint32_t flags);
 
 /* Create a regular file (name and inode at the parent's server, one RPC):
  * 0 new, 1 existed (not excl; *ino complete). */

@@ -434,7 +434,7 @@ static ssize_t write_at(benchfs_file_t *f, const struct iovec *iov, int iovcnt, 
         /* The file is gone (unlinked by another process): its chunks were
          * freed at the unlink, and pieces of this write that reached other
          * servers must not stay behind as chunks of a dead file. */
-        bfs_cl_trunc_chunks(fs, f->fid, 0, end);
+        bfs_cl_trunc_chunks(fs, f->fid, 0, end, BFS_F_DEAD);
     }
     return rc < 0 ? rc : (ssize_t)total;
 }

@@ -279,7 +279,7 @@ static int unlink_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
         /* The metadata server's disk is full and even a removal needs a few
          * pages: free the file's data first, then remove it. */
         if (bfs_cl_resolve(fs, path, len, &ino) == 0 && S_ISREG(ino.mode) && ino.size > 0 &&
-            bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size) == 0)
+            bfs_cl_trunc_chunks(fs, ino.fid, 0, ino.size, 0) == 0)
             rc = bfs_cl_call_at(fs, srv, path, len, &m);
     }
     if (rc < 0)
@@ -353,7 +353,7 @@ int bfs_cl_truncate_fid(benchfs_t *fs, uint64_t fid, uint64_t size)
     if (rc < 0)
         return rc;
     if (size < before.size)
-        return bfs_cl_trunc_chunks(fs, fid, size, before.size);
+        return bfs_cl_trunc_chunks(fs, fid, size, before.size, 0);
     return 0;
 }
 

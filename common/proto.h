@@ -92,14 +92,18 @@
  *                     BFS_F_GROW: also grow file arg0 (its
  *                     home is this server) to the end of this
  *                     write (ESTALE, nothing written, when
- *                     the file is gone)
+ *                     the file is gone); a fid with a
+ *                     tombstone here (TRUNC_CHUNKS
+ *                     BFS_F_DEAD): ESTALE, nothing written
  *  31  READ           [path] (arg2 = path length, 0 when no   data (short at a
  *                     path); arg0 fid, arg1 index, offset in  chunk's end);
  *                     chunk, rcap = length; flags BFS_F_SIZE: with BFS_F_SIZE
  *                     also report the size of file arg0 (its  reply arg1 = the
  *                     home is this server)                    file's size
- *  32  TRUNC_CHUNKS   arg0 fid, offset new size, arg1 old     -
- *                     size
+ *  32  TRUNC_CHUNKS   arg0 fid, offset new size, arg1 old     - (after the
+ *                     size; BFS_F_DEAD: the file died (new    commit: a
+ *                     size 0): a tombstone too, and later     tombstone is
+ *                     WRITEs of it get ESTALE                 durable)
  *  33  FSYNC          arg0 fid, arg1 file size                -
  *  40  PING           -                                       reply arg0 rank,
  *                                                             arg1 inflight,
@@ -148,6 +152,9 @@ enum bfs_op {
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
 #define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
 #define BFS_F_BYFID 0x10u /* the payload is a file id, not a path */
+#define BFS_F_DEAD 0x40u  /* TRUNC_CHUNKS: file arg0 is dead (its inode is gone
+                           * for good): free every chunk and refuse any
+                           * later write of it here (ESTALE) */
 #define BFS_F_OPEN 0x20u  /* LOOKUP, CREATE of a file, STAT by id: the caller
                            * opens the file: one open reference at its home
                            * when the inode is there (CLOSE drops it), so an

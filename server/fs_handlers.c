@@ -858,6 +858,13 @@ static int h_write(bfs_rpc_req_t *req, void *arg)
     int rc = decoded(s, req, &a, bfs_fs_decode_write(&req->hdr, req->data, s->chunk_size, &a));
     if (rc == 0 && !bfs_server_owns_chunk(req->hdr.arg0, req->hdr.arg1, s))
         rc = refused(s, req, BFS_REFUSED_RANGE, -EINVAL);
+    if (rc == 0) {
+        /* A piece that was on its way when the file died: no chunk of a
+         * dead file is made again (the tombstone came with its freeing). */
+        int dead = bfs_meta_dead_is(s->meta, req->hdr.arg0);
+        if (dead != 0)
+            rc = dead < 0 ? dead : -ESTALE;
+    }
     if (rc == 0 && (req->hdr.flags & BFS_F_GROW)) {
         /* The file's home: a file that is gone gets no new chunk here. */
         struct bfs_inode ino;
@@ -968,7 +975,14 @@ static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
     uint64_t had = (osize + cs - 1) / cs;
     int rc = 0;
     meta_begin(s);
-    if (nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s)) {
+    if (req->hdr.flags & BFS_F_DEAD) {
+        /* In the batch whose commit the reply waits for: once the freeing
+         * is confirmed, no later write can bring a chunk of it back. */
+        rc = bfs_meta_dead_mark(s->meta, fid, bfs_wall_ns());
+        nsize = 0;
+        keep = 0;
+    }
+    if (rc >= 0 && nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s)) {
         rc = bfs_chunk_truncate(s->chunks, fid, nsize / cs, nsize % cs);
         if (rc >= 0)
             rc = bfs_small_truncate(s->meta, fid, nsize / cs, nsize % cs);

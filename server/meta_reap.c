@@ -2,7 +2,8 @@
  * and reclamation"): orphans (nlink 0, still open) in `files`, and the
  * `reap` table of dead files whose chunks the servers still have to free.
  * The reaper (reaper.c) drives it; meta_store.c calls bfs_meta_file_dies
- * when a file's last link goes. */
+ * when a file's last link goes. The `dead` tombstones that keep late
+ * writes of dead files out are here too. */
 #include "meta_reap.h"
 #include "meta_txn.h"
 
@@ -203,4 +204,82 @@ int bfs_meta_fid_orphan(bfs_meta_t *m, uint64_t fid)
     }
     bfs_meta_view_end(m, txn);
     return rc == 0 ? orphan : rc == -ENOENT ? 0 : rc;
+}
+
+int bfs_meta_dead_mark(bfs_meta_t *m, uint64_t fid, uint64_t now_ns)
+{
+    MDB_txn *txn;
+    int rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    unsigned char b[8];
+    MDB_val k = key_of(fid, b), v = {sizeof(now_ns), &now_ns};
+    m->op_wrote = 1;
+    rc = bfs_mdb_err(mdb_put(txn, m->dead, &k, &v, 0));
+    if (rc == 0)
+        m->dead_any = 1;
+    return bfs_meta_wtxn_end(m, txn, rc);
+}
+
+int bfs_meta_dead_is(bfs_meta_t *m, uint64_t fid)
+{
+    if (!m->dead_any)
+        return 0; /* the common case: no file died here, no lookup */
+    MDB_txn *txn;
+    int rc = bfs_meta_view_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    unsigned char b[8];
+    MDB_val k = key_of(fid, b), v;
+    rc = bfs_mdb_err(mdb_get(txn, m->dead, &k, &v));
+    bfs_meta_view_end(m, txn);
+    return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+int bfs_meta_dead_expire(bfs_meta_t *m, uint64_t before_ns, unsigned max, unsigned *dropped)
+{
+    *dropped = 0;
+    if (!m->dead_any)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = bfs_meta_wtxn_begin(m, &txn);
+    if (rc < 0)
+        return rc;
+    rc = bfs_mdb_err(mdb_cursor_open(txn, m->dead, &cur));
+    if (rc < 0) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    unsigned char b[8];
+    MDB_val k = key_of(m->dead_sweep, b), v;
+    int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    unsigned seen = 0;
+    for (; r == 0 && seen < max; seen++) {
+        uint64_t t = 0;
+        if (v.mv_size == sizeof(t))
+            memcpy(&t, v.mv_data, sizeof(t));
+        m->dead_sweep = fid_of(&k) + 1;
+        if (t < before_ns) {
+            m->op_wrote = 1;
+            if ((rc = bfs_mdb_err(mdb_cursor_del(cur, 0))) < 0)
+                break;
+            ++*dropped;
+        }
+        /* After a delete, LMDB's NEXT is the entry that followed it. */
+        r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == 0 && r == MDB_NOTFOUND) {
+        /* Went round: start over next time; an empty table needs no look. */
+        m->dead_sweep = 0;
+        MDB_stat st;
+        if (mdb_stat(txn, m->dead, &st) == 0 && st.ms_entries == 0)
+            m->dead_any = 0;
+    }
+    mdb_cursor_close(cur);
+    if (!m->op_wrote) {
+        bfs_meta_wtxn_cancel(m, txn);
+        return rc;
+    }
+    return bfs_meta_wtxn_end(m, txn, rc);
 }

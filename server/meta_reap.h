@@ -31,6 +31,20 @@ int bfs_meta_reap_orphans(bfs_meta_t *m, unsigned *count);
 int bfs_meta_reap_each(bfs_meta_t *m, void (*fn)(void *, uint64_t, uint64_t), void *arg);
 /* Every server freed fid's chunks: its entry goes. */
 int bfs_meta_reap_done(bfs_meta_t *m, uint64_t fid);
+/* Tombstones (table `dead`, fid -> death time): fids are never reused,
+ * so "fid died" is final. A chunk server that freed a dead file's chunks
+ * writes one in the same batch (bfs_meta_dead_mark), and a write of a
+ * marked fid is refused (bfs_meta_dead_is): a piece of a write still on
+ * its way when the file died cannot leave a chunk that no file names
+ * (docs/DESIGN.md, "Closing the write/unlink race"). */
+int bfs_meta_dead_mark(bfs_meta_t *m, uint64_t fid, uint64_t now_ns);
+/* 1 when fid is marked dead in the open batch's view, else 0 (or -errno). */
+int bfs_meta_dead_is(bfs_meta_t *m, uint64_t fid);
+/* Drop tombstones that died before `before_ns` (no write of them can still
+ * be in flight), looking at `max` entries at most, going on from where the
+ * last call stopped: bounded work per call. *dropped: how many went. */
+int bfs_meta_dead_expire(bfs_meta_t *m, uint64_t before_ns, unsigned max, unsigned *dropped);
+
 /* Whether file fid's inode exists in the open batch's view (1/0): an
  * unlink earlier in the batch counts. */
 int bfs_meta_fid_alive(bfs_meta_t *m, uint64_t fid);

@@ -410,6 +410,13 @@ static int open_dbs(bfs_meta_t *m, int create_root)
     if (rc == 0)
         rc = bfs_mdb_err(mdb_dbi_open(txn, "reap", MDB_CREATE, &m->reap));
     if (rc == 0)
+        rc = bfs_mdb_err(mdb_dbi_open(txn, "dead", MDB_CREATE, &m->dead));
+    if (rc == 0) {
+        MDB_stat st;
+        rc = bfs_mdb_err(mdb_stat(txn, m->dead, &st));
+        m->dead_any = rc == 0 && st.ms_entries > 0;
+    }
+    if (rc == 0)
         rc = fid_load(m, txn);
     if (rc == 0 && create_root)
         rc = make_root(m, txn);
@@ -443,7 +450,7 @@ static int env_open(bfs_meta_t *m, const char *dir, int writemap)
         return rc;
     rc = bfs_mdb_err(mdb_env_set_mapsize(m->env, META_MAP_SIZE));
     if (rc == 0)
-        rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 8));
+        rc = bfs_mdb_err(mdb_env_set_maxdbs(m->env, 12));
     /* NOTLS: the reusable read txn is not tied to a thread's reader slot. */
     if (rc == 0)
         rc = bfs_mdb_err(mdb_env_open(m->env, dir,

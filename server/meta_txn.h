@@ -15,6 +15,9 @@ struct bfs_meta {
     MDB_dbi chunks;         /* small chunks (small_chunks.c) */
     MDB_dbi links;          /* fid -> target bytes of a symlink (its inode in files) */
     MDB_dbi reap;           /* fid -> size of dead files whose chunks to free (meta_reap.c) */
+    MDB_dbi dead;           /* fid -> death time (ns): no chunk of it is made here again */
+    int dead_any;           /* `dead` may hold an entry (0: a write need not look) */
+    uint64_t dead_sweep;    /* the expiry sweep goes on from this fid */
     /* Open references (server/open_refs.c): whether file fid is open, and
      * who learns of a dead file once its transaction commits (reaper.c). */
     int (*is_open)(void *arg, uint64_t fid);

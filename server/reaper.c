@@ -30,6 +30,12 @@
 #define CLIENT_IDLE_NS 2000000000ull
 /* Jobs whose calls are in flight at once. */
 #define BATCH 64
+/* Tombstones of dead files (meta_reap.h) are kept this long: far beyond any
+ * time a write can still be on its way (the RPC deadline, 30 s by default,
+ * and its resend to a moved server). Swept a bounded step at a time. */
+#define DEAD_KEEP_NS (3600 * 1000000000ull)
+#define DEAD_SWEEP_EVERY_NS (60 * 1000000000ull)
+#define DEAD_SWEEP_STEP 4096
 
 struct job {
     uint64_t fid, size;
@@ -52,6 +58,7 @@ struct bfs_reaper {
     pthread_cond_t cv;
     struct job *queue;      /* to the thread */
     struct job *done;       /* from the thread */
+    uint64_t next_sweep_ns; /* of the tombstones (loop only) */
     int stop;
     pthread_t th;
     int th_started;
@@ -165,12 +172,32 @@ static void local_removed(int64_t res, void *arg);
 /* Loop: free our own chunks of the committed dead files, hand the rest to
  * the thread. Runs after the commit hook; work it adds to the batch is
  * committed in the next pass (returns 1 then). */
+/* Loop: old tombstones go, DEAD_SWEEP_STEP entries per turn while there
+ * are old ones, else once a minute. 1: the batch holds the deletions. */
+static int sweep_tombstones(struct bfs_server *s, struct bfs_reaper *r)
+{
+    uint64_t now = bfs_now_ns();
+    if (now < r->next_sweep_ns)
+        return 0;
+    uint64_t wall = (uint64_t)bfs_wall_ns();
+    unsigned dropped = 0;
+    /* Joins the open batch if there is one, else commits on its own. */
+    int rc = wall > DEAD_KEEP_NS
+                 ? bfs_meta_dead_expire(s->meta, wall - DEAD_KEEP_NS, DEAD_SWEEP_STEP, &dropped)
+                 : 0;
+    if (rc < 0)
+        bfs_warn("reaper: dropping old tombstones: %s", strerror(-rc));
+    r->next_sweep_ns = now + (dropped == DEAD_SWEEP_STEP ? 0 : DEAD_SWEEP_EVERY_NS);
+    return dropped > 0;
+}
+
 static int reaper_prepare(void *arg)
 {
     struct bfs_server *s = arg;
     struct bfs_reaper *r = s->reaper;
+    int swept = sweep_tombstones(s, r);
     if (!r->ready)
-        return 0;
+        return swept;
     struct job *j = r->ready, *remote = NULL;
     r->ready = NULL;
     uint64_t cs = s->chunk_size;
@@ -190,6 +217,10 @@ static int reaper_prepare(void *arg)
             any |= j->todo[i];
         if (mine) {
             bfs_fs_meta_begin(s);
+            int dead = bfs_meta_dead_mark(s->meta, j->fid, bfs_wall_ns());
+            if (dead < 0)
+                bfs_warn("reaper: tombstone of %016llx: %s", (unsigned long long)j->fid,
+                         strerror(-dead));
             int dropped = bfs_small_remove(s->meta, j->fid, 0, had);
             int rc = bfs_chunk_remove(s->chunks, j->fid, 0, had, local_removed, j);
             j->local = rc == 0;
@@ -317,6 +348,7 @@ static void run_batch(struct bfs_reaper *r, bfs_rpc_client_t *c, struct job **jo
                 bfs_rpc_call_t *call = &calls[n];
                 call->server = (int)i;
                 call->rpc_id = BFS_OP_TRUNC_CHUNKS;
+                call->flags = BFS_F_DEAD; /* and no late piece makes one again */
                 call->arg0 = jobs[k]->fid;
                 call->offset = 0;
                 call->arg1 = jobs[k]->size;

@@ -20,6 +20,12 @@
  *                              keeps it for its holder; after the last close the
  *                              servers reclaim it; a client SIGKILLed right
  *                              after unlinking a 12 MiB file: reclaimed too
+ *   fs_semantics late          pieces of a write still on their way when
+ *                              the file died (raw WRITEs of its id to every
+ *                              chunk server, small and chunk-sized, inside
+ *                              and past its old size, after the servers freed
+ *                              it): each refused with ESTALE, nothing made
+ *                              (fs_semantics.sh then finds no chunk left)
  *   fs_semantics reclaimed [S] wait (S seconds, default 30) until no server
  *                              has a dead file to reap or a file open
  *   fs_semantics idle [MS]     a create after MS (1500) idle milliseconds
@@ -40,6 +46,9 @@
  *
  * Exit 0 when every check held; messages on stderr say which did not. */
 #include "client/benchfs.h"
+#include "client/client_internal.h" /* late: raw WRITEs, as pieces in flight */
+#include "common/placement.h"
+#include "common/proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -640,6 +649,51 @@ static double wait_reclaimed(benchfs_t *fs, int no_open, double limit)
     }
 }
 
+/* A write that was on its way when its file died: the pieces reach the
+ * chunk servers after the unlink freed the chunks (a writer the home did not
+ * count as a holder, or a piece delayed in the network). Sent here as raw
+ * WRITEs of the dead id, which is what such pieces are. */
+static int test_late(benchfs_t *fs)
+{
+    unsigned ns = benchfs_nservers(fs);
+    uint64_t cs = benchfs_chunk_size(fs), nchunks = 2 * (uint64_t)ns + 1;
+    unsigned char *b = malloc(cs);
+    benchfs_file_t *f;
+    struct stat st;
+    if (!b)
+        return 1;
+    fill(b, cs, 11);
+    CHECK(benchfs_open(fs, "/late.f", O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create /late.f");
+    for (uint64_t i = 0; i < nchunks; i++)
+        CHECK(benchfs_pwrite(f, b, cs, (off_t)(i * cs)) == (ssize_t)cs, "write chunk %llu",
+              (unsigned long long)i);
+    CHECK(benchfs_fstat(f, &st) == 0, "fstat /late.f");
+    uint64_t fid = (uint64_t)st.st_ino;
+    benchfs_close(f);
+    CHECK(benchfs_unlink(fs, "/late.f") == 0, "unlink /late.f");
+    CHECK(wait_reclaimed(fs, 1, 15) >= 0, "/late.f was not reclaimed within 15 s");
+    /* Every chunk the file had and some past it (a write that was
+     * extending it), small values and chunk files alike. */
+    unsigned refused = 0, sent = 0;
+    for (uint64_t i = 0; i < nchunks + ns; i++) {
+        size_t lens[2] = {100, (size_t)cs};
+        for (int k = 0; k < 2; k++) {
+            struct iovec iov = {b, lens[k]};
+            bfs_rpc_call_t c = {.server = (int)bfs_place_chunk(fid, i, ns),
+                                .rpc_id = BFS_OP_WRITE, .arg0 = fid, .arg1 = i,
+                                .req_iov = &iov, .req_iovcnt = 1};
+            int rc = bfs_rpc_call(fs->rpc, &c);
+            sent++;
+            refused += rc == -ESTALE;
+            CHECK(rc == -ESTALE, "late write of %zu bytes to chunk %llu of the dead file: %d",
+                  lens[k], (unsigned long long)i, rc);
+        }
+    }
+    printf("# late pieces of a dead file: %u of %u refused with ESTALE\n", refused, sent);
+    free(b);
+    return failures != 0;
+}
+
 /* Unlink a big file and die at once (SIGKILL): the servers free it. */
 static int unlink_and_die(benchfs_t *fs, void *path)
 {
@@ -1131,7 +1185,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "call"))
         return call_main(argv[2], argv[3]);
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|link|types|excl|storm [N]\n");
+        fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|late|link|types|excl|storm [N]\n");
         return 2;
     }
     benchfs_t *fs = connect_fs();
@@ -1148,6 +1202,8 @@ int main(int argc, char **argv)
         rc = test_unlinked(fs);
     else if (!strcmp(argv[1], "idle"))
         rc = test_idle(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1500);
+    else if (!strcmp(argv[1], "late"))
+        rc = test_late(fs);
     else if (!strcmp(argv[1], "reclaimed"))
         rc = wait_reclaimed(fs, 1, argc > 2 ? atof(argv[2]) : 30) < 0;
     else if (!strcmp(argv[1], "types"))

@@ -5,7 +5,8 @@
 # names its file (rename of it or its parent, unlink + re-create by another
 # process: ESTALE, never the new file), mkdir over a file / O_CREAT over a
 # directory keep every d_type right, O_EXCL from 8 processes has one winner,
-# a storm of namespace calls from 8 processes ends consistent, and every
+# a storm of namespace calls from 8 processes ends consistent, late pieces
+# of a write to a file that died make no chunk (ESTALE), and every
 # inode, name and chunk comes back once everything is deleted; on 3 servers
 # with 4 MiB chunks through the servers' copies of fresh data (--cache).
 #   FS_APPEND_RECORDS  appends per process (default 1000)
@@ -31,7 +32,7 @@ for n in 1 3; do
         cache=(); [ "$n$cs" = 34M ] && cache=(--cache 64M)
         log_at=0; [ -f "$SERVER_LOG" ] && log_at=$(wc -l <"$SERVER_LOG")
         BENCHFS_LOG=info start_servers "$n" "$d" --chunk-size "$cs" "${cache[@]}" || exit 1
-        for t in size "append ${FS_APPEND_RECORDS:-1000}" fd unlinked link "types ${FS_TYPES_ROUNDS:-200}" \
+        for t in size "append ${FS_APPEND_RECORDS:-1000}" fd unlinked late link "types ${FS_TYPES_ROUNDS:-200}" \
             "excl 20" "storm ${FS_STORM_SECONDS:-10}"; do
             # shellcheck disable=SC2086
             "$top_builddir/tests/fs_semantics" $t || fail "fs_semantics $t, $n servers, $cs chunks"

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "server/meta_store.h"
 #include "server/meta_keys.h"
+#include "server/meta_reap.h"
 #include "common/path.h"
 #include "unit_check.h"
 
@@ -681,6 +682,43 @@ static void bench(bfs_meta_t *m, int n)
     CHECK(!bad);
 }
 
+/* Tombstones of dead files: marked, seen in the open batch and after a
+ * restart, and dropped by age in bounded steps that go round the table. */
+static bfs_meta_t *test_tombstones(bfs_meta_t *m, const char *dir)
+{
+    unsigned dropped = 99;
+    CHECK_EQ(bfs_meta_dead_is(m, 7), 0);
+    CHECK_EQ(bfs_meta_dead_expire(m, 1000, 10, &dropped), 0);
+    CHECK_EQ(dropped, 0);
+    /* 25 fids: odd ones died at time 100 + fid, even ones at 10000. */
+    for (uint64_t fid = 1; fid <= 25; fid++)
+        CHECK_EQ(bfs_meta_dead_mark(m, fid << 8, fid % 2 ? 100 + fid : 10000), 0);
+    CHECK_EQ(bfs_meta_dead_is(m, 3 << 8), 1);
+    CHECK_EQ(bfs_meta_dead_is(m, (3 << 8) + 1), 0);
+    m = reopen(m, dir);
+    CHECK_EQ(bfs_meta_dead_is(m, 25 << 8), 1);
+    /* Older than 1000: the 13 odd ones, 10 entries looked at per step. */
+    unsigned total = 0, steps = 0;
+    do {
+        CHECK_EQ(bfs_meta_dead_expire(m, 1000, 10, &dropped), 0);
+        total += dropped;
+    } while (++steps < 3);
+    CHECK_EQ(total, 13);
+    for (uint64_t fid = 1; fid <= 25; fid++)
+        CHECK_EQ(bfs_meta_dead_is(m, fid << 8), fid % 2 == 0);
+    /* Everything older than 20000: all go, and the table is empty. */
+    total = 0;
+    for (steps = 0; steps < 3; steps++) {
+        CHECK_EQ(bfs_meta_dead_expire(m, 20000, 10, &dropped), 0);
+        total += dropped;
+    }
+    CHECK_EQ(total, 12);
+    CHECK_EQ(bfs_meta_dead_is(m, 2 << 8), 0);
+    m = reopen(m, dir);
+    CHECK_EQ(bfs_meta_dead_is(m, 2 << 8), 0);
+    return m;
+}
+
 int main(void)
 {
     char root[4096], dir[4200];
@@ -709,6 +747,7 @@ int main(void)
     test_keys();
     test_limits(m);
     test_parent(m);
+    m = test_tombstones(m, dir);
     m = reopen(m, dir);
     test_survives_restart(m);
 
