@@ -419,10 +419,21 @@ out:
 /* ---- rename ---- */
 
 /* A file's name moves; its inode and chunks stay. Both parents on one
- * server: one transaction. Otherwise the name is put at the destination
- * (POSIX replace rules), then removed at the source if it still names the
- * file; a crash between leaves two names of one inode whose link count
- * says one (documented in DESIGN.md). */
+ * server: one transaction. Otherwise a hard link's steps: one more link at
+ * the inode's home, the name at the destination (POSIX replace rules), the
+ * source name removed if it still names the file, and the extra link
+ * dropped only when that removal was ours (an unlink of the source that
+ * came first dropped a link itself). A client killed between steps leaves
+ * two names with a link count of two (a hard link), or one name with one
+ * link too many (the inode outlives its last name: a leak, never a name of
+ * a dead inode). */
+static int unref(benchfs_t *fs, uint64_t fid)
+{
+    struct bfs_inode dead;
+    struct bfs_cl_meta u = {.op = BFS_OP_UNREF, .ino = &dead};
+    return bfs_cl_fid_call(fs, fid, &u); /* at 0 links its home reaps it */
+}
+
 static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *dst, size_t dlen,
                        uint64_t fid, uint8_t type)
 {
@@ -434,19 +445,29 @@ static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *
         struct bfs_cl_meta m = {.op = BFS_OP_RENAME, .extra = dst, .extra_len = dlen, .ino = &ino};
         rc = bfs_cl_call_at(fs, ss, src, slen, &m);
     } else {
+        struct bfs_inode linked;
+        struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(),
+                                .ino = &linked};
+        if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
+            return rc == -ESTALE ? -ENOENT : rc; /* unlinked meanwhile */
         const char *base = bfs_path_base(dst, dlen);
         struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = type, .arg1 = fid,
                                   .extra = base, .extra_len = dlen - (size_t)(base - dst),
                                   .ino = &ino};
         rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, dlen), &put);
+        int del = -ENOENT;
         if (rc >= 0 && rc != BFS_LINK_SAME) {
             const char *sb = bfs_path_base(src, slen);
             struct bfs_inode got;
-            struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = type, .arg1 = fid,
-                                      .extra = sb, .extra_len = slen - (size_t)(sb - src),
-                                      .ino = &got};
-            bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &del);
+            struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_DEL, .arg0 = type, .arg1 = fid,
+                                    .extra = sb, .extra_len = slen - (size_t)(sb - src),
+                                    .ino = &got};
+            del = bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &d);
         }
+        /* Our link goes unless it now stands for a name of ours: the new
+         * one, when the source name was someone else's to remove. */
+        if (rc < 0 || rc == BFS_LINK_SAME || del == 0)
+            unref(fs, fid);
     }
     if (rc < 0)
         return rc;

@@ -26,6 +26,14 @@
  *                              and past its old size, after the servers freed
  *                              it): each refused with ESTALE, nothing made
  *                              (fs_semantics.sh then finds no chunk left)
+ *   fs_semantics renamekill [N] a file renamed back and forth between two
+ *                              directories on different servers by a process
+ *                              SIGKILLed at a random moment, N rounds (30):
+ *                              afterwards it has one or two names, never a
+ *                              name of a dead inode: two names mean nlink 2,
+ *                              and the other name still reads after one of
+ *                              them is unlinked; prints "# leaked L" (one name
+ *                              with nlink 2: the inode will outlive its names)
  *   fs_semantics reclaimed [S] wait (S seconds, default 30) until no server
  *                              has a dead file to reap or a file open
  *   fs_semantics idle [MS]     a create after MS (1500) idle milliseconds
@@ -694,6 +702,99 @@ static int test_late(benchfs_t *fs)
     return failures != 0;
 }
 
+/* Two directories whose entries live on different servers (any two on 1
+ * server). */
+static void rk_dirs(benchfs_t *fs, char a[16], char b[16])
+{
+    snprintf(a, 16, "/rk0");
+    snprintf(b, 16, "/rk1");
+    char fa[32];
+    snprintf(fa, sizeof(fa), "%s/f", a);
+    unsigned sa = bfs_cl_parent_server(fs, fa, strlen(fa));
+    for (int i = 1; i < 64; i++) {
+        char fb[32];
+        snprintf(b, 16, "/rk%d", i);
+        snprintf(fb, sizeof(fb), "%s/f", b);
+        if (bfs_cl_parent_server(fs, fb, strlen(fb)) != sa)
+            return;
+    }
+}
+
+/* The renamer: A/f -> B/f -> A/f ... until killed (bounded). */
+static int renamer(benchfs_t *fs, int ready)
+{
+    char a[16], b[16], fa[32], fb[32];
+    rk_dirs(fs, a, b);
+    snprintf(fa, sizeof(fa), "%s/f", a);
+    snprintf(fb, sizeof(fb), "%s/f", b);
+    struct stat st;
+    benchfs_stat(fs, fa, &st); /* connected: now the kill can come */
+    if (write(ready, "r", 1) != 1)
+        return 1;
+    for (int i = 0; i < 200000; i++)
+        if (benchfs_rename(fs, i % 2 ? fb : fa, i % 2 ? fa : fb) < 0)
+            return 2;
+    return 0;
+}
+
+static int test_renamekill(benchfs_t *fs, unsigned rounds)
+{
+    char a[16], b[16], fa[32], fb[32];
+    unsigned char data[4096], got[4096];
+    rk_dirs(fs, a, b);
+    snprintf(fa, sizeof(fa), "%s/f", a);
+    snprintf(fb, sizeof(fb), "%s/f", b);
+    CHECK(benchfs_mkdir(fs, a, 0755) == 0 && benchfs_mkdir(fs, b, 0755) == 0, "mkdir %s %s", a, b);
+    unsigned both = 0, leaked = 0;
+    srand((unsigned)getpid());
+    for (unsigned r = 0; r < rounds && !failures; r++) {
+        benchfs_file_t *f;
+        fill(data, sizeof(data), r);
+        CHECK(benchfs_open(fs, fa, O_CREAT | O_EXCL | O_RDWR, 0644, &f) == 0, "create %s", fa);
+        CHECK(benchfs_pwrite(f, data, sizeof(data), 0) == (ssize_t)sizeof(data), "write %s", fa);
+        benchfs_close(f);
+        int ready[2];
+        if (pipe(ready) < 0)
+            return 1;
+        pid_t kid = spawn_self("renamer", "-", r, 0, ready[1], -1);
+        close(ready[1]);
+        char c;
+        CHECK(read(ready[0], &c, 1) == 1, "renamer %u ready", r);
+        close(ready[0]);
+        usleep((useconds_t)(rand() % 20000));
+        kill(kid, SIGKILL);
+        waitpid(kid, NULL, 0);
+        struct stat sa, sb;
+        int ha = benchfs_stat(fs, fa, &sa) == 0, hb = benchfs_stat(fs, fb, &sb) == 0;
+        CHECK(ha || hb, "round %u: the file has no name left", r);
+        if (ha && hb) {
+            both++;
+            CHECK(sa.st_ino == sb.st_ino && sa.st_nlink == 2 && sb.st_nlink == 2,
+                  "round %u: two names, nlink %ld/%ld (must be 2: one unlink would leave a "
+                  "name of a dead file)", r, (long)sa.st_nlink, (long)sb.st_nlink);
+            CHECK(benchfs_unlink(fs, fb) == 0, "unlink %s", fb);
+            hb = 0;
+        }
+        const char *left = ha ? fa : fb;
+        struct stat sl;
+        CHECK(benchfs_stat(fs, left, &sl) == 0, "round %u: %s after the other name went", r, left);
+        if (sl.st_nlink == 2)
+            leaked++; /* one name, two links: killed between a link and its name */
+        else
+            CHECK(sl.st_nlink == 1, "round %u: %s has nlink %ld", r, left, (long)sl.st_nlink);
+        memset(got, 0, sizeof(got));
+        CHECK(benchfs_open(fs, left, O_RDONLY, 0, &f) == 0 &&
+                  benchfs_pread(f, got, sizeof(got), 0) == (ssize_t)sizeof(got) &&
+                  !memcmp(got, data, sizeof(data)),
+              "round %u: %s reads its data", r, left);
+        benchfs_close(f);
+        CHECK(benchfs_unlink(fs, left) == 0, "unlink %s", left);
+    }
+    CHECK(benchfs_rmdir(fs, a) == 0 && benchfs_rmdir(fs, b) == 0, "rmdir %s %s", a, b);
+    printf("# renamekill: %u rounds, %u killed with two names, leaked %u\n", rounds, both, leaked);
+    return failures != 0;
+}
+
 /* Unlink a big file and die at once (SIGKILL): the servers free it. */
 static int unlink_and_die(benchfs_t *fs, void *path)
 {
@@ -1170,6 +1271,8 @@ static int child_main(int argc, char **argv)
         rc = storm_worker(fs, (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]));
     } else if (!strcmp(what, "storm-check")) {
         rc = storm_check(fs, NULL);
+    } else if (!strcmp(what, "renamer")) {
+        rc = renamer(fs, atoi(argv[6]));
     } else if (!strcmp(what, "unlink-die")) {
         rc = unlink_and_die(fs, (void *)path);
     }
@@ -1185,7 +1288,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "call"))
         return call_main(argv[2], argv[3]);
     if (argc < 2) {
-        fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|late|link|types|excl|storm [N]\n");
+        fprintf(stderr, "usage: fs_semantics size|append|fd|unlinked|late|renamekill|link|types|excl|storm [N]\n");
         return 2;
     }
     benchfs_t *fs = connect_fs();
@@ -1202,6 +1305,8 @@ int main(int argc, char **argv)
         rc = test_unlinked(fs);
     else if (!strcmp(argv[1], "idle"))
         rc = test_idle(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 1500);
+    else if (!strcmp(argv[1], "renamekill"))
+        rc = test_renamekill(fs, argc > 2 ? (unsigned)atoi(argv[2]) : 30);
     else if (!strcmp(argv[1], "late"))
         rc = test_late(fs);
     else if (!strcmp(argv[1], "reclaimed"))

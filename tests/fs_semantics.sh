@@ -6,12 +6,14 @@
 # process: ESTALE, never the new file), mkdir over a file / O_CREAT over a
 # directory keep every d_type right, O_EXCL from 8 processes has one winner,
 # a storm of namespace calls from 8 processes ends consistent, late pieces
-# of a write to a file that died make no chunk (ESTALE), and every
+# of a write to a file that died make no chunk (ESTALE), a rename across
+# servers killed at random moments never leaves a name of a dead file, and every
 # inode, name and chunk comes back once everything is deleted; on 3 servers
 # with 4 MiB chunks through the servers' copies of fresh data (--cache).
 #   FS_APPEND_RECORDS  appends per process (default 1000)
 #   FS_STORM_SECONDS   length of each storm (default 10; 30 for the full one)
 #   FS_TYPES_ROUNDS    mkdir-over-file rounds (default 200)
+#   FS_RENAMEKILL_ROUNDS  killed cross-server renames (default 30)
 . "$(dirname "$0")/lib.sh"
 count() {
     "$top_builddir/tests/meta_count" "$1"/server-*/meta
@@ -51,4 +53,23 @@ for n in 1 3; do
         [ "$(chunk_files "$d")" = 0 ] || fail "chunk files left: $(find "$d" -path '*/data/*' -type f | head)"
     done
 done
+# A cross-server file rename killed at random moments: never a name of a
+# dead inode; what the kills leaked (one name, one link too many) is exactly
+# what the tables hold beyond an empty file system's.
+d="$T/rk"
+start_servers 3 "$d" --chunk-size 64K || exit 1
+stop_servers || fail "servers did not stop cleanly"
+before=$(count "$d") || fail "meta_count"
+start_servers 3 "$d" --chunk-size 64K || exit 1
+out=$("$top_builddir/tests/fs_semantics" renamekill "${FS_RENAMEKILL_ROUNDS:-30}") ||
+    fail "fs_semantics renamekill: $out"
+echo "$out"
+leaked=$(echo "$out" | sed -n 's/.*leaked \([0-9]*\).*/\1/p')
+"$top_builddir/tests/fs_semantics" reclaimed || fail "servers still reaping"
+stop_servers || fail "servers did not stop cleanly (renamekill)"
+after=$(count "$d") || fail "meta_count"
+echo "# renamekill: empty: $before; after: $after; leaked $leaked"
+# Each leaked file keeps its inode and its one small chunk (4 KiB).
+want=$(echo "$before" | awk -v l="$leaked" '{ $2 += l; $8 += l; print }')
+[ "$after" = "$want" ] || fail "renamekill left more than its $leaked leaked files: $before -> $after"
 echo "PASS: fs_semantics"
