@@ -1,6 +1,7 @@
 /* Client API: namespace operations (create, stat, remove, rename, ...). */
 #include "client_internal.h"
 #include "../common/clock.h"
+#include "../common/placement.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -423,10 +424,12 @@ out:
  * the inode's home, the name at the destination (POSIX replace rules), the
  * source name removed if it still names the file, and the extra link
  * dropped only when that removal was ours (an unlink of the source that
- * came first dropped a link itself). A client killed between steps leaves
- * two names with a link count of two (a hard link), or one name with one
- * link too many (the inode outlives its last name: a leak, never a name of
- * a dead inode). */
+ * came first dropped a link itself). The link rides on the name's step
+ * when the home is that name's server (the file was created on the source
+ * or the destination side: the common case), so 3 RPCs. A client killed
+ * between steps leaves two names with a link count of two (a hard link),
+ * or one name with one link too many (the inode outlives its last name: a
+ * leak, never a name of a dead inode). */
 static int unref(benchfs_t *fs, uint64_t fid)
 {
     struct bfs_inode dead;
@@ -445,28 +448,37 @@ static int rename_file(benchfs_t *fs, const char *src, size_t slen, const char *
         struct bfs_cl_meta m = {.op = BFS_OP_RENAME, .extra = dst, .extra_len = dlen, .ino = &ino};
         rc = bfs_cl_call_at(fs, ss, src, slen, &m);
     } else {
-        struct bfs_inode linked;
-        struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(),
-                                .ino = &linked};
-        if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
-            return rc == -ESTALE ? -ENOENT : rc; /* unlinked meanwhile */
+        unsigned home = bfs_place_home(fid, fs->nservers);
+        int link_at_dst = home == ds, unref_at_src = home == ss;
+        if (!link_at_dst) {
+            struct bfs_inode linked;
+            struct bfs_cl_meta l = {.op = BFS_OP_LINK, .offset = (uint64_t)bfs_wall_ns(),
+                                    .ino = &linked};
+            if ((rc = bfs_cl_fid_call(fs, fid, &l)) < 0)
+                return rc == -ESTALE ? -ENOENT : rc; /* unlinked meanwhile */
+        }
         const char *base = bfs_path_base(dst, dlen);
-        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .arg0 = type, .arg1 = fid,
-                                  .extra = base, .extra_len = dlen - (size_t)(base - dst),
-                                  .ino = &ino};
+        struct bfs_cl_meta put = {.op = BFS_OP_DIRENT_ADD, .flags = link_at_dst ? BFS_F_LINK : 0,
+                                  .arg0 = type, .arg1 = fid, .extra = base,
+                                  .extra_len = dlen - (size_t)(base - dst), .ino = &ino};
         rc = bfs_cl_meta_call(fs, dst, bfs_path_parent_len(dst, dlen), &put);
+        if (rc == -ESTALE)
+            return -ENOENT;
         int del = -ENOENT;
         if (rc >= 0 && rc != BFS_LINK_SAME) {
             const char *sb = bfs_path_base(src, slen);
             struct bfs_inode got;
-            struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_DEL, .arg0 = type, .arg1 = fid,
-                                    .extra = sb, .extra_len = slen - (size_t)(sb - src),
-                                    .ino = &got};
+            struct bfs_cl_meta d = {.op = BFS_OP_DIRENT_DEL,
+                                    .flags = unref_at_src ? BFS_F_LINK : 0, .arg0 = type,
+                                    .arg1 = fid, .extra = sb,
+                                    .extra_len = slen - (size_t)(sb - src), .ino = &got};
             del = bfs_cl_meta_call(fs, src, bfs_path_parent_len(src, slen), &d);
         }
         /* Our link goes unless it now stands for a name of ours: the new
-         * one, when the source name was someone else's to remove. */
-        if (rc < 0 || rc == BFS_LINK_SAME || del == 0)
+         * one, when the source name was someone else's to remove. Where it
+         * rode on a step, that step took care of it. */
+        int ours_left = rc < 0 || rc == BFS_LINK_SAME ? !link_at_dst : del == 0 && !unref_at_src;
+        if (ours_left)
             unref(fs, fid);
     }
     if (rc < 0)

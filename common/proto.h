@@ -38,10 +38,15 @@
  *  18  DIRENT_ADD     dir path + name (arg2 = dir length);    BFS_F_EXCL: status
  *                     arg0 type, arg1 fid; BFS_F_EXCL: the    BFS_FOUND + entry
  *                     name must be free, else rename rules    when taken; else
- *                                                             BFS_LINK_* + inode
+ *                     (BFS_F_LINK, not with EXCL: fid's home  BFS_LINK_* + inode
+ *                     is here, one more link of it in the
+ *                     same transaction; none when the name
+ *                     is not added)
  *  19  DIRENT_DEL     dir path + name (arg2 = dir length);    the entry (inode
  *                     arg0 type wanted, arg1 fid wanted (0:   with fid, type)
- *                     any)
+ *                     any); BFS_F_LINK: fid's home is here,
+ *                     one link of it less in the same
+ *                     transaction when the name went
  *  20  READDIR        dir path + last name returned           packed entries;
  *                     (arg2 = dir length)                     reply arg0 = more
  *  21  STATFS         -                                       struct bfs_statfs
@@ -152,6 +157,9 @@ enum bfs_op {
 #define BFS_F_GROW 0x4u   /* WRITE: also grow the file size (same server) */
 #define BFS_F_SIZE 0x8u   /* READ: also report the file size (same server) */
 #define BFS_F_BYFID 0x10u /* the payload is a file id, not a path */
+#define BFS_F_LINK 0x80u  /* DIRENT_ADD / DIRENT_DEL: also one link more / less
+                           * of file arg1, whose home is this server (a
+                           * rename across servers, client/meta_ops.c) */
 #define BFS_F_DEAD 0x40u  /* TRUNC_CHUNKS: file arg0 is dead (its inode is gone
                            * for good): free every chunk and refuse any
                            * later write of it here (ESTALE) */

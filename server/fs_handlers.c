@@ -621,10 +621,32 @@ static int dirent_op(struct bfs_server *s, bfs_rpc_req_t *req, int add)
         else
             meta_reply(s, req, rc, NULL, 0);
     } else if (add) {
-        rc = bfs_meta_name_put(s->meta, a.path, a.name, type, req->hdr.arg1, &ino);
+        /* With BFS_F_LINK the file's new link and its new name are one
+         * transaction (the batch): no crash leaves one without the other. */
+        int linked = 0;
+        if (req->hdr.flags & BFS_F_LINK) {
+            struct bfs_inode after;
+            rc = bfs_meta_fid_link(s->meta, req->hdr.arg1, bfs_wall_ns(), &after);
+            linked = rc >= 0;
+            if (rc == -ENOENT)
+                rc = -ESTALE;
+        }
+        if (rc >= 0)
+            rc = bfs_meta_name_put(s->meta, a.path, a.name, type, req->hdr.arg1, &ino);
+        if (linked && (rc < 0 || rc == BFS_LINK_SAME)) {
+            struct bfs_inode dead;
+            bfs_meta_fid_unref(s->meta, req->hdr.arg1, &dead); /* no new name: no new link */
+        }
         meta_reply(s, req, rc, &ino, rc >= 0 ? sizeof(ino) : 0);
     } else {
         rc = bfs_meta_name_del(s->meta, a.path, a.name, (int)req->hdr.arg0, req->hdr.arg1, &d);
+        if (rc == 0 && (req->hdr.flags & BFS_F_LINK) && req->hdr.arg1) {
+            struct bfs_inode dead;
+            int u = bfs_meta_fid_unref(s->meta, req->hdr.arg1, &dead);
+            if (u < 0)
+                bfs_warn("rename: dropping the link of %016llx: %s",
+                         (unsigned long long)req->hdr.arg1, strerror(-u));
+        }
         meta_reply_dent(s, req, rc < 0 ? rc : 0, &d);
     }
     return BFS_RPC_DONE;
