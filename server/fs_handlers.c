@@ -999,12 +999,19 @@ static int h_trunc_chunks(bfs_rpc_req_t *req, void *arg)
     meta_begin(s);
     if (req->hdr.flags & BFS_F_DEAD) {
         /* In the batch whose commit the reply waits for: once the freeing
-         * is confirmed, no later write can bring a chunk of it back. */
-        rc = bfs_meta_dead_mark(s->meta, fid, bfs_wall_ns());
+         * is confirmed, no later write can bring a chunk of it back. A
+         * metadata store without room for it (full disk: it fails before
+         * writing) must not stop the freeing, which is what gives room
+         * back: the tombstone is then missing, nothing else. */
+        static uint64_t last_warn_ns; /* one event loop per process */
+        int d = bfs_meta_dead_mark(s->meta, fid, bfs_wall_ns());
+        if (d < 0 && bfs_log_ratelimit(&last_warn_ns))
+            bfs_warn("tombstone of %016llx not written: %s", (unsigned long long)fid,
+                     strerror(-d));
         nsize = 0;
         keep = 0;
     }
-    if (rc >= 0 && nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s)) {
+    if (nsize % cs && bfs_server_owns_chunk(fid, nsize / cs, s)) {
         rc = bfs_chunk_truncate(s->chunks, fid, nsize / cs, nsize % cs);
         if (rc >= 0)
             rc = bfs_small_truncate(s->meta, fid, nsize / cs, nsize % cs);
