@@ -129,6 +129,14 @@ void benchfs_finalize(benchfs_t *fs)
     free(fs);
 }
 
+void benchfs_exiting(benchfs_t *fs)
+{
+    /* The GOODBYE drops every reference this process holds at a server:
+     * the CLOSEs still queued need not be sent. */
+    if (fs && fs->rpc)
+        bfs_rpc_client_farewell(fs->rpc);
+}
+
 unsigned benchfs_nservers(const benchfs_t *fs) { return fs->nservers; }
 uint64_t benchfs_chunk_size(const benchfs_t *fs) { return fs->chunk_size; }
 

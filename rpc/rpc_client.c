@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <ucp/api/ucp.h>
 #include <unistd.h>
 
@@ -465,6 +466,64 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
     bounce_free_all(c);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+/* How long an exiting process waits for its endpoints to close. */
+#define FAREWELL_NS 300000000ull
+
+void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
+{
+    if (!c || c->ident.arg1 != (uint64_t)getpid())
+        return;
+    /* A thread may be inside a call at exit: wait for the lock a little,
+     * never for good. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    if (pthread_mutex_timedlock(&c->mu, &ts) != 0)
+        return;
+    if (!c->worker || c->waiters) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    /* Replies that arrived (CLOSEs nobody waits for) are taken in first. */
+    while (ucp_worker_progress(c->worker))
+        ;
+    /* Every endpoint closes at once (a close flushes the GOODBYE before it),
+     * then one bounded wait for them all. */
+    ucs_status_ptr_t *reqs = calloc((size_t)c->nconns, sizeof(*reqs));
+    int n = 0;
+    for (int i = 0; i < c->nconns; i++) {
+        struct conn *cn = c->conns[i];
+        if (!cn->ep)
+            continue;
+        say_goodbye(c, cn, 0);
+        ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                 .flags = cn->failed && c->peer_errors ? UCP_EP_CLOSE_FLAG_FORCE : 0};
+        ucs_status_ptr_t r = ucp_ep_close_nbx(cn->ep, &p);
+        cn->ep = NULL;
+        cn->failed = 0;
+        if (UCS_PTR_IS_PTR(r)) {
+            if (reqs)
+                reqs[n++] = r;
+            else
+                ucp_request_free(r);
+        }
+    }
+    uint64_t end = bfs_now_ns() + FAREWELL_NS;
+    for (int k = 0; k < n; k++) {
+        while (ucp_request_check_status(reqs[k]) == UCS_INPROGRESS && bfs_now_ns() < end)
+            ucp_worker_progress(c->worker);
+        if (ucp_request_check_status(reqs[k]) == UCS_INPROGRESS)
+            ucp_request_cancel(c->worker, reqs[k]);
+        ucp_request_free(reqs[k]);
+    }
+    free(reqs);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void bfs_rpc_client_abandon(bfs_rpc_client_t *c)

@@ -91,6 +91,16 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
 /* Outstanding calls are abandoned (their endpoints closed first). */
 void bfs_rpc_client_destroy(bfs_rpc_client_t *c);
 
+/* The process is ending without a destroy (the preload's destructor): say
+ * GOODBYE to every server and close the endpoints, so that each server
+ * drops this process's connection and open references now instead of after
+ * its idle limit (a process on another node cannot be watched). Frees
+ * nothing, and a later call (a stdio buffer flushed after destructors)
+ * connects again with a HELLO. Bounded (about 0.3 s with servers that do
+ * not answer); does nothing while another thread waits for a call, or in a
+ * process that did not create the client (a forked child). */
+void bfs_rpc_client_farewell(bfs_rpc_client_t *c);
+
 /* Register a server by its worker address; returns its index (>= 0) or a
  * negative errno. No connection is made until the first call. */
 int bfs_rpc_client_add_server(bfs_rpc_client_t *c, const void *addr, size_t len);

@@ -1189,6 +1189,15 @@ void bfs_rpc_server_on_released(bfs_rpc_server_t *s, bfs_rpc_released_fn fn, voi
     s->on_released_arg = arg;
 }
 
+/* Whether the HELLO h names the process that connection c was made for. */
+static int same_process(const struct srv_conn *c, const struct bfs_rpc_hdr *h)
+{
+    if (!(h->flags & BFS_HELLO_F_PROC) || h->arg1 == 0)
+        return !c->peer.key; /* neither says who it is */
+    return c->peer.pid == h->arg1 && c->peer.start == h->offset && c->peer.pidns == h->arg2 &&
+           c->peer.boot == h->rcap;
+}
+
 static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
                          const struct bfs_rpc_hdr *hh, const void *addr, size_t len)
 {
@@ -1201,8 +1210,21 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
         return;
     }
     struct srv_conn *old = conn_lookup(s, key);
-    if (old && old->ep == key && !old->dead)
-        return; /* a second hello on an endpoint we already own */
+    if (old && old->ep == key && !old->dead) {
+        if (same_process(old, hh))
+            return; /* a second hello on an endpoint we already own */
+        /* Another process on the endpoint of a connection we hold: UCX freed
+         * the gone client's reply_ep (a tcp peer that closed its socket,
+         * even without peer error handling) and made the new one in its
+         * memory. The old connection has no endpoint left; what it held
+         * for its process waits as after an idle release, since that
+         * process may live on. */
+        old->ep = NULL;
+        old->peer.again = 1;
+        s->cstats.by_reuse++;
+        conn_release(old, "its endpoint went to another client");
+        old = NULL;
+    }
     struct srv_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return;

@@ -150,7 +150,7 @@ void bfs_rpc_server_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_sta
 /* Client connections: open now, opened so far, and released so far by why
  * (see conn_release in rpc_server.c). */
 struct bfs_rpc_server_conn_stats {
-    uint64_t open, opened, by_goodbye, by_pid, by_idle;
+    uint64_t open, opened, by_goodbye, by_pid, by_idle, by_reuse;
     uint64_t rotations, workers_destroyed; /* see rotate in rpc_server.c */
 };
 void bfs_rpc_server_conn_stats(const bfs_rpc_server_t *srv, struct bfs_rpc_server_conn_stats *st);

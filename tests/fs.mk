@@ -32,7 +32,7 @@ TESTS += tests/man_pages.sh tests/man_example.sh tests/spack_recipe.sh
 EXTRA_DIST += tests/man_pages.sh tests/man_example.sh tests/spack_recipe.sh
 
 TESTS += tests/preload_python.sh tests/preload_fio.sh tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh \
-	tests/preload_unlinked.sh tests/preload_unlinked_remote.sh \
+	tests/preload_unlinked.sh tests/preload_unlinked_remote.sh tests/preload_exit_remote.sh \
 	tests/conformance_fsx.sh tests/conformance_pjdfstest.sh
 EXTRA_DIST += tests/preload_python.sh tests/preload_python.py tests/preload_fio.sh \
 	tests/preload_mpi.sh tests/mpi_io_test.c
@@ -53,7 +53,7 @@ endif
 EXTRA_DIST += tests/bench/bfs_io500.c tests/bench/run-io500.sh tests/bench/io500_report.py \
 	tests/bench/run-ior-mdtest.sh tests/bench/run-ab.sh tests/bench/run-stage.sh
 tests_preload_posix_test_LDADD = -lpthread
-EXTRA_DIST += tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh tests/preload_unlinked.sh tests/preload_unlinked_remote.sh \
+EXTRA_DIST += tests/preload_posix.sh tests/preload_escape.sh tests/preload_escape_fuse.sh tests/preload_unlinked.sh tests/preload_unlinked_remote.sh tests/preload_exit_remote.sh \
 	tests/conformance_fsx.sh tests/conformance_lib.sh tests/conformance_pjdfstest.sh tests/pjdfstest.expected
 
 # Benchmarks (make bench), not tests.

@@ -289,8 +289,21 @@ static void test_stdio(void)
     CHECK(fopen("/benchfs/p/none/x", "r") == NULL && errno == ENOENT, "fopen ENOENT");
 }
 
-int main(void)
+/* A stream left unflushed at exit: glibc writes it out after the library's
+ * destructor said GOODBYE (preload_exit_remote.sh checks what lands). */
+static int exit_flush(const char *path)
 {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    fputs("flushed at exit\n", f);
+    exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "exitflush"))
+        return exit_flush(argv[2]);
     alarm(120);
     CHECK(mkdir("/benchfs/p", 0755) == 0, "mkdir /benchfs/p");
     test_fds();
