@@ -95,9 +95,11 @@ for rep in $(seq "$REPS"); do
     rm -rf "$TMPROOT/ref"
 done
 "$B/rpc/benchfs-rpc-bench" --quick --json > "$OUT/rpc.json" 2>/dev/null || echo '{}' > "$OUT/rpc.json"
-python3 - "$OUT" <<'PY'
-import json, statistics, sys, os
-out = sys.argv[1]
+README=
+[ "${UPDATE_DOCS:-0}" = 1 ] && README="$S/README.md"
+python3 - "$OUT" "$REPS" "$README" <<'PY'
+import json, statistics, sys, os, time
+out, reps, readme = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = [json.loads(l) for l in open(os.path.join(out, "results.jsonl"))]
 med = {}
 for r in rows:
@@ -146,4 +148,15 @@ print(table)
 open(os.path.join(out, "table.md"), "w").write(table + "\n")
 json.dump({f"{k[0]}/{k[1]}": v for k, v in med.items()}, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(f"\n(medians in MB/s or ops/s; results in {out})")
+if readme:
+    # UPDATE_DOCS=1: the README's table is this run's, between its markers.
+    text = open(readme).read()
+    a, b = "<!-- ior-mdtest-table -->", "<!-- /ior-mdtest-table -->"
+    if a in text and b in text:
+        head, rest = text.split(a, 1)
+        tail = rest.split(b, 1)[1]
+        note = (f"\nMedians of {reps} runs (MB/s or ops/s), {time.strftime('%Y-%m-%d')}, "
+                "`REPS=%s UPDATE_DOCS=1 make bench`.\n" % reps)
+        open(readme, "w").write(head + a + "\n" + table + "\n" + note + b + tail)
+        print(f"README table updated: {readme}")
 PY
