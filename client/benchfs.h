@@ -54,11 +54,11 @@ void benchfs_finalize(benchfs_t *fs);
 /* In a child after fork(): drop the parent's connections (without touching
  * them) and connect anew. Open files stay usable. */
 int benchfs_after_fork_child(benchfs_t *fs);
-/* The process is exiting and fs may still be in use by other threads or
- * by later exit handlers (the preload library's destructor): the servers
- * drop this process's connections and open references now, as after
- * benchfs_finalize, but nothing is freed and a later call still works (it
- * connects again). A no-op in a forked child that did not reconnect. */
+/* The process is exiting and fs may still be held by other threads (the
+ * preload library's destructor): the servers drop this process's
+ * connections and open references now, as after benchfs_finalize, but
+ * nothing is freed; a later call fails with -ESHUTDOWN. A no-op while a
+ * call is in flight and in a forked child that did not reconnect. */
 void benchfs_exiting(benchfs_t *fs);
 unsigned benchfs_nservers(const benchfs_t *fs);
 /* The host directory where BenchFS appears to programs ("/benchfs" for the

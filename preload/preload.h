@@ -152,6 +152,10 @@ void bfs_pl_std_fd_dropped(int fd);
 /* A stdio stream on BenchFS descriptor fd that fclose does not close
  * (stdio.c). */
 FILE *bfs_pl_stream_borrow(int fd, const char *mode);
+/* At exit, before the GOODBYE: write out what our streams still buffer
+ * (glibc's own flush comes after every destructor, too late). A stream
+ * another thread holds locked is left alone. */
+void bfs_pl_streams_flush(void);
 /* Rebuild the table inherited across exec (constructor). */
 void bfs_pl_adopt_inherited(void);
 

@@ -86,15 +86,18 @@ __attribute__((constructor)) static void bfs_pl_init(void)
  * connection and its open files' references - an unlinked scratch file's
  * space - stayed until the servers' idle limit and the hold after it
  * (2 + 10 min). Destructors do not run at _exit, on a kill or across exec
- * (the exec'd program keeps the files it inherits). Later destructors and
- * stdio's final flush may still write: the client connects again for them.
- * A forked child that never used BenchFS must not speak for its parent's
- * connections (the RPC layer checks the pid too). */
+ * (the exec'd program keeps the files it inherits). Our streams are
+ * flushed first: glibc flushes stdio after every destructor, UCX's own
+ * included, when no call may reach the servers any more. A forked child
+ * that never used BenchFS must not speak for its parent's connections
+ * (the RPC layer checks the pid too). */
 __attribute__((destructor)) static void bfs_pl_fini(void)
 {
     benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
-    if (fs && !g_forked && !g_fs_failed)
+    if (fs && !g_forked && !g_fs_failed) {
+        bfs_pl_streams_flush();
         benchfs_exiting(fs);
+    }
 }
 
 const char *bfs_pl_mount(void) { return g_mount; }

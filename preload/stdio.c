@@ -6,6 +6,7 @@
 #include "handles.h"
 
 #include <fcntl.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,6 +90,23 @@ FILE *bfs_pl_stream_borrow(int fd, const char *mode)
     if (fp)
         ((struct cookie *)bfs_pl_handles_find(&g_cookies, fp))->borrowed = 1;
     return fp;
+}
+
+void bfs_pl_streams_flush(void)
+{
+    if (!__atomic_load_n(&g_cookies.n, __ATOMIC_RELAXED) || pthread_mutex_trylock(&g_cookies.mu))
+        return;
+    for (struct bfs_pl_handle *h = g_cookies.head; h; h = h->next) {
+        FILE *fp = (FILE *)h->key;
+        /* Output only: flushing a read stream would seek its descriptor
+         * back, an offset a forked parent may share. */
+        if (ftrylockfile(fp) == 0) {
+            if (__fpending(fp))
+                fflush_unlocked(fp);
+            funlockfile(fp);
+        }
+    }
+    pthread_mutex_unlock(&g_cookies.mu);
 }
 
 /* Open path as a BenchFS stream; *handled = 0 when it is not ours. */

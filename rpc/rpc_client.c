@@ -92,6 +92,7 @@ struct bfs_rpc_client {
     uint64_t reconnect_ns;  /* after a failed connection attempt, wait this long */
     uint64_t idle_ns;       /* close an endpoint idle this long (0: never) */
     unsigned closed_eps;    /* endpoints closed since the worker was made */
+    int farewell;           /* said GOODBYE at exit: no new endpoint */
     struct bfs_rpc_hdr ident; /* who we are, for every HELLO (BFS_HELLO_F_PROC) */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
@@ -486,13 +487,16 @@ void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
     }
     if (pthread_mutex_timedlock(&c->mu, &ts) != 0)
         return;
-    if (!c->worker || c->waiters) {
+    /* Only with nothing in flight, CLOSEs nobody waits for included (their
+     * replies are taken in for a bounded time): a call whose endpoint went
+     * would wait for its deadline, its reply dropped by the server. */
+    uint64_t end = bfs_now_ns() + FAREWELL_NS;
+    while (c->worker && !c->waiters && c->nfree != c->nslots && bfs_now_ns() < end)
+        ucp_worker_progress(c->worker);
+    if (!c->worker || c->waiters || c->nfree != c->nslots) {
         pthread_mutex_unlock(&c->mu);
         return;
     }
-    /* Replies that arrived (CLOSEs nobody waits for) are taken in first. */
-    while (ucp_worker_progress(c->worker))
-        ;
     /* Every endpoint closes at once (a close flushes the GOODBYE before it),
      * then one bounded wait for them all. */
     ucs_status_ptr_t *reqs = calloc((size_t)c->nconns, sizeof(*reqs));
@@ -514,7 +518,7 @@ void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
                 ucp_request_free(r);
         }
     }
-    uint64_t end = bfs_now_ns() + FAREWELL_NS;
+    end = bfs_now_ns() + FAREWELL_NS;
     for (int k = 0; k < n; k++) {
         while (ucp_request_check_status(reqs[k]) == UCS_INPROGRESS && bfs_now_ns() < end)
             ucp_worker_progress(c->worker);
@@ -523,6 +527,9 @@ void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
         ucp_request_free(reqs[k]);
     }
     free(reqs);
+    /* UCX's own destructors run after the library's: an endpoint made now
+     * would register with UCX state being torn down. A later call fails. */
+    c->farewell = 1;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -930,6 +937,8 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
 {
     struct conn *cn = c->conns[i];
     uint64_t now = bfs_now_ns();
+    if (c->farewell)
+        return NULL;
     if (c->closed_eps >= RENEW_AFTER && c->nfree == c->nslots && !c->waiters)
         renew_worker(c);
     if (!c->worker && worker_open(c) < 0) {
@@ -1036,7 +1045,7 @@ static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
 
     ucp_ep_h ep = get_ep(c, call->server);
     if (!ep) {
-        fail_call(c, call, -ECONNREFUSED);
+        fail_call(c, call, c->farewell ? -ESHUTDOWN : -ECONNREFUSED);
         return call->status;
     }
     if (slot_alloc(c, call) < 0) {

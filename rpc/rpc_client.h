@@ -95,10 +95,12 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c);
  * GOODBYE to every server and close the endpoints, so that each server
  * drops this process's connection and open references now instead of after
  * its idle limit (a process on another node cannot be watched). Frees
- * nothing, and a later call (a stdio buffer flushed after destructors)
- * connects again with a HELLO. Bounded (about 0.3 s with servers that do
- * not answer); does nothing while another thread waits for a call, or in a
- * process that did not create the client (a forked child). */
+ * nothing (another thread may still hold the client); a later call fails
+ * with -ESHUTDOWN, since UCX's own destructors come next and no endpoint
+ * may be made then. Bounded (0.1 s for the lock, 0.3 s for replies still
+ * due, 0.3 s for the closes); does nothing while any call is in flight
+ * after that, or in a process that did not create the client (a forked
+ * child). */
 void bfs_rpc_client_farewell(bfs_rpc_client_t *c);
 
 /* Register a server by its worker address; returns its index (>= 0) or a

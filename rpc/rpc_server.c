@@ -253,13 +253,17 @@ static void conn_unlink(struct srv_conn *c)
     conn_put(c);
 }
 
+static void conn_release(struct srv_conn *c, const char *why);
+
 static void conn_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
     struct srv_conn *c = arg;
     (void)ep;
     (void)status;
-    c->dead = 1;
-    conn_unlink(c);
+    /* Released, not only unlinked: what the connection's process holds
+     * (open references) goes with it, as after a process death. */
+    c->srv->cstats.by_pid++;
+    conn_release(c, "UCX reported the client gone");
 }
 
 /* ---- connection lifecycle ----
@@ -1210,16 +1214,21 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
         return;
     }
     struct srv_conn *old = conn_lookup(s, key);
-    if (old && old->ep == key && !old->dead) {
-        if (same_process(old, hh))
+    if (old && !old->dead && same_process(old, hh)) {
+        if (old->ep == key)
             return; /* a second hello on an endpoint we already own */
+        /* The same process on a new endpoint of its (a new worker, with
+         * peer errors): the new connection takes over, below. */
+    } else if (old && !old->dead) {
         /* Another process on the endpoint of a connection we hold: UCX freed
          * the gone client's reply_ep (a tcp peer that closed its socket,
          * even without peer error handling) and made the new one in its
-         * memory. The old connection has no endpoint left; what it held
+         * memory. A borrowed endpoint is the new client's now (our own, with
+         * peer errors, is closed as usual); what the old connection held
          * for its process waits as after an idle release, since that
          * process may live on. */
-        old->ep = NULL;
+        if (old->ep == key)
+            old->ep = NULL;
         old->peer.again = 1;
         s->cstats.by_reuse++;
         conn_release(old, "its endpoint went to another client");
@@ -1263,7 +1272,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
         }
     }
     if (old)
-        conn_unlink(old); /* key is a new endpoint now: the old client is gone */
+        conn_unlink(old); /* the same process: what it holds stays */
     struct srv_conn **b = &s->conns[conn_hash(key)];
     c->next = *b;
     *b = c;

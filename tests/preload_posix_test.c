@@ -289,8 +289,8 @@ static void test_stdio(void)
     CHECK(fopen("/benchfs/p/none/x", "r") == NULL && errno == ENOENT, "fopen ENOENT");
 }
 
-/* A stream left unflushed at exit: glibc writes it out after the library's
- * destructor said GOODBYE (preload_exit_remote.sh checks what lands). */
+/* A stream left unflushed at exit: the library's destructor writes it out
+ * before its GOODBYE (preload_exit_remote.sh checks what lands). */
 static int exit_flush(const char *path)
 {
     FILE *f = fopen(path, "w");
