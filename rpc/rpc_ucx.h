@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <ucp/api/ucp.h>
 
 /* BenchFS's UCX defaults on top of the user's UCX_* environment (an explicit
@@ -45,12 +46,45 @@ static inline int bfs_rpc_mm_env_set(const char *name)
     return 0;
 }
 
+/* Whether UCX_TLS can leave a shared-memory (mm) transport in: when it
+ * cannot ("tcp,self", as between nodes), the MM_ settings apply to nothing
+ * and UCX warns "invalid configurations" on every process's stderr. When in
+ * doubt, in: a process that used mm with other settings than the servers'
+ * would corrupt its messages (see above). */
+static inline int bfs_rpc_tls_has_mm(void)
+{
+    const char *tls = getenv("UCX_TLS");
+    if (!tls || !*tls)
+        return 1;
+    int exclude = tls[0] == '^', all = 0, posix = 0, sysv = 0;
+    for (const char *p = tls + exclude; *p;) {
+        size_t n = strcspn(p, ",:"); /* a name, then ":aux" or the next */
+#define BFS_TL_IS(x) (n == sizeof(x) - 1 && !strncmp(p, x, n))
+        if (BFS_TL_IS("sm") || BFS_TL_IS("shm") || BFS_TL_IS("mm") || BFS_TL_IS("all"))
+            all = 1;
+        else if (BFS_TL_IS("posix"))
+            posix = 1;
+        else if (BFS_TL_IS("sysv"))
+            sysv = 1;
+        else if (BFS_TL_IS("xpmem") && !exclude)
+            all = 1;
+#undef BFS_TL_IS
+        p += strcspn(p, ",");
+        p += *p == ',';
+    }
+    if (exclude)
+        return !(all || (posix && sysv));
+    return all || posix || sysv;
+}
+
 static inline void bfs_rpc_ucx_defaults(ucp_config_t *cfg)
 {
     if (!getenv("UCX_TCP_PUT_ENABLE"))
         (void)ucp_config_modify(cfg, "PUT_ENABLE", "n");
     if (!getenv("UCX_TCP_CONN_NB"))
         (void)ucp_config_modify(cfg, "CONN_NB", "y");
+    if (!bfs_rpc_tls_has_mm())
+        return;
     if (!bfs_rpc_mm_env_set("SEG_SIZE"))
         (void)ucp_config_modify(cfg, "MM_SEG_SIZE", "32K");
     if (!bfs_rpc_mm_env_set("RX_BUFS_GROW"))

@@ -11,6 +11,7 @@
 #  - a stdio stream left unflushed at exit still lands.
 # A remote process that _exits (no GOODBYE) must not leave its connection
 # record to the next client that UCX gives its freed endpoint to.
+# A tcp-only program prints no UCX warning about shared-memory settings.
 # And what must not happen: a forked child that exits normally (with or
 # without using the inherited file first) speaks only for itself, never for
 # its parent, which keeps reading its unlinked file afterwards.
@@ -31,7 +32,10 @@ for n in 1 2; do
     # the local helpers have other pids), each released by its GOODBYE.
     at=$(wc -l <"$SERVER_LOG")
     for i in 1 2 3 4; do
-        remote stat $M/f >/dev/null || fail "$n servers: stat $i"
+        remote stat $M/f >/dev/null 2>"$T/stat.err" || fail "$n servers: stat $i"
+        # tcp only: no shared-memory settings that UCX would call invalid.
+        ! grep -q 'invalid configuration' "$T/stat.err" ||
+            fail "$n servers: a tcp-only program printed: $(cat "$T/stat.err")"
         remote cat $M/f >/dev/null || fail "$n servers: cat $i"
         remote python3 -c "import sys; open(sys.argv[1], 'a').write('x')" $M/f || fail "$n servers: python $i"
     done
