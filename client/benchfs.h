@@ -60,6 +60,9 @@ int benchfs_after_fork_child(benchfs_t *fs);
  * nothing is freed; a later call fails with -ESHUTDOWN. A no-op while a
  * call is in flight and in a forked child that did not reconnect. */
 void benchfs_exiting(benchfs_t *fs);
+/* Requests this client sent to servers so far (one round trip each; a
+ * forked child counts from its reconnection). */
+unsigned long long benchfs_requests(benchfs_t *fs);
 unsigned benchfs_nservers(const benchfs_t *fs);
 /* The host directory where BenchFS appears to programs ("/benchfs" for the
  * preload and FUSE): absolute symlink targets under it resolve inside,

@@ -137,6 +137,11 @@ void benchfs_exiting(benchfs_t *fs)
         bfs_rpc_client_farewell(fs->rpc);
 }
 
+unsigned long long benchfs_requests(benchfs_t *fs)
+{
+    return fs && fs->rpc ? (unsigned long long)bfs_rpc_client_calls(fs->rpc) : 0;
+}
+
 unsigned benchfs_nservers(const benchfs_t *fs) { return fs->nservers; }
 uint64_t benchfs_chunk_size(const benchfs_t *fs) { return fs->chunk_size; }
 

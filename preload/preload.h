@@ -156,6 +156,8 @@ FILE *bfs_pl_stream_borrow(int fd, const char *mode);
  * (glibc's own flush comes after every destructor, too late). A stream
  * another thread holds locked is left alone. */
 void bfs_pl_streams_flush(void);
+/* The client if this process is connected (never connects). */
+benchfs_t *bfs_pl_fs_connected(void);
 /* Rebuild the table inherited across exec (constructor). */
 void bfs_pl_adopt_inherited(void);
 

@@ -48,6 +48,12 @@ __attribute__((destructor)) static void report_at_exit(void)
     for (int i = 0; i < BFS_CNT_N && n < (int)sizeof(line); i++)
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %lu", names[i],
                       __atomic_load_n(&bfs_pl_counts[i], __ATOMIC_RELAXED));
+    /* Round trips to the servers: calls per operation, when compared with
+     * the program's own count (what mdtest and IOR cost per file). */
+    benchfs_t *fs = bfs_pl_fs_connected();
+    if (n < (int)sizeof(line))
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " requests %llu",
+                      fs ? benchfs_requests(fs) : 0ull);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';

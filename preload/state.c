@@ -100,6 +100,12 @@ __attribute__((destructor)) static void bfs_pl_fini(void)
     }
 }
 
+benchfs_t *bfs_pl_fs_connected(void)
+{
+    benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
+    return fs && !g_forked && !g_fs_failed ? fs : NULL;
+}
+
 const char *bfs_pl_mount(void) { return g_mount; }
 size_t bfs_pl_mount_len(void) { return g_mount_len; }
 

@@ -93,6 +93,7 @@ struct bfs_rpc_client {
     uint64_t idle_ns;       /* close an endpoint idle this long (0: never) */
     unsigned closed_eps;    /* endpoints closed since the worker was made */
     int farewell;           /* said GOODBYE at exit: no new endpoint */
+    uint64_t started;       /* calls put in flight (BENCHFS_REPORT) */
     struct bfs_rpc_hdr ident; /* who we are, for every HELLO (BFS_HELLO_F_PROC) */
     /* Adaptive spinning (see bfs_rpc_wait_all). */
     uint64_t spin_max_ns;   /* longest spin; 0: never more than spin_us */
@@ -471,6 +472,14 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c)
 
 /* How long an exiting process waits for its endpoints to close. */
 #define FAREWELL_NS 300000000ull
+
+uint64_t bfs_rpc_client_calls(bfs_rpc_client_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->started;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
 
 void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
 {
@@ -1017,6 +1026,7 @@ static ucp_ep_h get_ep(bfs_rpc_client_t *c, int i)
 
 static int start_locked(bfs_rpc_client_t *c, bfs_rpc_call_t *call)
 {
+    c->started++;
     call->state_ = ST_STARTED;
     call->status = 0;
     call->resp_len = 0;

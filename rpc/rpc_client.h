@@ -102,6 +102,8 @@ void bfs_rpc_client_destroy(bfs_rpc_client_t *c);
  * after that, or in a process that did not create the client (a forked
  * child). */
 void bfs_rpc_client_farewell(bfs_rpc_client_t *c);
+/* Calls started so far (each one request to one server). */
+uint64_t bfs_rpc_client_calls(bfs_rpc_client_t *c);
 
 /* Register a server by its worker address; returns its index (>= 0) or a
  * negative errno. No connection is made until the first call. */

@@ -70,7 +70,7 @@ fi
 
 # BENCHFS_REPORT=1 says what the library served.
 BENCHFS_REPORT=1 with_preload cat $M/a 2>"$T/report" >/dev/null
-grep -Eq "benchfs report: pid [0-9]+ \(cat\): open [1-9].* read [1-9]" "$T/report" || { cat "$T/report"; fail "BENCHFS_REPORT"; }
+grep -Eq "benchfs report: pid [0-9]+ \(cat\): open [1-9].* read [1-9].* requests [1-9]" "$T/report" || { cat "$T/report"; fail "BENCHFS_REPORT"; }
 echo "# ok BENCHFS_REPORT: $(grep -m1 'benchfs report' "$T/report")"
 stop_servers || fail "servers did not stop cleanly"
 echo "PASS: escapes without FUSE"
