@@ -3,8 +3,12 @@
 # kills every process it started. Servers are rpc/rpc-example, found through
 # BFS_RPC_EXAMPLE.
 
-check_LTLIBRARIES = tests/libbfstest.la
+check_LTLIBRARIES = tests/libbfstest.la tests/libexitlate.la
 tests_libbfstest_la_SOURCES = tests/testlib.h tests/testlib.c
+# A shared object to preload after libbenchfs.so (preload_exit_remote.sh):
+# -rpath makes libtool build it shared though it is never installed.
+tests_libexitlate_la_SOURCES = tests/exit_late_lib.c
+tests_libexitlate_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 
 BFS_RPC_TESTS = \
 	tests/rpc-hdr-decode \

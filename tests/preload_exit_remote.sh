@@ -20,6 +20,8 @@ command -v unshare >/dev/null || fail "unshare (util-linux) is needed"
 unshare -p -f true 2>/dev/null || fail "unshare -p does not work here (root needed)"
 export UCX_MEM_MMAP_HOOK_MODE=none BENCHFS_FUSE=0
 M=/benchfs/ex
+LATE_SO="$top_builddir/tests/.libs/libexitlate.so"
+[ -f "$LATE_SO" ] || fail "$LATE_SO not built"
 remote() { UCX_TLS=tcp,self with_preload timeout 60 unshare -p -f "$@"; }
 for n in 1 2; do
     d="$T/d$n"
@@ -67,6 +69,15 @@ PY
     [ "$(with_preload cat $M/flushed)" = "flushed at exit" ] ||
         fail "$n servers: a stream left unflushed at exit lost its data"
     echo "# ok $n servers: a stream left unflushed at exit landed"
+    # A write from a destructor that runs after the library's (a second
+    # preloaded object): an error, no crash, no silent success.
+    EXIT_LATE_FD=7 UCX_TLS=tcp,self timeout 60 unshare -p -f env LD_PRELOAD="$PRELOAD $LATE_SO" \
+        ASAN_OPTIONS="$FOREIGN_ASAN_OPTIONS" bash -c "exec 7>$M/late; echo early >&7" 2>"$T/late.err" ||
+        { cat "$T/late.err"; fail "$n servers: the late writer exited $?"; }
+    grep -q 'late write: -1 Cannot send after transport endpoint shutdown' "$T/late.err" ||
+        { cat "$T/late.err"; fail "$n servers: a write after the library's exit did not fail with ESHUTDOWN"; }
+    [ "$(with_preload cat $M/late)" = "early" ] || fail "$n servers: the early write is not there"
+    echo "# ok $n servers: a write after the library's exit fails with ESHUTDOWN"
     with_preload rm -rf $M || fail "rm"
     timeout 30 "$top_builddir/tests/fs_semantics" reclaimed 10 ||
         fail "$n servers: the unlinked file of a remote process that exited was not reclaimed in 10 s"
