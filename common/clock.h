@@ -20,4 +20,19 @@ static inline int64_t bfs_wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+/* The time ns from now on clock clk, for the timed waits of pthreads
+ * (pthread_cond_timedwait, pthread_mutex_timedlock). */
+static inline struct timespec bfs_timespec_in(clockid_t clk, uint64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += (time_t)(ns / 1000000000ull);
+    ts.tv_nsec += (long)(ns % 1000000000ull);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 #endif

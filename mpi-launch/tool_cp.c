@@ -6,6 +6,7 @@
  * many files (and the ranges of a large file) move at once and a large
  * file's chunks reach all servers together. */
 #include "tool.h"
+#include "../common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -302,13 +303,7 @@ static int copy_all(struct copier *cp, int nthreads)
     int tty = isatty(STDERR_FILENO), shown = 0;
     pthread_mutex_lock(&cp->mu);
     while (cp->running > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = bfs_timespec_in(CLOCK_MONOTONIC, 200000000ull);
         pthread_cond_timedwait(&cp->idle, &cp->mu, &ts);
         if (cp->running > 0 && tty && now_s() - t0 > 1.0) {
             pthread_mutex_unlock(&cp->mu);

@@ -487,13 +487,7 @@ void bfs_rpc_client_farewell(bfs_rpc_client_t *c)
         return;
     /* A thread may be inside a call at exit: wait for the lock a little,
      * never for good. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 100000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = bfs_timespec_in(CLOCK_REALTIME, 100000000ull);
     if (pthread_mutex_timedlock(&c->mu, &ts) != 0)
         return;
     /* Only with nothing in flight, CLOSEs nobody waits for included (their

@@ -456,15 +456,7 @@ static void *reaper_thread(void *arg)
             pthread_cond_wait(&r->cv, &r->mu);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t wait = next > now ? next - now : 0;
-        ts.tv_sec += (time_t)(wait / 1000000000ull);
-        ts.tv_nsec += (long)(wait % 1000000000ull);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = bfs_timespec_in(CLOCK_MONOTONIC, next > now ? next - now : 0);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
     }
     pthread_mutex_unlock(&r->mu);

@@ -59,14 +59,7 @@ static const char *who_of(const struct bfs_watchdog *w, unsigned r)
 /* Sleep interval_ms unless stopped; returns 1 when stopped. */
 static int nap(struct bfs_watchdog *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += w->interval_ms / 1000;
-    ts.tv_nsec += (long)(w->interval_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = bfs_timespec_in(CLOCK_REALTIME, (uint64_t)w->interval_ms * 1000000ull);
     pthread_mutex_lock(&w->mu);
     while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
         ;
