@@ -17,8 +17,9 @@ static int where_moved(void *arg, int server, void **addr, size_t *len)
     benchfs_t *fs = arg;
     void *a;
     size_t n;
-    if (!bfs_registry_read_moved(fs->registry, (unsigned)server, fs->reg.nservers, fs->reg.secret,
-                                 &a, &n))
+    int moved = bfs_registry_read_moved(fs->registry, (unsigned)server, fs->reg.nservers,
+                                        fs->reg.secret, &a, &n);
+    if (!moved)
         return 0;
     void *copy = malloc(n);
     if (!copy) {
@@ -32,7 +33,7 @@ static int where_moved(void *arg, int server, void **addr, size_t *len)
     fs->reg.servers[server].len = n;
     *addr = copy;
     *len = n;
-    return 1;
+    return moved;
 }
 
 static int connect_servers(benchfs_t *fs)

@@ -38,6 +38,8 @@ int bfs_registry_write(const char *path, const struct bfs_registry *r)
     }
     fprintf(f, "benchfs-registry %u\nservers %u\nchunk_size %" PRIu64 "\nsecret %016" PRIx64 "\n",
             BFS_REGISTRY_VERSION, r->nservers, r->chunk_size, r->secret);
+    if (r->stuck)
+        fprintf(f, "stuck 1\n");
     for (unsigned i = 0; i < r->nservers; i++) {
         char *hex = malloc(2 * r->servers[i].len + 1);
         if (!hex) {
@@ -76,6 +78,8 @@ int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nserve
         bfs_registry_read(p, &r) < 0)
         return 0;
     int ok = r.nservers == nservers && r.secret == secret && rank < r.nservers;
+    if (ok && r.stuck)
+        ok = 2;
     if (ok) {
         *addr = r.servers[rank].addr;
         *len = r.servers[rank].len;
@@ -130,6 +134,8 @@ static int parse(FILE *f, struct bfs_registry *r)
             r->chunk_size = strtoull(val, NULL, 10);
         } else if (!strcmp(key, "secret")) {
             r->secret = strtoull(val, NULL, 16);
+        } else if (!strcmp(key, "stuck")) {
+            r->stuck = strtoul(val, NULL, 10) != 0;
         } else if (!strcmp(key, "server")) {
             char *end;
             unsigned long rank = strtoul(val, &end, 10);

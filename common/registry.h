@@ -30,6 +30,11 @@ struct bfs_registry {
     unsigned nservers;
     uint64_t chunk_size;
     uint64_t secret;
+    /* A moved file's: the worker its new address replaces stopped
+     * receiving (rpc_server.c, check_stuck), so what a client sent there
+     * never arrives; 0 for a rotation, whose old worker still serves.
+     * Written as "stuck 1" only when set. */
+    unsigned stuck;
     struct bfs_registry_server *servers;
 };
 
@@ -41,7 +46,9 @@ int bfs_registry_write(const char *path, const struct bfs_registry *r);
  * 0, or -ENAMETOOLONG. */
 int bfs_registry_moved_path(char *buf, size_t n, const char *registry, unsigned rank);
 /* Server rank's published new address (malloc'd), if there is one for this
- * job (same server count and secret): 1, else 0. */
+ * job (same server count and secret): 2 when its old worker stopped
+ * receiving (calls waiting there must be sent again), 1 when it rotated
+ * (the old worker still answers what it got), else 0. */
 int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nservers,
                             uint64_t secret, void **addr, size_t *len);
 /* 0, -ENOENT (not there yet), -EACCES, or -EBADMSG for a malformed file. */

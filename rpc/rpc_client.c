@@ -613,14 +613,15 @@ static int new_address(bfs_rpc_client_t *c, int i, uint64_t now, void **addr, si
     struct conn *cn = c->conns[i];
     *addr = NULL;
     *len = 0;
-    if (c->where(c->where_arg, i, addr, len) != 1)
+    int moved = c->where(c->where_arg, i, addr, len);
+    if (moved < 1)
         return 0;
     cn->addr_ns = now;
     if (*len == cn->len && memcmp(*addr, cn->addr, *len) == 0) {
         free(*addr);
         return 0;
     }
-    return 1;
+    return moved;
 }
 
 static void refresh_addr(bfs_rpc_client_t *c, struct conn *cn, int i, uint64_t now)
@@ -1183,8 +1184,18 @@ static void ask_where(bfs_rpc_client_t *c, int i, uint64_t now)
     cn->where_ns = now + WHERE_AFTER_NS;
     void *addr;
     size_t len;
-    if (new_address(c, i, now, &addr, &len))
+    int moved = new_address(c, i, now, &addr, &len);
+    /* Sent again only when the old worker stopped receiving: a rotated
+     * one still serves what it got, and a copy sent to the new worker as
+     * well would run twice (a second CREATE after the directory was
+     * removed, a second UNREF, a second APPEND's range). Then the client
+     * waits on and follows once nothing is in flight. */
+    if (moved == 2) {
         follow_move(c, i, addr, len);
+    } else if (moved == 1) {
+        free(addr);
+        cn->moved = 1;
+    }
 }
 
 /* Peers that UCX reported dead: fail what waits on them. */

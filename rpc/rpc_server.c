@@ -732,7 +732,7 @@ static void move_worker(bfs_rpc_server_t *s, int stuck)
     s->args = args;
     s->stats.moves++;
     if (s->on_moved)
-        s->on_moved(addr, alen, s->on_moved_arg);
+        s->on_moved(addr, alen, stuck, s->on_moved_arg);
 }
 
 static void check_stuck(bfs_rpc_server_t *s, uint64_t now)

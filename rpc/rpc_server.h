@@ -77,7 +77,9 @@ void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *le
 
 /* The server moved to a new UCX worker (its old one stopped receiving: see
  * check_stuck in rpc_server.c); addr is where clients find it now. */
-typedef void (*bfs_rpc_moved_fn)(const void *addr, size_t len, void *arg);
+/* stuck: the old worker stopped receiving (clients must send again what
+ * waits there); else a rotation (the old worker still serves). */
+typedef void (*bfs_rpc_moved_fn)(const void *addr, size_t len, int stuck, void *arg);
 void bfs_rpc_server_on_moved(bfs_rpc_server_t *srv, bfs_rpc_moved_fn fn, void *arg);
 
 /* Watch the worker's event fd from loop; the loop then blocks when idle.

@@ -269,7 +269,7 @@ struct moved {
     char path[4200];
 };
 
-static void on_moved(const void *addr, size_t len, void *arg)
+static void on_moved(const void *addr, size_t len, int stuck, void *arg)
 {
     struct moved *m = arg;
     void *copy = malloc(len);
@@ -281,7 +281,9 @@ static void on_moved(const void *addr, size_t len, void *arg)
     free(m->reg->servers[m->rank].addr);
     m->reg->servers[m->rank].addr = copy;
     m->reg->servers[m->rank].len = len;
+    m->reg->stuck = stuck != 0;
     int rc = bfs_registry_write(m->path, m->reg);
+    m->reg->stuck = 0; /* the registry itself says nothing of moves */
     if (rc < 0) {
         bfs_error("cannot publish the new address in %s: %s", m->path, strerror(-rc));
         return;
