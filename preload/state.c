@@ -91,19 +91,19 @@ __attribute__((constructor)) static void bfs_pl_init(void)
  * included, when no call may reach the servers any more. A forked child
  * that never used BenchFS must not speak for its parent's connections
  * (the RPC layer checks the pid too). */
-__attribute__((destructor)) static void bfs_pl_fini(void)
-{
-    benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
-    if (fs && !g_forked && !g_fs_failed) {
-        bfs_pl_streams_flush();
-        benchfs_exiting(fs);
-    }
-}
-
 benchfs_t *bfs_pl_fs_connected(void)
 {
     benchfs_t *fs = __atomic_load_n(&g_fs, __ATOMIC_ACQUIRE);
     return fs && !g_forked && !g_fs_failed ? fs : NULL;
+}
+
+__attribute__((destructor)) static void bfs_pl_fini(void)
+{
+    benchfs_t *fs = bfs_pl_fs_connected();
+    if (fs) {
+        bfs_pl_streams_flush();
+        benchfs_exiting(fs);
+    }
 }
 
 const char *bfs_pl_mount(void) { return g_mount; }

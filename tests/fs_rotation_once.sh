@@ -32,11 +32,9 @@ print("ok")
 PY
 py=$!
 at_exit "kill $py 2>/dev/null; kill -CONT $SERVER_PID 2>/dev/null"
-for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
-[ -e "$ready" ] || { cat "$T/py"; fail "the appender did not start"; }
+wait_until 10 test -e "$ready" || { cat "$T/py"; fail "the appender did not start"; }
 with_preload stat /benchfs >/dev/null || fail "short client"
-for _ in $(seq 50); do grep -q "rotating to a new worker" "$SERVER_LOG" && break; sleep 0.1; done
-grep -q "rotating to a new worker" "$SERVER_LOG" || fail "the server did not rotate"
+wait_until 5 grep -q "rotating to a new worker" "$SERVER_LOG" || fail "the server did not rotate"
 kill -STOP "$SERVER_PID"
 echo go >"$go"
 sleep 2.5

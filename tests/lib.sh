@@ -159,3 +159,12 @@ heavy() {
 }
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+# wait_until SECONDS CMD...: run CMD every 0.1 s until it succeeds (0), at
+# most SECONDS long (then its last result).
+wait_until() {
+    local n=$(($1 * 10))
+    shift
+    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+    "$@"
+}

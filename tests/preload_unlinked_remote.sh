@@ -51,8 +51,7 @@ print("ok")
 PY
     holder=$!
     at_exit "kill $holder 2>/dev/null"
-    for _ in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
-    [ -e "$ready" ] || { cat "$T/holder$n.out"; fail "$n servers: the holder did not start"; }
+    wait_until 10 test -e "$ready" || { cat "$T/holder$n.out"; fail "$n servers: the holder did not start"; }
     # Short clients come and go: each release makes the servers rotate at
     # their next sweep (1 s); the holder's next calls follow the rotation.
     for i in 1 2 3 4; do
