@@ -12,13 +12,14 @@
 /* A server whose calls are slow may have moved to a new worker
  * (rpc_server.c, check_stuck) and published its new address beside the
  * registry. */
-static int where_moved(void *arg, int server, void **addr, size_t *len)
+static int where_moved(void *arg, int server, const void *sent_to, size_t sent_len, void **addr,
+                       size_t *len)
 {
     benchfs_t *fs = arg;
     void *a;
     size_t n;
     int moved = bfs_registry_read_moved(fs->registry, (unsigned)server, fs->reg.nservers,
-                                        fs->reg.secret, &a, &n);
+                                        fs->reg.secret, sent_to, sent_len, &a, &n);
     if (!moved)
         return 0;
     void *copy = malloc(n);
@@ -44,7 +45,7 @@ static int connect_servers(benchfs_t *fs)
     for (unsigned i = 0; i < fs->reg.nservers; i++) {
         void *a;
         size_t n;
-        if (bfs_registry_read_moved(fs->registry, i, fs->reg.nservers, fs->reg.secret, &a, &n)) {
+        if (bfs_registry_read_moved(fs->registry, i, fs->reg.nservers, fs->reg.secret, NULL, 0, &a, &n)) {
             free(fs->reg.servers[i].addr);
             fs->reg.servers[i].addr = a;
             fs->reg.servers[i].len = n;

@@ -38,8 +38,8 @@ int bfs_registry_write(const char *path, const struct bfs_registry *r)
     }
     fprintf(f, "benchfs-registry %u\nservers %u\nchunk_size %" PRIu64 "\nsecret %016" PRIx64 "\n",
             BFS_REGISTRY_VERSION, r->nservers, r->chunk_size, r->secret);
-    if (r->stuck)
-        fprintf(f, "stuck 1\n");
+    for (unsigned i = 0; i < r->nstuck && i < BFS_REGISTRY_MAX_STUCK; i++)
+        fprintf(f, "stuck %016" PRIx64 "\n", r->stuck[i]);
     for (unsigned i = 0; i < r->nservers; i++) {
         char *hex = malloc(2 * r->servers[i].len + 1);
         if (!hex) {
@@ -69,8 +69,18 @@ int bfs_registry_moved_path(char *buf, size_t n, const char *registry, unsigned 
     return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 
+uint64_t bfs_registry_addr_hash(const void *addr, size_t len)
+{
+    const unsigned char *p = addr;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nservers,
-                            uint64_t secret, void **addr, size_t *len)
+                            uint64_t secret, const void *sent_to, size_t sent_len, void **addr,
+                            size_t *len)
 {
     char p[4200];
     struct bfs_registry r;
@@ -78,8 +88,12 @@ int bfs_registry_read_moved(const char *registry, unsigned rank, unsigned nserve
         bfs_registry_read(p, &r) < 0)
         return 0;
     int ok = r.nservers == nservers && r.secret == secret && rank < r.nservers;
-    if (ok && r.stuck)
-        ok = 2;
+    if (ok && sent_to) {
+        uint64_t h = bfs_registry_addr_hash(sent_to, sent_len);
+        for (unsigned i = 0; i < r.nstuck; i++)
+            if (r.stuck[i] == h)
+                ok = 2;
+    }
     if (ok) {
         *addr = r.servers[rank].addr;
         *len = r.servers[rank].len;
@@ -135,7 +149,8 @@ static int parse(FILE *f, struct bfs_registry *r)
         } else if (!strcmp(key, "secret")) {
             r->secret = strtoull(val, NULL, 16);
         } else if (!strcmp(key, "stuck")) {
-            r->stuck = strtoul(val, NULL, 10) != 0;
+            if (r->nstuck < BFS_REGISTRY_MAX_STUCK)
+                r->stuck[r->nstuck++] = strtoull(val, NULL, 16);
         } else if (!strcmp(key, "server")) {
             char *end;
             unsigned long rank = strtoul(val, &end, 10);

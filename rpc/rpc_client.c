@@ -613,7 +613,7 @@ static int new_address(bfs_rpc_client_t *c, int i, uint64_t now, void **addr, si
     struct conn *cn = c->conns[i];
     *addr = NULL;
     *len = 0;
-    int moved = c->where(c->where_arg, i, addr, len);
+    int moved = c->where(c->where_arg, i, cn->addr, cn->len, addr, len);
     if (moved < 1)
         return 0;
     cn->addr_ns = now;

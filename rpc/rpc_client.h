@@ -124,13 +124,14 @@ int bfs_rpc_done(const bfs_rpc_call_t *call);
  * second (at most once a second per server), and before a new endpoint to
  * an address learned more than half a second ago (the server may have
  * rotated workers meanwhile and destroyed the old one): returns a new
- * malloc'd address and 2 if the server moved because its old worker stopped
- * receiving (rpc_server.c, check_stuck: the calls waiting there are sent
- * again to the new one, since the old worker never got them), 1 if it
- * rotated (the old worker still answers what it got: nothing is sent again,
- * which would run it twice; the client follows once idle), 0 otherwise.
- * Called with the client's lock held. */
-typedef int (*bfs_rpc_where_fn)(void *arg, int server, void **addr, size_t *len);
+ * malloc'd address and 2 if the worker at sent_to (where the waiting calls
+ * went) stopped receiving (rpc_server.c, check_stuck: they are sent again to
+ * the new one, since the old worker never got them), 1 if the server has
+ * another address but that worker still serves (a rotation: nothing is sent
+ * again, which would run it twice; the client follows once idle), 0
+ * otherwise. Called with the client's lock held. */
+typedef int (*bfs_rpc_where_fn)(void *arg, int server, const void *sent_to, size_t sent_len,
+                                void **addr, size_t *len);
 void bfs_rpc_client_on_slow(bfs_rpc_client_t *c, bfs_rpc_where_fn fn, void *arg);
 
 /* Forget the endpoint to a server (after it restarted at a new address, say). */

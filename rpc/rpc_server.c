@@ -718,6 +718,7 @@ static void move_worker(bfs_rpc_server_t *s, int stuck)
         if (bfs_evloop_add_fd(s->loop, efd, on_efd, s) < 0)
             bfs_error("rpc server: cannot watch the new worker's event fd");
     }
+    size_t old_len = s->addr_len;
     *o = (struct old_worker){.worker = s->worker, .addr = s->addr, .args = s->args,
                              .efd = s->efd, .watched = watched, .inflight = s->cur_inflight,
                              .next = s->old};
@@ -732,7 +733,7 @@ static void move_worker(bfs_rpc_server_t *s, int stuck)
     s->args = args;
     s->stats.moves++;
     if (s->on_moved)
-        s->on_moved(addr, alen, stuck, s->on_moved_arg);
+        s->on_moved(addr, alen, o->addr, old_len, stuck, s->on_moved_arg);
 }
 
 static void check_stuck(bfs_rpc_server_t *s, uint64_t now)
@@ -1409,7 +1410,7 @@ static ucs_status_t goodbye_cb(void *arg, const void *header, size_t header_leng
 
 static void rotate(bfs_rpc_server_t *s, uint64_t now)
 {
-    if (!s->on_moved || !s->rotate_ns || !s->cur_released || s->stalled || !s->shm)
+    if (!s->on_moved || !s->rotate_ns || !s->cur_released || s->stalled == s->worker || !s->shm)
         return;
     if (s->cur_released < s->rotate_after && now - s->cur_born_ns < s->rotate_ns)
         return;

@@ -75,11 +75,12 @@ void bfs_rpc_server_set_secret(bfs_rpc_server_t *srv, uint64_t secret);
  * after a move). */
 void bfs_rpc_server_address(bfs_rpc_server_t *srv, const void **addr, size_t *len);
 
-/* The server moved to a new UCX worker; addr is where clients find it now.
- * stuck: the old worker stopped receiving (check_stuck in rpc_server.c:
- * clients must send again what waits there); else a rotation (rotate: the
- * old worker still serves what it got). */
-typedef void (*bfs_rpc_moved_fn)(const void *addr, size_t len, int stuck, void *arg);
+/* The server moved to a new UCX worker; addr is where clients find it now,
+ * old the address it leaves. stuck: the old worker stopped receiving
+ * (check_stuck in rpc_server.c: clients must send again what waits there);
+ * else a rotation (rotate: the old worker still serves what it got). */
+typedef void (*bfs_rpc_moved_fn)(const void *addr, size_t len, const void *old, size_t old_len,
+                                 int stuck, void *arg);
 void bfs_rpc_server_on_moved(bfs_rpc_server_t *srv, bfs_rpc_moved_fn fn, void *arg);
 
 /* Watch the worker's event fd from loop; the loop then blocks when idle.

@@ -266,12 +266,24 @@ struct moved {
     const char *registry;
     unsigned rank;
     int written;
+    /* Our workers that stopped receiving, newest last: every moved file
+     * names them, also after later rotations (registry.h). */
+    uint64_t stuck[BFS_REGISTRY_MAX_STUCK];
+    unsigned nstuck;
     char path[4200];
 };
 
-static void on_moved(const void *addr, size_t len, int stuck, void *arg)
+static void on_moved(const void *addr, size_t len, const void *old, size_t old_len, int stuck,
+                     void *arg)
 {
     struct moved *m = arg;
+    if (stuck) {
+        if (m->nstuck == BFS_REGISTRY_MAX_STUCK)
+            memmove(m->stuck, m->stuck + 1, sizeof(m->stuck) - sizeof(m->stuck[0]));
+        else
+            m->nstuck++;
+        m->stuck[m->nstuck - 1] = bfs_registry_addr_hash(old, old_len);
+    }
     void *copy = malloc(len);
     if (!copy) {
         bfs_error("cannot publish the new address: out of memory");
@@ -281,9 +293,10 @@ static void on_moved(const void *addr, size_t len, int stuck, void *arg)
     free(m->reg->servers[m->rank].addr);
     m->reg->servers[m->rank].addr = copy;
     m->reg->servers[m->rank].len = len;
-    m->reg->stuck = stuck != 0;
+    memcpy(m->reg->stuck, m->stuck, sizeof(m->stuck));
+    m->reg->nstuck = m->nstuck;
     int rc = bfs_registry_write(m->path, m->reg);
-    m->reg->stuck = 0; /* the registry itself says nothing of moves */
+    m->reg->nstuck = 0; /* the registry itself says nothing of moves */
     if (rc < 0) {
         bfs_error("cannot publish the new address in %s: %s", m->path, strerror(-rc));
         return;
@@ -299,7 +312,7 @@ static void on_moved(const void *addr, size_t len, int stuck, void *arg)
         void *a;
         size_t n;
         if (r == m->rank || !bfs_registry_read_moved(m->registry, r, m->reg->nservers,
-                                                     m->reg->secret, &a, &n))
+                                                     m->reg->secret, NULL, 0, &a, &n))
             continue;
         free(m->reg->servers[r].addr);
         m->reg->servers[r].addr = a;

@@ -298,7 +298,7 @@ static bfs_rpc_client_t *client_make(struct bfs_reaper *r)
         void *a;
         size_t n;
         if (r->registry && bfs_registry_read_moved(r->registry, i, r->reg.nservers,
-                                                   r->reg.secret, &a, &n)) {
+                                                   r->reg.secret, NULL, 0, &a, &n)) {
             free(r->reg.servers[i].addr);
             r->reg.servers[i].addr = a;
             r->reg.servers[i].len = n;
@@ -318,7 +318,7 @@ static void refresh(struct bfs_reaper *r, bfs_rpc_client_t *c, unsigned i)
     void *a;
     size_t n;
     if (!r->registry ||
-        !bfs_registry_read_moved(r->registry, i, r->reg.nservers, r->reg.secret, &a, &n))
+        !bfs_registry_read_moved(r->registry, i, r->reg.nservers, r->reg.secret, NULL, 0, &a, &n))
         return;
     if (n == r->reg.servers[i].len && !memcmp(a, r->reg.servers[i].addr, n)) {
         free(a);

@@ -69,10 +69,12 @@ static int nap(struct bfs_watchdog *w)
 }
 
 /* A peer that moved to a new worker (rpc_server.c, check_stuck). */
-static int where_moved(void *arg, int server, void **addr, size_t *len)
+static int where_moved(void *arg, int server, const void *sent_to, size_t sent_len, void **addr,
+                       size_t *len)
 {
     struct bfs_watchdog *w = arg;
-    return bfs_registry_read_moved(w->registry, (unsigned)server, w->n, w->secret, addr, len);
+    return bfs_registry_read_moved(w->registry, (unsigned)server, w->n, w->secret, sent_to,
+                                   sent_len, addr, len);
 }
 
 static void *run(void *arg)

@@ -17,11 +17,11 @@ tests_fs_security_test_LDADD = $(FS_TEST_LIBS) $(UCX_LIBS)
 tests_fs_tool_LDADD = $(FS_TEST_LIBS)
 TESTS += tests/fs_1server.sh tests/fs_3servers.sh tests/fs_restart.sh tests/preload_coreutils.sh \
 	tests/fs_orphans.sh tests/fs_semantics.sh tests/fs_symlinks.sh tests/fs_namespace.sh \
-	tests/fs_rotation.sh tests/fs_rotation_once.sh tests/fs_special_nodes.sh
+	tests/fs_rotation.sh tests/fs_rotation_once.sh tests/fs_stuck_rotate.sh tests/fs_special_nodes.sh
 EXTRA_DIST += tests/lib.sh tests/fs_servers.sh tests/fs_1server.sh tests/fs_3servers.sh \
 	tests/fs_restart.sh tests/preload_coreutils.sh tests/fs_orphans.sh tests/fs_semantics.sh \
 	tests/fs_symlinks.sh tests/fs_namespace.sh tests/fs_namespace_emptydir.py tests/fs_rotation.sh tests/fs_rotation_once.sh \
-	tests/fs_special_nodes.sh
+	tests/fs_stuck_rotate.sh tests/fs_special_nodes.sh
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT += top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \

@@ -291,7 +291,7 @@ static void newest_addresses(const char *regpath, struct bfs_registry *reg)
     for (unsigned i = 0; i < reg->nservers; i++) {
         void *a;
         size_t n;
-        if (bfs_registry_read_moved(regpath, i, reg->nservers, reg->secret, &a, &n)) {
+        if (bfs_registry_read_moved(regpath, i, reg->nservers, reg->secret, NULL, 0, &a, &n)) {
             free(reg->servers[i].addr);
             reg->servers[i].addr = a;
             reg->servers[i].len = n;
