@@ -222,7 +222,33 @@ static int rmdir_at(benchfs_t *fs, const char *path, size_t len)
     int d = bfs_cl_meta_call(fs, path, dlen, &del);
     if (d == -ENOENT && rc == -ENOENT)
         return -ENOENT; /* someone else removed it */
-    return d == -ENOENT ? 0 : d;
+    if (d < 0 && d != -ENOENT)
+        return d;
+    if (rc == -ENOENT && d != -ENOENT) {
+        /* No record, yet the name was there and ours: a rename of that
+         * directory to this name (put_dir) may have put its record here
+         * after our REMOVE and checked its name before our DIRENT_DEL
+         * (its LOOKUP still saw the name): the record would be left with
+         * no name (fs_semantics storm, 3 servers: "inodes 1 -> 2"). Look:
+         * a record put after this look is followed by its renamer's
+         * LOOKUP, which finds our name gone and acts. */
+        struct bfs_inode rec;
+        struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &rec};
+        if (bfs_cl_meta_call(fs, path, len, &st) == 0 && S_ISDIR(rec.mode) && rec.fid == fid) {
+            struct bfs_cl_meta again = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid,
+                                        .ino = &ino};
+            int e = bfs_cl_meta_call(fs, path, len, &again);
+            if (e == -ENOTEMPTY) {
+                /* Filled while it had our name: the name goes back. */
+                struct bfs_cl_meta add = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
+                                          .arg0 = BFS_DT_DIR, .arg1 = fid, .extra = base,
+                                          .extra_len = blen, .ino = &got};
+                bfs_cl_meta_call(fs, path, dlen, &add);
+                return -ENOTEMPTY;
+            }
+        }
+    }
+    return 0;
 }
 
 static int rmdir_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
