@@ -74,8 +74,8 @@ int benchfs_set_mount(benchfs_t *fs, const char *prefix);
 const char *benchfs_outside_path(void);
 uint64_t benchfs_chunk_size(const benchfs_t *fs);
 /* Diagnostics: how many client connections server (index) holds, from its
- * PING reply (tests count them to see that gone clients cost nothing), or a
- * negative errno. */
+ * PING reply (tests count them to see that gone clients cost nothing; the
+ * other servers' own connections are not counted), or a negative errno. */
 int benchfs_server_conns(benchfs_t *fs, unsigned server);
 /* Diagnostics: dead files whose chunks server (index) has not freed
  * everywhere yet, and files open at it (by any client), from its PING

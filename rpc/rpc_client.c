@@ -356,7 +356,7 @@ int bfs_rpc_client_create(bfs_rpc_client_t **out, const struct bfs_rpc_client_op
     c->idle_ns = (uint64_t)env_int("BENCHFS_RPC_IDLE_MS", 60000) * 1000000ull;
     /* Who we are: a server on this node watches our process (pidfd) and
      * releases our connection the moment it dies (rpc_wire.h). */
-    c->ident.flags = BFS_HELLO_F_PROC;
+    c->ident.flags = BFS_HELLO_F_PROC | (o && o->server_peer ? BFS_HELLO_F_SERVER : 0);
     c->ident.arg1 = (uint64_t)getpid();
     c->ident.offset = bfs_rpc_proc_start((int)getpid());
     c->ident.arg2 = bfs_rpc_pidns();

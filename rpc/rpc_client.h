@@ -56,6 +56,7 @@ struct bfs_rpc_client_opts {
                          UCX_TLS=^cma avoids it. */
     int spin_us;      /* busy-poll at least this long before sleeping;
                          0: $BENCHFS_RPC_SPIN_US or 20 */
+    int server_peer;  /* 1: a server's own client (BFS_HELLO_F_SERVER) */
 };
 
 struct bfs_rpc_call {

@@ -39,6 +39,7 @@ struct srv_conn {
     int gone;                 /* released (see conn_release): replies dropped */
     ucp_worker_h worker;      /* the worker it came to */
     int pidfd;                /* the client process (same node), or -1 */
+    int from_server;          /* another server's client (BFS_HELLO_F_SERVER) */
     struct bfs_rpc_peer peer; /* who the HELLO named (bfs_rpc_req_peer) */
     uint64_t last_ns;         /* last request received or finished */
     unsigned refs;            /* the table's, the requests' and the gone list's */
@@ -841,7 +842,14 @@ int bfs_rpc_server_set_data_prefix(bfs_rpc_server_t *s, unsigned id, bfs_rpc_pre
 
 unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *s) { return s->inflight; }
 void bfs_rpc_server_quiesce(bfs_rpc_server_t *s) { s->closing = s->closing > 1 ? s->closing : 1; }
-unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *s) { return s->nconns; }
+unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *s)
+{
+    unsigned n = 0;
+    for (unsigned b = 0; b < CONN_BUCKETS; b++)
+        for (const struct srv_conn *c = s->conns[b]; c; c = c->next)
+            n += !c->from_server;
+    return n;
+}
 
 void bfs_rpc_server_stats(const bfs_rpc_server_t *s, struct bfs_rpc_server_stats *st)
 {
@@ -1241,6 +1249,7 @@ static void conn_connect(bfs_rpc_server_t *s, ucp_worker_h worker, ucp_ep_h key,
     c->srv = s;
     c->key = key;
     c->peer_errors = peer_errors;
+    c->from_server = (hh->flags & BFS_HELLO_F_SERVER) != 0;
     c->refs = 1;
     c->pidfd = -1;
     c->last_ns = bfs_now_ns();

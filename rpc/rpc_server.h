@@ -141,7 +141,8 @@ unsigned bfs_rpc_server_inflight(const bfs_rpc_server_t *srv);
  * Keep progressing until bfs_rpc_server_inflight() is 0. Destroy refuses
  * the rest. */
 void bfs_rpc_server_quiesce(bfs_rpc_server_t *srv);
-/* Client connections known (from their HELLOs) and not yet released. */
+/* Client connections known (from their HELLOs) and not yet released, the
+ * other servers' own (BFS_HELLO_F_SERVER) not counted. */
 unsigned bfs_rpc_server_conns(const bfs_rpc_server_t *srv);
 
 struct bfs_rpc_server_stats {

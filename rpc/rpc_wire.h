@@ -76,6 +76,11 @@
  * another), arg2 = the inode of its pid namespace (/proc/self/ns/pid), rcap =
  * a 64-bit hash of /proc/sys/kernel/random/boot_id (the node's boot). */
 #define BFS_HELLO_F_PROC 0x1u
+/* BFS_HELLO_F_SERVER: the client is another server of the job (its
+ * watchdog, its reaper): not counted among the client connections that
+ * PING reports, which tests compare with a baseline, while these come and
+ * go with their own idle endpoints. */
+#define BFS_HELLO_F_SERVER 0x2u
 /* GOODBYE header flags. BFS_GOODBYE_F_AGAIN: the process lives on and will
  * connect again (it follows a worker rotation, closes an idle endpoint or
  * renews its worker), so what the server holds for the process itself (open

@@ -291,7 +291,7 @@ static bfs_rpc_client_t *client_make(struct bfs_reaper *r)
 {
     bfs_rpc_client_t *c;
     struct bfs_rpc_client_opts o = {.secret = r->reg.secret, .timeout_ms = CALL_TIMEOUT_MS,
-                                    .peer_errors = -1};
+                                    .peer_errors = -1, .server_peer = 1};
     if (bfs_rpc_client_create(&c, &o) < 0)
         return NULL;
     for (unsigned i = 0; i < r->reg.nservers; i++) {

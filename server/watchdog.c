@@ -81,7 +81,7 @@ static void *run(void *arg)
 {
     struct bfs_watchdog *w = arg;
     struct bfs_rpc_client_opts o = {
-        .secret = w->secret, .timeout_ms = w->timeout_ms, .peer_errors = -1,
+        .secret = w->secret, .timeout_ms = w->timeout_ms, .peer_errors = -1, .server_peer = 1,
     };
     bfs_rpc_client_t *c = NULL;
     if (bfs_rpc_client_create(&c, &o) < 0) {
