@@ -201,54 +201,60 @@ static int rmdir_at(benchfs_t *fs, const char *path, size_t len)
      * is that directory's, and then the name, only while it names it. */
     const char *base = bfs_path_base(path, len);
     size_t dlen = bfs_path_parent_len(path, len), blen = len - (size_t)(base - path);
-    struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &ino};
-    int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, len), path, len, &lk);
-    if (rc == BFS_NOT_HERE)
-        return -ENOENT;
-    if (rc < 0)
-        return rc;
-    if (!S_ISDIR(ino.mode))
-        return -ENOTDIR;
-    uint64_t fid = ino.fid;
-    struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
-    rc = bfs_cl_meta_call(fs, path, len, &r);
-    if (rc < 0 && rc != -ENOENT)
-        return rc; /* ENOTEMPTY...: nothing changed */
-    /* Removed, or no record of that directory any more (a dead rmdir's
-     * leftover name): the name goes either way. */
-    struct bfs_inode got;
-    struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = fid,
-                              .extra = base, .extra_len = blen, .ino = &got};
-    int d = bfs_cl_meta_call(fs, path, dlen, &del);
-    if (d == -ENOENT && rc == -ENOENT)
-        return -ENOENT; /* someone else removed it */
-    if (d < 0 && d != -ENOENT)
-        return d;
-    if (rc == -ENOENT && d != -ENOENT) {
+    for (int tries = 0;; tries++) {
+        struct bfs_cl_meta lk = {.op = BFS_OP_LOOKUP, .ino = &ino};
+        int rc = bfs_cl_call_at(fs, bfs_cl_parent_server(fs, path, len), path, len, &lk);
+        if (rc == BFS_NOT_HERE)
+            return -ENOENT;
+        if (rc < 0)
+            return rc;
+        if (!S_ISDIR(ino.mode))
+            return -ENOTDIR;
+        uint64_t fid = ino.fid;
+        struct bfs_cl_meta r = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid, .ino = &ino};
+        rc = bfs_cl_meta_call(fs, path, len, &r);
+        if (rc < 0 && rc != -ENOENT)
+            return rc; /* ENOTEMPTY...: nothing changed */
+        /* Removed, or no record of that directory any more (a dead rmdir's
+         * leftover name): the name goes either way. */
+        struct bfs_inode got;
+        struct bfs_cl_meta del = {.op = BFS_OP_DIRENT_DEL, .arg0 = BFS_DT_DIR, .arg1 = fid,
+                                  .extra = base, .extra_len = blen, .ino = &got};
+        int d = bfs_cl_meta_call(fs, path, dlen, &del);
+        if (d == -ENOENT && rc == -ENOENT)
+            return -ENOENT; /* someone else removed it */
+        if (d < 0 && d != -ENOENT)
+            return d;
+        if (rc == 0 || d == -ENOENT)
+            return 0;
         /* No record, yet the name was there and ours: a rename of that
          * directory to this name (put_dir) may have put its record here
-         * after our REMOVE and checked its name before our DIRENT_DEL
-         * (its LOOKUP still saw the name): the record would be left with
-         * no name (fs_semantics storm, 3 servers: "inodes 1 -> 2"). Look:
-         * a record put after this look is followed by its renamer's
-         * LOOKUP, which finds our name gone and acts. */
+         * after our REMOVE and checked its name before our DIRENT_DEL (its
+         * LOOKUP still saw it): the record would be left with no name
+         * (fs_semantics storm, 3 servers: "inodes 1 -> 2"). The name goes
+         * back and the rmdir runs again, in its usual order (record, then
+         * name), so that whoever else acts on that record meanwhile - the
+         * renamer naming it again, a mkdir taking it over and naming it -
+         * meets a named directory that is removed as one. A record put
+         * after this look is followed by its renamer's LOOKUP, which finds
+         * our name gone and acts. */
         struct bfs_inode rec;
         struct bfs_cl_meta st = {.op = BFS_OP_STAT, .ino = &rec};
-        if (bfs_cl_meta_call(fs, path, len, &st) == 0 && S_ISDIR(rec.mode) && rec.fid == fid) {
-            struct bfs_cl_meta again = {.op = BFS_OP_REMOVE, .arg0 = BFS_RM_DIR, .arg1 = fid,
-                                        .ino = &ino};
-            int e = bfs_cl_meta_call(fs, path, len, &again);
-            if (e == -ENOTEMPTY) {
-                /* Filled while it had our name: the name goes back. */
-                struct bfs_cl_meta add = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
-                                          .arg0 = BFS_DT_DIR, .arg1 = fid, .extra = base,
-                                          .extra_len = blen, .ino = &got};
-                bfs_cl_meta_call(fs, path, dlen, &add);
-                return -ENOTEMPTY;
-            }
+        if (bfs_cl_meta_call(fs, path, len, &st) != 0 || !S_ISDIR(rec.mode) || rec.fid != fid)
+            return 0;
+        struct bfs_cl_meta add = {.op = BFS_OP_DIRENT_ADD, .flags = BFS_F_EXCL,
+                                  .arg0 = BFS_DT_DIR, .arg1 = fid, .extra = base,
+                                  .extra_len = blen, .ino = &got};
+        int a = bfs_cl_meta_call(fs, path, dlen, &add);
+        if (a == 0 || (a == BFS_FOUND && got.fid == fid)) {
+            if (tries < 4)
+                continue;
+            return -EBUSY; /* named again each time: it stays, and says so */
         }
+        if (a < 0 || a == BFS_FOUND)
+            drop_record(fs, path, len, fid); /* the name is another's now */
+        return 0;
     }
-    return 0;
 }
 
 static int rmdir_fn(benchfs_t *fs, struct bfs_res *r, void *arg)
